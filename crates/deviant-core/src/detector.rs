@@ -1,0 +1,112 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ndarray::{Array1, Array2, ArrayView2};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::{Dataset, Error, NoProgress, Progress, Result};
+
+/// Hyperparameters of one detector kind: plain data, validated before any work.
+pub trait DetectorConfig: Clone + Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The stable name of the kind: "ae", "pca", "iforest", …
+    const KIND: &'static str;
+    type Fitted: Detector + 'static;
+
+    /// Cross-field checks; called by `fit` and when a config is read.
+    fn validate(&self) -> Result<()>;
+
+    /// Trains on `train` (its labels, if any, are ignored: detectors are unsupervised).
+    fn fit(&self, train: &Dataset, cx: &FitContext) -> Result<Self::Fitted>;
+
+    /// Reads what [`Detector::save`] wrote into `dir`.
+    fn load(&self, dir: &Path) -> Result<Self::Fitted>;
+}
+
+/// A fitted detector. It exists only after `fit`, so there is no "not fitted" state.
+pub trait Detector: Send + Sync {
+    fn n_features(&self) -> usize;
+
+    /// One finite score per row; higher means more anomalous.
+    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>>;
+
+    /// Per-feature contributions to each row's score, where the detector has them.
+    fn explain(&self, _x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
+        None
+    }
+
+    /// Writes the fitted state into the existing directory `dir`.
+    fn save(&self, dir: &Path) -> Result<()>;
+
+    /// What training did: per-epoch losses for deep models, notes for the others.
+    fn fit_summary(&self) -> FitSummary {
+        FitSummary::default()
+    }
+}
+
+/// The device deep models run on. Classic detectors ignore it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComputeDevice {
+    #[default]
+    Cpu,
+}
+
+/// What every `fit` receives besides the data.
+#[derive(Clone)]
+pub struct FitContext {
+    pub seed: u64,
+    pub device: ComputeDevice,
+    pub progress: Arc<dyn Progress>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl FitContext {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            device: ComputeDevice::Cpu,
+            progress: Arc::new(NoProgress),
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// A flag that, once set, makes training stop with [`Error::Cancelled`].
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.cancel.clone()
+    }
+
+    pub fn check_cancelled(&self) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// One epoch of a training history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    /// Mean training losses over the epoch's batches, by name ("loss" is the total).
+    pub train: BTreeMap<String, f64>,
+    /// Mean validation losses, when a validation split was held out.
+    pub valid: Option<BTreeMap<String, f64>>,
+    pub seconds: f64,
+}
+
+/// What fitting recorded, kept in the saved model's manifest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FitSummary {
+    pub history: Vec<EpochRecord>,
+    pub stopped_early: bool,
+    pub notes: Vec<String>,
+}

@@ -1,0 +1,217 @@
+//! Turning scores into anomaly flags. A threshold is kept apart from the scores and always
+//! records the split it was chosen on, so it is never reported on the data that chose it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{best_threshold, quantile};
+use crate::{Error, Result};
+
+/// How a threshold is chosen. Flags are `score >= threshold`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ThresholdRule {
+    /// The `1 - fraction` quantile of the training scores (PyOD's contamination).
+    Contamination { fraction: f64 },
+    /// Flag the top `percent` % of each scored batch (the DAGMM/ALAD protocol).
+    TopPercent { percent: f64 },
+    /// The score that maximises F1 on labelled validation data.
+    BestF1,
+    /// The score that maximises accuracy on labelled validation data.
+    BestAccuracy,
+    /// median + k · MAD of the training scores (MAD scaled to σ for normal data).
+    Mad { k: f64 },
+    /// A value given by the user.
+    Fixed { value: f64 },
+}
+
+impl ThresholdRule {
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            ThresholdRule::Contamination { fraction } if !(fraction > 0.0 && fraction < 0.5) => {
+                Err(Error::config(
+                    "threshold.fraction",
+                    format!("{fraction} is outside (0, 0.5)"),
+                ))
+            }
+            ThresholdRule::TopPercent { percent } if !(percent > 0.0 && percent < 100.0) => Err(
+                Error::config("threshold.percent", format!("{percent} is outside (0, 100)")),
+            ),
+            ThresholdRule::Mad { k } if !(k > 0.0 && k.is_finite()) => Err(Error::config(
+                "threshold.k",
+                format!("{k} must be positive"),
+            )),
+            ThresholdRule::Fixed { value } if !value.is_finite() => Err(Error::config(
+                "threshold.value",
+                format!("{value} is not finite"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the rule needs labels on the split that chooses it.
+    pub fn needs_labels(&self) -> bool {
+        matches!(self, ThresholdRule::BestF1 | ThresholdRule::BestAccuracy)
+    }
+
+    /// Chooses a threshold from `scores` (with `labels` for the supervised rules) of the split
+    /// named `split`. Batch rules ([`ThresholdRule::TopPercent`]) have no fixed value.
+    pub fn choose(&self, scores: &[f32], labels: Option<&[u8]>, split: &str) -> Result<Threshold> {
+        self.validate()?;
+        let value = match *self {
+            ThresholdRule::TopPercent { .. } => None,
+            ThresholdRule::Fixed { value } => Some(value),
+            _ if scores.is_empty() => {
+                return Err(Error::Empty {
+                    what: format!("the {split} split that chooses the threshold"),
+                    remedy: "give it at least one row".into(),
+                });
+            }
+            ThresholdRule::Contamination { fraction } => Some(quantile(scores, 1.0 - fraction)),
+            ThresholdRule::Mad { k } => {
+                let median = quantile(scores, 0.5);
+                let deviations: Vec<f32> =
+                    scores.iter().map(|&s| (f64::from(s) - median).abs() as f32).collect();
+                Some(median + k * 1.4826 * quantile(&deviations, 0.5))
+            }
+            ThresholdRule::BestF1 | ThresholdRule::BestAccuracy => {
+                let labels = labels.ok_or_else(|| {
+                    Error::config(
+                        "threshold",
+                        format!("{self:?} needs a labelled {split} split; name the label column"),
+                    )
+                })?;
+                Some(best_threshold(scores, labels, *self == ThresholdRule::BestF1)?)
+            }
+        };
+        Ok(Threshold {
+            value,
+            rule: *self,
+            chosen_on: split.to_string(),
+        })
+    }
+}
+
+/// A chosen threshold and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    /// `None` for batch rules, which compute it from each batch.
+    pub value: Option<f64>,
+    pub rule: ThresholdRule,
+    /// The split the value was chosen on, e.g. "train" or "validation".
+    pub chosen_on: String,
+}
+
+impl Threshold {
+    /// The value that applies to this batch of scores.
+    pub fn value_for(&self, scores: &[f32]) -> f64 {
+        match (self.value, self.rule) {
+            (Some(v), _) => v,
+            (None, ThresholdRule::TopPercent { percent }) => top_percent_cut(scores, percent),
+            (None, _) => unreachable!("only batch rules have no fixed value"),
+        }
+    }
+
+    /// `score >= threshold` for each score.
+    pub fn flags(&self, scores: &[f32]) -> Vec<bool> {
+        let t = self.value_for(scores);
+        scores.iter().map(|&s| f64::from(s) >= t).collect()
+    }
+}
+
+/// The smallest score among the top `percent` % of `scores`.
+fn top_percent_cut(scores: &[f32], percent: f64) -> f64 {
+    if scores.is_empty() {
+        return f64::INFINITY;
+    }
+    let mut sorted: Vec<f32> = scores.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let k = ((scores.len() as f64 * percent / 100.0).ceil() as usize).clamp(1, scores.len());
+    f64::from(sorted[k - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contamination_takes_the_upper_quantile_of_training_scores() {
+        let scores: Vec<f32> = (0..=100).map(|i| i as f32).collect();
+        let t = ThresholdRule::Contamination { fraction: 0.1 }
+            .choose(&scores, None, "train")
+            .unwrap();
+        assert_eq!(t.value, Some(90.0));
+        assert_eq!(t.chosen_on, "train");
+    }
+
+    #[test]
+    fn top_percent_flags_that_share_of_the_batch() {
+        let t = ThresholdRule::TopPercent { percent: 20.0 }
+            .choose(&[], None, "test batch")
+            .unwrap();
+        let scores: Vec<f32> = (0..10).map(|i| i as f32).collect();
+        let flags = t.flags(&scores);
+        assert_eq!(flags.iter().filter(|&&f| f).count(), 2);
+        assert!(flags[8] && flags[9]);
+    }
+
+    #[test]
+    fn best_f1_needs_labels_and_separates_perfectly_separable_scores() {
+        let scores = [0.1, 0.2, 0.3, 0.8, 0.9];
+        let labels = [0, 0, 0, 1, 1];
+        assert!(ThresholdRule::BestF1.choose(&scores, None, "validation").is_err());
+        let t = ThresholdRule::BestF1
+            .choose(&scores, Some(&labels), "validation")
+            .unwrap();
+        assert_eq!(t.flags(&scores), vec![false, false, false, true, true]);
+    }
+
+    #[test]
+    fn best_accuracy_prefers_fewer_flags_on_rare_anomalies() {
+        let scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9];
+        let labels = [0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        let t = ThresholdRule::BestAccuracy
+            .choose(&scores, Some(&labels), "validation")
+            .unwrap();
+        assert_eq!(t.value, Some(0.9f32 as f64));
+    }
+
+    #[test]
+    fn mad_is_robust_to_one_outlier() {
+        let mut scores: Vec<f32> = (0..99).map(|i| (i % 10) as f32).collect();
+        scores.push(1e6);
+        let t = ThresholdRule::Mad { k: 3.0 }.choose(&scores, None, "train").unwrap();
+        assert!(t.value.unwrap() < 20.0);
+    }
+
+    #[test]
+    fn each_rule_is_validated() {
+        assert!(ThresholdRule::Contamination { fraction: 0.0 }.validate().is_err());
+        assert!(ThresholdRule::Contamination { fraction: 0.6 }.validate().is_err());
+        assert!(ThresholdRule::TopPercent { percent: 100.0 }.validate().is_err());
+        assert!(ThresholdRule::Mad { k: -1.0 }.validate().is_err());
+        assert!(ThresholdRule::Fixed { value: f64::NAN }.validate().is_err());
+        assert!(ThresholdRule::Contamination { fraction: 0.05 }.validate().is_ok());
+    }
+
+    #[test]
+    fn choosing_on_an_empty_split_is_an_error() {
+        let err = ThresholdRule::Contamination { fraction: 0.1 }
+            .choose(&[], None, "train")
+            .unwrap_err();
+        assert!(err.to_string().contains("train"));
+    }
+
+    #[test]
+    fn rules_round_trip_through_json() {
+        for rule in [
+            ThresholdRule::Contamination { fraction: 0.1 },
+            ThresholdRule::TopPercent { percent: 20.0 },
+            ThresholdRule::BestF1,
+            ThresholdRule::Mad { k: 3.0 },
+        ] {
+            let json = serde_json::to_string(&rule).unwrap();
+            assert_eq!(serde_json::from_str::<ThresholdRule>(&json).unwrap(), rule);
+        }
+    }
+}

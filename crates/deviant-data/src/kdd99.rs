@@ -1,0 +1,370 @@
+//! KDD Cup 1999 recipes: the published evaluation protocols as train/validation/test CSVs.
+//!
+//! | protocol | features | anomaly | splits |
+//! |---|---|---|---|
+//! | `cloudera` | the 18 continuous traffic features | attacks | train: normal rows of the 10 % file; from `corrected`, 20 % of each class → validation, then 8,000 normal + 2,000 attack rows of the rest → test |
+//! | `dagmm` | all 41 (3 symbolic) | `normal.` rows | 10 % file shuffled 50/50; train keeps only the attack rows of its half |
+//! | `alad` | all 41 (3 symbolic) | `normal.` rows | 10 % file shuffled 80/20; 25 % of the 80 % → validation; anomalies removed from train and validation |
+//!
+//! Every written file has a header and a `label` column: 1 = anomaly, 0 = normal.
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use deviant_core::{Error, Progress, Result, ThresholdRule};
+use flate2::read::MultiGzDecoder;
+use serde::{Deserialize, Serialize};
+
+use crate::download::{RemoteFile, find_or_download};
+use crate::fsutil::{write_atomic, write_bytes_atomic};
+use crate::preprocess::Scaling;
+use crate::split::{rng, shuffled, split_fraction};
+
+/// The 10 % training file.
+pub const TRAIN_10_PERCENT: RemoteFile = RemoteFile {
+    name: "kddcup.data_10_percent.gz",
+    url: "http://kdd.ics.uci.edu/databases/kddcup99/kddcup.data_10_percent.gz",
+    sha256: "7bfaa8cef1350f72842018c32893e2fa4539d57efbb22f998eb74ecefc3da3b4",
+};
+
+/// The labelled test file.
+pub const CORRECTED: RemoteFile = RemoteFile {
+    name: "corrected.gz",
+    url: "http://kdd.ics.uci.edu/databases/kddcup99/corrected.gz",
+    sha256: "74f0daef49b242badc09f2adbd457dea6a45b4f77177efbd11216d333651044b",
+};
+
+/// The 41 feature names, in file order.
+pub const FEATURES: [&str; 41] = [
+    "duration", "protocol_type", "service", "flag", "src_bytes", "dst_bytes", "land",
+    "wrong_fragment", "urgent", "hot", "num_failed_logins", "logged_in", "num_compromised",
+    "root_shell", "su_attempted", "num_root", "num_file_creations", "num_shells",
+    "num_access_files", "num_outbound_cmds", "is_host_login", "is_guest_login", "count",
+    "srv_count", "serror_rate", "srv_serror_rate", "rerror_rate", "srv_rerror_rate",
+    "same_srv_rate", "diff_srv_rate", "srv_diff_host_rate", "dst_host_count",
+    "dst_host_srv_count", "dst_host_same_srv_rate", "dst_host_diff_srv_rate",
+    "dst_host_same_src_port_rate", "dst_host_srv_diff_host_rate", "dst_host_serror_rate",
+    "dst_host_srv_serror_rate", "dst_host_rerror_rate", "dst_host_srv_rerror_rate",
+];
+
+/// The symbolic features, one-hot encoded by the preprocessor.
+pub const SYMBOLIC: [&str; 3] = ["protocol_type", "service", "flag"];
+
+/// The 18 continuous features of the `cloudera` protocol.
+pub const CLOUDERA_FEATURES: [&str; 18] = [
+    "srv_count", "serror_rate", "srv_serror_rate", "rerror_rate", "srv_rerror_rate",
+    "same_srv_rate", "diff_srv_rate", "srv_diff_host_rate", "dst_host_count",
+    "dst_host_srv_count", "dst_host_same_srv_rate", "dst_host_diff_srv_rate",
+    "dst_host_same_src_port_rate", "dst_host_srv_diff_host_rate", "dst_host_serror_rate",
+    "dst_host_srv_serror_rate", "dst_host_rerror_rate", "dst_host_srv_rerror_rate",
+];
+
+const NORMAL: &str = "normal.";
+
+/// A published evaluation protocol on KDD Cup 99.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    Cloudera,
+    Dagmm,
+    Alad,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 3] = [Protocol::Cloudera, Protocol::Dagmm, Protocol::Alad];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Cloudera => "cloudera",
+            Protocol::Dagmm => "dagmm",
+            Protocol::Alad => "alad",
+        }
+    }
+
+    /// How the protocol's papers turn scores into flags.
+    pub fn threshold_rule(self) -> ThresholdRule {
+        match self {
+            Protocol::Cloudera => ThresholdRule::BestF1,
+            Protocol::Dagmm | Protocol::Alad => ThresholdRule::TopPercent { percent: 20.0 },
+        }
+    }
+
+    /// The scaling the protocol fits on its training rows.
+    pub fn scaling(self) -> Scaling {
+        Scaling::MinMax
+    }
+
+    fn feature_indices(self) -> Vec<usize> {
+        match self {
+            Protocol::Cloudera => CLOUDERA_FEATURES
+                .iter()
+                .map(|f| FEATURES.iter().position(|g| g == f).expect("a KDD feature"))
+                .collect(),
+            Protocol::Dagmm | Protocol::Alad => (0..FEATURES.len()).collect(),
+        }
+    }
+
+    fn is_anomaly(self, label: &str) -> bool {
+        match self {
+            Protocol::Cloudera => label != NORMAL,
+            Protocol::Dagmm | Protocol::Alad => label == NORMAL,
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Protocol {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Protocol::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| Error::config("protocol", format!("`{s}` is not one of cloudera, dagmm, alad")))
+    }
+}
+
+/// Where the two KDD files are on this machine.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub train_10_percent: PathBuf,
+    pub corrected: PathBuf,
+}
+
+/// The folders searched for the KDD files, in order: `data_dir` if given, else
+/// `$DEVIANT_DATA_DIR`, `$DEVIANT_DATASETS/kddcup99` and the user cache folder.
+pub fn search_dirs(data_dir: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(dir) = data_dir {
+        return vec![dir.to_path_buf()];
+    }
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::var_os("DEVIANT_DATA_DIR") {
+        dirs.push(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("DEVIANT_DATASETS") {
+        dirs.push(PathBuf::from(dir).join("kddcup99"));
+    }
+    dirs.push(cache_dir());
+    dirs
+}
+
+/// Where downloads go when no `--data-dir` is given.
+pub fn cache_dir() -> PathBuf {
+    dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("deviant")
+        .join("kddcup99")
+}
+
+/// Finds both files (or downloads them into `data_dir`, else the cache folder).
+pub fn locate(data_dir: Option<&Path>, progress: &dyn Progress) -> Result<Sources> {
+    let dirs = search_dirs(data_dir);
+    let download_dir = data_dir.map_or_else(cache_dir, Path::to_path_buf);
+    Ok(Sources {
+        train_10_percent: find_or_download(&TRAIN_10_PERCENT, &dirs, &download_dir, progress)?,
+        corrected: find_or_download(&CORRECTED, &dirs, &download_dir, progress)?,
+    })
+}
+
+/// One record: the 41 feature fields as they were written, and the label.
+struct Record {
+    fields: String,
+    label: String,
+}
+
+fn read_records(path: &Path) -> Result<Vec<Record>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = BufReader::with_capacity(1 << 16, MultiGzDecoder::new(file));
+    let mut records = Vec::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| Error::io(path, e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Some((fields, label)) = line.rsplit_once(',') else {
+            return Err(Error::format(path.display(), format!("line {} has no fields", i + 1)));
+        };
+        let n = fields.split(',').count();
+        if n != FEATURES.len() {
+            return Err(Error::format(
+                path.display(),
+                format!("line {} has {} fields, KDD Cup 99 rows have 42", i + 1, n + 1),
+            ));
+        }
+        records.push(Record {
+            fields: fields.to_string(),
+            label: label.trim().to_string(),
+        });
+    }
+    Ok(records)
+}
+
+/// Rows and anomalies of one written split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitCount {
+    pub rows: usize,
+    pub anomalies: usize,
+}
+
+/// What [`write_protocol`] wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolSplits {
+    pub protocol: Protocol,
+    pub seed: u64,
+    pub train: SplitCount,
+    pub validation: Option<SplitCount>,
+    pub test: SplitCount,
+    pub threshold_rule: ThresholdRule,
+    pub scaling: Scaling,
+}
+
+impl ProtocolSplits {
+    pub const TRAIN: &'static str = "train.csv";
+    pub const VALIDATION: &'static str = "validation.csv";
+    pub const TEST: &'static str = "test.csv";
+}
+
+/// Row indices of each split, into the 10 % file (`from_corrected` false) or `corrected`.
+struct Selection {
+    train: Vec<usize>,
+    validation: Option<(bool, Vec<usize>)>,
+    test: (bool, Vec<usize>),
+}
+
+fn select(protocol: Protocol, seed: u64, train: &[Record], corrected: &[Record]) -> Selection {
+    let mut rng = rng(seed);
+    let anomalous = |r: &Record| protocol.is_anomaly(&r.label);
+    match protocol {
+        Protocol::Cloudera => {
+            let normal_train = (0..train.len()).filter(|&i| !anomalous(&train[i])).collect();
+            let by_class = |class: bool| -> Vec<usize> {
+                (0..corrected.len()).filter(|&i| anomalous(&corrected[i]) == class).collect()
+            };
+            let (val_normal, rest_normal) = split_fraction(by_class(false), 0.2, &mut rng);
+            let (val_attack, rest_attack) = split_fraction(by_class(true), 0.2, &mut rng);
+            let mut test: Vec<usize> = shuffled(rest_normal, &mut rng).into_iter().take(8_000).collect();
+            test.extend(shuffled(rest_attack, &mut rng).into_iter().take(2_000));
+            let mut validation = val_normal;
+            validation.extend(val_attack);
+            validation.sort_unstable();
+            test.sort_unstable();
+            Selection {
+                train: normal_train,
+                validation: Some((true, validation)),
+                test: (true, test),
+            }
+        }
+        Protocol::Dagmm | Protocol::Alad => {
+            let share = if protocol == Protocol::Dagmm { 0.5 } else { 0.8 };
+            let (train_part, test) = split_fraction((0..train.len()).collect(), share, &mut rng);
+            let keep_normal = |idx: Vec<usize>| -> Vec<usize> {
+                let mut kept: Vec<usize> = idx.into_iter().filter(|&i| !anomalous(&train[i])).collect();
+                kept.sort_unstable();
+                kept
+            };
+            let mut test = test;
+            test.sort_unstable();
+            if protocol == Protocol::Dagmm {
+                Selection {
+                    train: keep_normal(train_part),
+                    validation: None,
+                    test: (false, test),
+                }
+            } else {
+                let (validation, fit) = split_fraction(train_part, 0.25, &mut rng);
+                Selection {
+                    train: keep_normal(fit),
+                    validation: Some((false, keep_normal(validation))),
+                    test: (false, test),
+                }
+            }
+        }
+    }
+}
+
+fn write_split(
+    path: &Path,
+    protocol: Protocol,
+    records: &[Record],
+    rows: &[usize],
+) -> Result<SplitCount> {
+    let columns = protocol.feature_indices();
+    let mut header: Vec<&str> = columns.iter().map(|&i| FEATURES[i]).collect();
+    header.push("label");
+    let mut anomalies = 0;
+    write_atomic(path, |out| {
+        writeln!(out, "{}", header.join(","))?;
+        for &i in rows {
+            let record = &records[i];
+            let anomaly = protocol.is_anomaly(&record.label);
+            anomalies += usize::from(anomaly);
+            if columns.len() == FEATURES.len() {
+                out.write_all(record.fields.as_bytes())?;
+            } else {
+                let fields: Vec<&str> = record.fields.split(',').collect();
+                let picked: Vec<&str> = columns.iter().map(|&c| fields[c]).collect();
+                out.write_all(picked.join(",").as_bytes())?;
+            }
+            writeln!(out, ",{}", u8::from(anomaly))?;
+        }
+        Ok(())
+    })?;
+    Ok(SplitCount {
+        rows: rows.len(),
+        anomalies,
+    })
+}
+
+/// Writes `train.csv`, `validation.csv` (when the protocol has one), `test.csv` and
+/// `protocol.json` into `out`.
+pub fn write_protocol(
+    sources: &Sources,
+    protocol: Protocol,
+    seed: u64,
+    out: &Path,
+    progress: &dyn Progress,
+) -> Result<ProtocolSplits> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    progress.begin(&format!("kdd99 {protocol}: reading"), 0);
+    let train = read_records(&sources.train_10_percent)?;
+    let corrected = if protocol == Protocol::Cloudera {
+        read_records(&sources.corrected)?
+    } else {
+        Vec::new()
+    };
+    progress.finish();
+    let selection = select(protocol, seed, &train, &corrected);
+    let file_of = |from_corrected: bool| if from_corrected { &corrected } else { &train };
+    let train_count = write_split(&out.join(ProtocolSplits::TRAIN), protocol, &train, &selection.train)?;
+    let validation = match &selection.validation {
+        Some((from_corrected, rows)) => Some(write_split(
+            &out.join(ProtocolSplits::VALIDATION),
+            protocol,
+            file_of(*from_corrected),
+            rows,
+        )?),
+        None => {
+            let _ = std::fs::remove_file(out.join(ProtocolSplits::VALIDATION));
+            None
+        }
+    };
+    let (from_corrected, test_rows) = &selection.test;
+    let test = write_split(&out.join(ProtocolSplits::TEST), protocol, file_of(*from_corrected), test_rows)?;
+    let splits = ProtocolSplits {
+        protocol,
+        seed,
+        train: train_count,
+        validation,
+        test,
+        threshold_rule: protocol.threshold_rule(),
+        scaling: protocol.scaling(),
+    };
+    let json = serde_json::to_vec_pretty(&splits).map_err(|e| Error::Other(e.to_string()))?;
+    write_bytes_atomic(&out.join("protocol.json"), &json)?;
+    Ok(splits)
+}

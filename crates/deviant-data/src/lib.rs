@@ -1,0 +1,13 @@
+//! Getting data into deviant: CSV/TSV (optionally gzipped) and NPZ readers, schema inference,
+//! the fitted [`Preprocessor`], dataset recipes such as [`kdd99`], and checked downloads.
+
+pub mod download;
+pub mod fsutil;
+pub mod kdd99;
+pub mod npz;
+pub mod preprocess;
+pub mod split;
+pub mod table;
+
+pub use preprocess::{PreprocessOptions, Preprocessor, Scaling};
+pub use table::{ReadOptions, SchemaOptions, Table, TableReader, infer_schema};

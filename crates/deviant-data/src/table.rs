@@ -1,0 +1,522 @@
+//! Delimited text tables: reading (plain or gzipped, in chunks) and schema inference.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use deviant_core::schema::LabelSpec;
+use deviant_core::{ColumnKind, ColumnSpec, Error, Result, Schema};
+use flate2::read::MultiGzDecoder;
+
+/// How to read a delimited file.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// The field separator; `None` picks tab for `.tsv`/`.tab` files and comma otherwise.
+    pub delimiter: Option<u8>,
+    /// Column names for a file without a header row.
+    pub names: Option<Vec<String>>,
+}
+
+/// What schema inference may not guess by itself.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaOptions {
+    pub categorical: Vec<String>,
+    pub numeric: Vec<String>,
+    pub ignore: Vec<String>,
+    pub label: Option<LabelSpec>,
+    /// Rows read to infer column kinds.
+    pub sample_rows: usize,
+}
+
+/// Cell values read as missing in numeric columns.
+const MISSING: [&str; 7] = ["", "na", "nan", "n/a", "null", "none", "?"];
+
+fn is_missing(cell: &str) -> bool {
+    MISSING.iter().any(|m| cell.eq_ignore_ascii_case(m))
+}
+
+/// Parses a numeric cell: `Ok(NaN)` for a missing marker, `Err` for text.
+fn parse_number(cell: &str) -> std::result::Result<f64, ()> {
+    let cell = cell.trim();
+    if is_missing(cell) {
+        return Ok(f64::NAN);
+    }
+    cell.parse::<f64>().map_err(|_| ())
+}
+
+fn display_name(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn open_reader(path: &Path, opts: &ReadOptions) -> Result<csv::Reader<Box<dyn Read + Send>>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buffered = BufReader::with_capacity(1 << 16, file);
+    let gzipped = buffered.fill_buf().map_err(|e| Error::io(path, e))?.starts_with(&[0x1f, 0x8b]);
+    let reader: Box<dyn Read + Send> = if gzipped {
+        Box::new(MultiGzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    let delimiter = opts.delimiter.unwrap_or_else(|| {
+        let name = path.to_string_lossy().to_lowercase();
+        let name = name.trim_end_matches(".gz");
+        if name.ends_with(".tsv") || name.ends_with(".tab") {
+            b'\t'
+        } else {
+            b','
+        }
+    });
+    Ok(csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(reader))
+}
+
+/// Reads the header (or takes `opts.names`), returning the column names.
+fn read_header(
+    path: &Path,
+    reader: &mut csv::Reader<Box<dyn Read + Send>>,
+    opts: &ReadOptions,
+) -> Result<Vec<String>> {
+    if let Some(names) = &opts.names {
+        return Ok(names.clone());
+    }
+    let mut record = csv::StringRecord::new();
+    let found = reader
+        .read_record(&mut record)
+        .map_err(|e| Error::format(display_name(path), e.to_string()))?;
+    if !found {
+        return Err(Error::Empty {
+            what: display_name(path),
+            remedy: "the file needs a header row and at least one data row".into(),
+        });
+    }
+    let names: Vec<String> = record.iter().map(|s| s.trim().to_string()).collect();
+    let mut seen = HashSet::new();
+    for (i, name) in names.iter().enumerate() {
+        if name.is_empty() {
+            return Err(Error::format(
+                display_name(path),
+                format!("header column {} has no name", i + 1),
+            ));
+        }
+        if !seen.insert(name) {
+            return Err(Error::format(
+                display_name(path),
+                format!("header names column `{name}` twice"),
+            ));
+        }
+    }
+    Ok(names)
+}
+
+fn check_known(names: &[String], wanted: &[String], option: &str, file: &str) -> Result<()> {
+    for w in wanted {
+        if !names.contains(w) {
+            return Err(Error::format(
+                file,
+                format!(
+                    "{option} names column `{w}`, which is not in the file; its columns are: {}",
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Infers which columns are numeric and which categorical from the first rows of `path`.
+///
+/// A column is numeric when every non-missing cell of the sample parses as a number;
+/// `opts` can override either way, ignore columns, and name the label column.
+pub fn infer_schema(path: &Path, read: &ReadOptions, opts: &SchemaOptions) -> Result<Schema> {
+    let file = display_name(path);
+    let mut reader = open_reader(path, read)?;
+    let names = read_header(path, &mut reader, read)?;
+    check_known(&names, &opts.categorical, "--categorical", &file)?;
+    check_known(&names, &opts.numeric, "--numeric", &file)?;
+    check_known(&names, &opts.ignore, "--ignore", &file)?;
+    if let Some(label) = &opts.label {
+        check_known(&names, std::slice::from_ref(&label.column), "--label", &file)?;
+    }
+    let mut numeric = vec![true; names.len()];
+    let mut rows = 0;
+    let mut record = csv::StringRecord::new();
+    let sample = if opts.sample_rows == 0 { 10_000 } else { opts.sample_rows };
+    while rows < sample
+        && reader
+            .read_record(&mut record)
+            .map_err(|e| Error::format(&file, e.to_string()))?
+    {
+        if record.len() == 1 && record[0].trim().is_empty() {
+            continue;
+        }
+        for (i, cell) in record.iter().enumerate().take(names.len()) {
+            if numeric[i] && parse_number(cell).is_err() {
+                numeric[i] = false;
+            }
+        }
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(Error::Empty {
+            what: file,
+            remedy: "the file has no data rows".into(),
+        });
+    }
+    let label_column = opts.label.as_ref().map(|l| l.column.as_str());
+    let features = names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| Some(n.as_str()) != label_column && !opts.ignore.contains(n))
+        .map(|(i, name)| {
+            let kind = if opts.categorical.contains(name) {
+                ColumnKind::Categorical
+            } else if opts.numeric.contains(name) || numeric[i] {
+                ColumnKind::Numeric
+            } else {
+                ColumnKind::Categorical
+            };
+            ColumnSpec {
+                name: name.clone(),
+                kind,
+            }
+        })
+        .collect::<Vec<_>>();
+    if features.is_empty() {
+        return Err(Error::format(file, "no feature columns are left after the label and --ignore"));
+    }
+    Ok(Schema {
+        features,
+        label: opts.label.clone(),
+        ignored: opts.ignore.clone(),
+    })
+}
+
+/// The cells of one feature column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnData {
+    /// Missing cells are NaN.
+    Numeric(Vec<f64>),
+    Categorical(Vec<String>),
+}
+
+/// Rows of a file read under a [`Schema`]: feature columns in schema order, labels when the
+/// file has the label column, and each row's line number for error messages.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub source: String,
+    pub columns: Vec<ColumnData>,
+    pub labels: Option<Vec<u8>>,
+    pub lines: Vec<u64>,
+}
+
+impl Table {
+    pub fn n_rows(&self) -> usize {
+        self.lines.len()
+    }
+}
+
+/// Reads a file in chunks of rows under a fixed schema, so files larger than memory can be
+/// scored piece by piece.
+pub struct TableReader {
+    file: String,
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    schema: Schema,
+    n_columns: usize,
+    /// For each schema feature, its position in the file.
+    feature_positions: Vec<usize>,
+    label_position: Option<usize>,
+    record: csv::StringRecord,
+}
+
+impl TableReader {
+    /// Opens `path`, checking that its columns match `schema`: every feature column present,
+    /// no column the schema does not know (unless ignored or the label).
+    pub fn open(path: &Path, read: &ReadOptions, schema: &Schema) -> Result<Self> {
+        let file = display_name(path);
+        let mut reader = open_reader(path, read)?;
+        let names = read_header(path, &mut reader, read)?;
+        let position = |name: &str| names.iter().position(|n| n == name);
+        let mut feature_positions = Vec::with_capacity(schema.features.len());
+        for column in &schema.features {
+            feature_positions.push(position(&column.name).ok_or_else(|| {
+                Error::format(
+                    &file,
+                    format!(
+                        "column `{}` is missing; the model was trained on the columns: {}",
+                        column.name,
+                        schema.feature_names().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            })?);
+        }
+        let label_position = schema.label.as_ref().and_then(|l| position(&l.column));
+        for name in &names {
+            let known = schema.feature_names().any(|f| f == name)
+                || schema.ignored.contains(name)
+                || schema.label.as_ref().is_some_and(|l| &l.column == name);
+            if !known {
+                return Err(Error::format(
+                    &file,
+                    format!(
+                        "unknown column `{name}`: the model was not trained on it; remove it \
+                         from the file or pass --ignore {name}"
+                    ),
+                ));
+            }
+        }
+        Ok(Self {
+            file,
+            reader,
+            schema: schema.clone(),
+            n_columns: names.len(),
+            feature_positions,
+            label_position,
+            record: csv::StringRecord::new(),
+        })
+    }
+
+    /// Whether the file has the schema's label column.
+    pub fn has_labels(&self) -> bool {
+        self.label_position.is_some()
+    }
+
+    /// Reads up to `max_rows` rows; `None` at the end of the file.
+    pub fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Table>> {
+        let mut columns: Vec<ColumnData> = self
+            .schema
+            .features
+            .iter()
+            .map(|c| match c.kind {
+                ColumnKind::Numeric => ColumnData::Numeric(Vec::with_capacity(max_rows.min(1 << 16))),
+                ColumnKind::Categorical => ColumnData::Categorical(Vec::new()),
+            })
+            .collect();
+        let mut labels = self.label_position.map(|_| Vec::new());
+        let mut lines = Vec::new();
+        while lines.len() < max_rows {
+            let found = self
+                .reader
+                .read_record(&mut self.record)
+                .map_err(|e| Error::format(&self.file, e.to_string()))?;
+            if !found {
+                break;
+            }
+            let line = self.record.position().map_or(0, |p| p.line());
+            if self.record.len() == 1 && self.record[0].trim().is_empty() {
+                continue;
+            }
+            if self.record.len() != self.n_columns {
+                return Err(Error::format(
+                    &self.file,
+                    format!(
+                        "line {line} has {} fields but the header has {}; check the delimiter \
+                         and quoting of that row",
+                        self.record.len(),
+                        self.n_columns
+                    ),
+                ));
+            }
+            for ((spec, &pos), column) in self
+                .schema
+                .features
+                .iter()
+                .zip(&self.feature_positions)
+                .zip(&mut columns)
+            {
+                let cell = &self.record[pos];
+                match column {
+                    ColumnData::Numeric(values) => {
+                        let value = parse_number(cell).map_err(|()| Error::Cell {
+                            file: self.file.clone(),
+                            line,
+                            column: spec.name.clone(),
+                            reason: format!(
+                                "cannot read `{cell}` as a number; if the column is \
+                                 categorical, say so with --categorical {}",
+                                spec.name
+                            ),
+                        })?;
+                        values.push(value);
+                    }
+                    ColumnData::Categorical(values) => values.push(cell.trim().to_string()),
+                }
+            }
+            if let (Some(labels), Some(pos), Some(spec)) =
+                (&mut labels, self.label_position, &self.schema.label)
+            {
+                labels.push(spec.encode(&self.record[pos]));
+            }
+            lines.push(line);
+        }
+        if lines.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Table {
+            source: self.file.clone(),
+            columns,
+            labels,
+            lines,
+        }))
+    }
+
+    /// Reads every remaining row; an empty file is an error.
+    pub fn read_all(mut self) -> Result<Table> {
+        match self.next_chunk(usize::MAX)? {
+            Some(table) => Ok(table),
+            None => Err(Error::Empty {
+                what: self.file,
+                remedy: "the file has no data rows".into(),
+            }),
+        }
+    }
+}
+
+/// Infers the schema of `path` and reads all of it.
+pub fn read_table(path: &Path, read: &ReadOptions, opts: &SchemaOptions) -> Result<(Schema, Table)> {
+    let schema = infer_schema(path, read, opts)?;
+    let table = TableReader::open(path, read, &schema)?.read_all()?;
+    Ok((schema, table))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn label(column: &str, normal: &str) -> SchemaOptions {
+        SchemaOptions {
+            label: Some(LabelSpec {
+                column: column.into(),
+                normal_values: vec![normal.into()],
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn infers_kinds_and_maps_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "a.csv", "x,proto,y,class\n1,tcp,2.5,ok\n2,udp,NA,bad\n");
+        let (schema, table) = read_table(&path, &ReadOptions::default(), &label("class", "ok")).unwrap();
+        let kinds: Vec<_> = schema.features.iter().map(|c| (c.name.as_str(), c.kind)).collect();
+        assert_eq!(
+            kinds,
+            [("x", ColumnKind::Numeric), ("proto", ColumnKind::Categorical), ("y", ColumnKind::Numeric)]
+        );
+        assert_eq!(table.labels, Some(vec![0, 1]));
+        assert_eq!(table.lines, vec![2, 3]);
+        match &table.columns[2] {
+            ColumnData::Numeric(v) => assert!(v[1].is_nan()),
+            other => panic!("expected numeric, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_gzip_and_tsv_and_headerless_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.tsv.gz");
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&path).unwrap(),
+            flate2::Compression::default(),
+        );
+        gz.write_all(b"1\ta\n2\tb\n").unwrap();
+        gz.finish().unwrap();
+        let read = ReadOptions {
+            names: Some(vec!["n".into(), "c".into()]),
+            ..Default::default()
+        };
+        let (schema, table) = read_table(&path, &read, &SchemaOptions::default()).unwrap();
+        assert_eq!(schema.features[1].kind, ColumnKind::Categorical);
+        assert_eq!(table.n_rows(), 2);
+    }
+
+    #[test]
+    fn overrides_and_unknown_override_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "c.csv", "code,v\n1,2\n3,4\n");
+        let opts = SchemaOptions {
+            categorical: vec!["code".into()],
+            ..Default::default()
+        };
+        let schema = infer_schema(&path, &ReadOptions::default(), &opts).unwrap();
+        assert_eq!(schema.features[0].kind, ColumnKind::Categorical);
+        let bad = SchemaOptions {
+            ignore: vec!["nope".into()],
+            ..Default::default()
+        };
+        let err = infer_schema(&path, &ReadOptions::default(), &bad).unwrap_err();
+        assert!(err.to_string().contains("`nope`"), "{err}");
+    }
+
+    #[test]
+    fn ragged_row_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "d.csv", "a,b\n1,2\n3\n");
+        let err = read_table(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("d.csv") && msg.contains("line 3"), "{msg}");
+    }
+
+    #[test]
+    fn text_in_a_numeric_column_names_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "e.csv", "a,b\n1,2\n3,4\n");
+        let schema = infer_schema(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
+        let later = write(&dir, "f.csv", "a,b\n1,2\n3,oops\n");
+        let err = TableReader::open(&later, &ReadOptions::default(), &schema)
+            .unwrap()
+            .read_all()
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("line 3") && msg.contains("`b`") && msg.contains("oops"), "{msg}");
+    }
+
+    #[test]
+    fn empty_file_and_header_only_file_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = write(&dir, "g.csv", "");
+        let err = infer_schema(&empty, &ReadOptions::default(), &SchemaOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("empty"), "{err}");
+        let header = write(&dir, "h.csv", "a,b\n");
+        assert!(infer_schema(&header, &ReadOptions::default(), &SchemaOptions::default()).is_err());
+    }
+
+    #[test]
+    fn unknown_and_missing_columns_at_reading_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let train = write(&dir, "t.csv", "a,b\n1,2\n");
+        let schema = infer_schema(&train, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
+        let extra = write(&dir, "x.csv", "a,b,c\n1,2,3\n");
+        let err = TableReader::open(&extra, &ReadOptions::default(), &schema).err().unwrap();
+        assert!(err.to_string().contains("unknown column `c`"), "{err}");
+        let missing = write(&dir, "m.csv", "a\n1\n");
+        let err = TableReader::open(&missing, &ReadOptions::default(), &schema).err().unwrap();
+        assert!(err.to_string().contains("column `b` is missing"), "{err}");
+    }
+
+    #[test]
+    fn chunks_cover_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = std::iter::once("a\n".to_string())
+            .chain((0..10).map(|i| format!("{i}\n")))
+            .collect();
+        let path = write(&dir, "k.csv", &text);
+        let schema = infer_schema(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
+        let mut reader = TableReader::open(&path, &ReadOptions::default(), &schema).unwrap();
+        let mut sizes = Vec::new();
+        while let Some(chunk) = reader.next_chunk(4).unwrap() {
+            sizes.push(chunk.n_rows());
+        }
+        assert_eq!(sizes, vec![4, 4, 2]);
+    }
+}

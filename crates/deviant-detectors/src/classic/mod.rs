@@ -1,0 +1,4 @@
+//! Shallow baselines: one file per detector.
+
+pub mod iforest;
+pub mod pca;

@@ -1,0 +1,57 @@
+use deviant_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::deep::tensor::Activation;
+use crate::deep::train::LoopConfig;
+
+/// Autoencoder hyperparameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AeConfig {
+    /// Encoder widths from the input side; the last is the code size. The decoder mirrors them.
+    pub hidden: Vec<usize>,
+    pub activation: Activation,
+    /// Dropout on hidden layers while training (0 = none).
+    pub dropout: f64,
+    pub learning_rate: f64,
+    pub training: LoopConfig,
+}
+
+impl Default for AeConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![64, 32, 8],
+            activation: Activation::Relu,
+            dropout: 0.0,
+            learning_rate: 1e-3,
+            training: LoopConfig::default(),
+        }
+    }
+}
+
+impl AeConfig {
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.hidden.is_empty() {
+            return Err(Error::config("hidden", "give at least one layer width"));
+        }
+        if self.hidden.contains(&0) {
+            return Err(Error::config("hidden", "layer widths must be at least 1"));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::config("dropout", format!("{} is outside [0, 1)", self.dropout)));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(Error::config("learning_rate", "must be positive"));
+        }
+        self.training.validate()
+    }
+
+    /// Layer widths from input to output.
+    pub(crate) fn widths(&self, n_features: usize) -> Vec<usize> {
+        let mut widths = vec![n_features];
+        widths.extend(&self.hidden);
+        widths.extend(self.hidden.iter().rev().skip(1));
+        widths.push(n_features);
+        widths
+    }
+}

@@ -1,0 +1,194 @@
+//! The one training loop every deep detector uses: seeding, shuffling, batching, epochs,
+//! early stopping on validation loss, divergence detection, progress and cancellation.
+//! A model supplies only a [`TrainStep`]; GAN-style steps own several optimizers.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use burn::prelude::*;
+use deviant_core::detector::{EpochRecord, FitSummary};
+use deviant_core::{Error, FitContext, Result};
+use ndarray::ArrayView2;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::tensor::gather_rows;
+
+/// Named scalar losses of one batch; the first is the total that is optimised.
+#[derive(Debug, Clone, Default)]
+pub struct Losses(pub Vec<(&'static str, f64)>);
+
+impl Losses {
+    pub fn total(&self) -> f64 {
+        self.0.first().map_or(f64::NAN, |l| l.1)
+    }
+}
+
+/// One model's part in training.
+pub trait TrainStep: Sized {
+    /// One optimisation step on `batch` (rows × features, on an autodiff device).
+    fn step(self, batch: Tensor<2>, rng: &mut ChaCha8Rng) -> (Self, Losses);
+
+    /// Losses on a held-out batch, without gradients (`batch` on a plain device).
+    fn evaluate(&self, batch: Tensor<2>) -> Losses;
+}
+
+/// Loop settings shared by every deep detector's config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoopConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Share of the training rows held out to compute the validation loss (0 = none).
+    pub validation_fraction: f64,
+    /// Stop after this many epochs without a better validation loss (0 = never stop early).
+    pub patience: usize,
+}
+
+impl Default for LoopConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 20,
+            batch_size: 256,
+            validation_fraction: 0.1,
+            patience: 5,
+        }
+    }
+}
+
+impl LoopConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(Error::config("epochs", "must be at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(Error::config("batch_size", "must be at least 1"));
+        }
+        if !(0.0..0.9).contains(&self.validation_fraction) {
+            return Err(Error::config(
+                "validation_fraction",
+                format!("{} is outside [0, 0.9)", self.validation_fraction),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A relative improvement below this does not reset patience.
+const MIN_IMPROVEMENT: f64 = 1e-4;
+
+/// Trains `state` on the rows of `x` and returns it with the per-epoch history.
+pub fn train<S: TrainStep>(
+    mut state: S,
+    x: ArrayView2<f32>,
+    config: &LoopConfig,
+    cx: &FitContext,
+    device: &Device,
+) -> Result<(S, FitSummary)> {
+    config.validate()?;
+    let mut rng = ChaCha8Rng::seed_from_u64(cx.seed ^ 0x5eed_1005);
+    let all: Vec<usize> = (0..x.nrows()).collect();
+    let n_valid = if x.nrows() >= 20 {
+        (x.nrows() as f64 * config.validation_fraction).round() as usize
+    } else {
+        0
+    };
+    let (valid_rows, train_rows) = deviant_data::split::split_fraction(
+        all,
+        n_valid as f64 / x.nrows() as f64,
+        &mut rng,
+    );
+    let plain = device.clone().inner();
+    let valid_batches: Vec<Tensor<2>> = valid_rows
+        .chunks(config.batch_size.max(1024))
+        .map(|rows| gather_rows(x, rows, &plain))
+        .collect();
+
+    let mut summary = FitSummary::default();
+    let mut best = f64::INFINITY;
+    let mut since_best = 0;
+    cx.progress.begin("training", config.epochs as u64);
+    for epoch in 1..=config.epochs {
+        let started = Instant::now();
+        let order = deviant_data::split::shuffled(train_rows.clone(), &mut rng);
+        let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+        for rows in order.chunks(config.batch_size) {
+            cx.check_cancelled()?;
+            let batch = gather_rows(x, rows, device);
+            let (next, losses) = state.step(batch, &mut rng);
+            state = next;
+            for &(name, value) in &losses.0 {
+                if !value.is_finite() {
+                    return Err(Error::Diverged {
+                        epoch,
+                        loss: name.into(),
+                        value,
+                        remedy: "lower the learning rate or check the input scaling".into(),
+                    });
+                }
+                *sums.entry(name.into()).or_default() += value * rows.len() as f64;
+            }
+        }
+        let train_losses: BTreeMap<String, f64> = sums
+            .into_iter()
+            .map(|(k, v)| (k, v / train_rows.len() as f64))
+            .collect();
+        let valid_losses = (!valid_batches.is_empty()).then(|| {
+            let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+            for batch in &valid_batches {
+                let n = batch.dims()[0] as f64;
+                for (name, value) in state.evaluate(batch.clone()).0 {
+                    *sums.entry(name.into()).or_default() += value * n;
+                }
+            }
+            sums.into_iter()
+                .map(|(k, v)| (k, v / valid_rows.len() as f64))
+                .collect::<BTreeMap<_, _>>()
+        });
+        let message = format!(
+            "epoch {epoch}: loss {:.6}{}",
+            train_losses.get("loss").copied().unwrap_or(f64::NAN),
+            valid_losses
+                .as_ref()
+                .and_then(|v| v.get("loss"))
+                .map(|v| format!(", validation {v:.6}"))
+                .unwrap_or_default()
+        );
+        cx.progress.message(&message);
+        cx.progress.advance(1);
+        let monitored = valid_losses.as_ref().and_then(|v| v.get("loss").copied());
+        summary.history.push(EpochRecord {
+            epoch,
+            train: train_losses,
+            valid: valid_losses,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        if let Some(loss) = monitored {
+            if !loss.is_finite() {
+                return Err(Error::Diverged {
+                    epoch,
+                    loss: "validation".into(),
+                    value: loss,
+                    remedy: "lower the learning rate or check the input scaling".into(),
+                });
+            }
+            if loss < best * (1.0 - MIN_IMPROVEMENT) {
+                best = loss;
+                since_best = 0;
+            } else {
+                since_best += 1;
+                if config.patience > 0 && since_best >= config.patience {
+                    summary.stopped_early = true;
+                    summary.notes.push(format!(
+                        "stopped after epoch {epoch}: no better validation loss for {} epochs",
+                        config.patience
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    cx.progress.finish();
+    Ok((state, summary))
+}

@@ -1,0 +1,133 @@
+//! The one list of detectors. Adding a detector = one variant here (plus its folder or file);
+//! the CLI, benchmarks and the contract tests pick it up from [`AnyConfig::kinds`].
+
+use std::path::Path;
+
+use deviant_core::{Dataset, Detector, DetectorConfig, Error, FitContext, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::classic::iforest::IforestConfig;
+use crate::classic::pca::PcaConfig;
+use crate::deep::ae::AeConfig;
+
+/// A detector kind with its hyperparameters, as JSON `{"kind": …, "params": {…}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "params", rename_all = "snake_case")]
+pub enum AnyConfig {
+    Ae(AeConfig),
+    Pca(PcaConfig),
+    Iforest(IforestConfig),
+}
+
+/// Runs `$body` with `$c` bound to the concrete config of any variant.
+macro_rules! each {
+    ($self:expr, $c:ident => $body:expr) => {
+        match $self {
+            AnyConfig::Ae($c) => $body,
+            AnyConfig::Pca($c) => $body,
+            AnyConfig::Iforest($c) => $body,
+        }
+    };
+}
+
+/// One registry entry for listings.
+pub struct KindInfo {
+    pub kind: &'static str,
+    pub summary: &'static str,
+    pub defaults: AnyConfig,
+}
+
+impl AnyConfig {
+    /// Every detector with its defaults.
+    pub fn kinds() -> Vec<KindInfo> {
+        vec![
+            KindInfo {
+                kind: AeConfig::KIND,
+                summary: "dense autoencoder (burn); score = mean squared reconstruction error",
+                defaults: AnyConfig::Ae(AeConfig::default()),
+            },
+            KindInfo {
+                kind: PcaConfig::KIND,
+                summary: "principal component analysis; score = squared reconstruction error",
+                defaults: AnyConfig::Pca(PcaConfig::default()),
+            },
+            KindInfo {
+                kind: IforestConfig::KIND,
+                summary: "isolation forest (Liu et al. 2008); score = 2^(-mean path / c(psi))",
+                defaults: AnyConfig::Iforest(IforestConfig::default()),
+            },
+        ]
+    }
+
+    pub fn kind(&self) -> &'static str {
+        fn kind_of<C: DetectorConfig>(_: &C) -> &'static str {
+            C::KIND
+        }
+        each!(self, c => kind_of(c))
+    }
+
+    /// The kind's defaults with `params` (a JSON object, possibly partial) laid over them.
+    pub fn from_params(kind: &str, params: &serde_json::Value) -> Result<Self> {
+        let info = Self::kinds().into_iter().find(|k| k.kind == kind).ok_or_else(|| {
+            let known: Vec<&str> = Self::kinds().iter().map(|k| k.kind).collect();
+            Error::config("kind", format!("unknown detector `{kind}`; known: {}", known.join(", ")))
+        })?;
+        let mut merged = serde_json::to_value(&info.defaults).expect("configs serialise");
+        merge(&mut merged["params"], params);
+        let config: AnyConfig = serde_json::from_value(merged)
+            .map_err(|e| Error::config("params", format!("{kind}: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        each!(self, c => c.validate())
+    }
+
+    pub fn fit(&self, train: &Dataset, cx: &FitContext) -> Result<Box<dyn Detector>> {
+        each!(self, c => Ok(Box::new(c.fit(train, cx)?)))
+    }
+
+    pub fn load(&self, dir: &Path) -> Result<Box<dyn Detector>> {
+        each!(self, c => Ok(Box::new(c.load(dir)?)))
+    }
+}
+
+/// Recursively overwrites `base` with the fields of `patch`.
+fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (base, patch) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(patch)) => {
+            for (k, v) in patch {
+                merge(base.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (base, patch) => *base = patch.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn partial_params_keep_the_other_defaults() {
+        let c = AnyConfig::from_params("ae", &json!({"training": {"epochs": 3}})).unwrap();
+        let AnyConfig::Ae(ae) = c else { panic!("an ae config") };
+        assert_eq!(ae.training.epochs, 3);
+        assert_eq!(ae.hidden, AeConfig::default().hidden);
+    }
+
+    #[test]
+    fn unknown_kinds_and_fields_are_refused() {
+        let err = AnyConfig::from_params("nope", &json!({})).unwrap_err();
+        assert!(err.to_string().contains("known: ae, pca, iforest"), "{err}");
+        let err = AnyConfig::from_params("iforest", &json!({"n_tree": 5})).unwrap_err();
+        assert!(err.to_string().contains("n_tree"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        assert!(AnyConfig::from_params("iforest", &json!({"n_trees": 0})).is_err());
+    }
+}
