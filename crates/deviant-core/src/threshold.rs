@@ -33,9 +33,12 @@ impl ThresholdRule {
                     format!("{fraction} is outside (0, 0.5)"),
                 ))
             }
-            ThresholdRule::TopPercent { percent } if !(percent > 0.0 && percent < 100.0) => Err(
-                Error::config("threshold.percent", format!("{percent} is outside (0, 100)")),
-            ),
+            ThresholdRule::TopPercent { percent } if !(percent > 0.0 && percent < 100.0) => {
+                Err(Error::config(
+                    "threshold.percent",
+                    format!("{percent} is outside (0, 100)"),
+                ))
+            }
             ThresholdRule::Mad { k } if !(k > 0.0 && k.is_finite()) => Err(Error::config(
                 "threshold.k",
                 format!("{k} must be positive"),
@@ -69,8 +72,10 @@ impl ThresholdRule {
             ThresholdRule::Contamination { fraction } => Some(quantile(scores, 1.0 - fraction)),
             ThresholdRule::Mad { k } => {
                 let median = quantile(scores, 0.5);
-                let deviations: Vec<f32> =
-                    scores.iter().map(|&s| (f64::from(s) - median).abs() as f32).collect();
+                let deviations: Vec<f32> = scores
+                    .iter()
+                    .map(|&s| (f64::from(s) - median).abs() as f32)
+                    .collect();
                 Some(median + k * 1.4826 * quantile(&deviations, 0.5))
             }
             ThresholdRule::BestF1 | ThresholdRule::BestAccuracy => {
@@ -80,7 +85,11 @@ impl ThresholdRule {
                         format!("{self:?} needs a labelled {split} split; name the label column"),
                     )
                 })?;
-                Some(best_threshold(scores, labels, *self == ThresholdRule::BestF1)?)
+                Some(best_threshold(
+                    scores,
+                    labels,
+                    *self == ThresholdRule::BestF1,
+                )?)
             }
         };
         Ok(Threshold {
@@ -159,7 +168,11 @@ mod tests {
     fn best_f1_needs_labels_and_separates_perfectly_separable_scores() {
         let scores = [0.1, 0.2, 0.3, 0.8, 0.9];
         let labels = [0, 0, 0, 1, 1];
-        assert!(ThresholdRule::BestF1.choose(&scores, None, "validation").is_err());
+        assert!(
+            ThresholdRule::BestF1
+                .choose(&scores, None, "validation")
+                .is_err()
+        );
         let t = ThresholdRule::BestF1
             .choose(&scores, Some(&labels), "validation")
             .unwrap();
@@ -180,18 +193,36 @@ mod tests {
     fn mad_is_robust_to_one_outlier() {
         let mut scores: Vec<f32> = (0..99).map(|i| (i % 10) as f32).collect();
         scores.push(1e6);
-        let t = ThresholdRule::Mad { k: 3.0 }.choose(&scores, None, "train").unwrap();
+        let t = ThresholdRule::Mad { k: 3.0 }
+            .choose(&scores, None, "train")
+            .unwrap();
         assert!(t.value.unwrap() < 20.0);
     }
 
     #[test]
     fn each_rule_is_validated() {
-        assert!(ThresholdRule::Contamination { fraction: 0.0 }.validate().is_err());
-        assert!(ThresholdRule::Contamination { fraction: 0.6 }.validate().is_err());
-        assert!(ThresholdRule::TopPercent { percent: 100.0 }.validate().is_err());
+        assert!(
+            ThresholdRule::Contamination { fraction: 0.0 }
+                .validate()
+                .is_err()
+        );
+        assert!(
+            ThresholdRule::Contamination { fraction: 0.6 }
+                .validate()
+                .is_err()
+        );
+        assert!(
+            ThresholdRule::TopPercent { percent: 100.0 }
+                .validate()
+                .is_err()
+        );
         assert!(ThresholdRule::Mad { k: -1.0 }.validate().is_err());
         assert!(ThresholdRule::Fixed { value: f64::NAN }.validate().is_err());
-        assert!(ThresholdRule::Contamination { fraction: 0.05 }.validate().is_ok());
+        assert!(
+            ThresholdRule::Contamination { fraction: 0.05 }
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]

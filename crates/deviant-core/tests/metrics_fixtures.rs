@@ -21,8 +21,14 @@ fn ranking_metrics_match_scikit_learn() {
         let name = case["name"].as_str().unwrap();
         let auc = roc_auc(&scores, &labels).unwrap();
         let ap = average_precision(&scores, &labels).unwrap();
-        assert!(close(auc, case["roc_auc"].as_f64().unwrap()), "{name}: auc {auc}");
-        assert!(close(ap, case["average_precision"].as_f64().unwrap()), "{name}: ap {ap}");
+        assert!(
+            close(auc, case["roc_auc"].as_f64().unwrap()),
+            "{name}: auc {auc}"
+        );
+        assert!(
+            close(ap, case["average_precision"].as_f64().unwrap()),
+            "{name}: ap {ap}"
+        );
     }
 }
 
@@ -41,7 +47,10 @@ fn threshold_metrics_match_scikit_learn() {
             ("accuracy", eval.accuracy),
         ] {
             let expected = case[field].as_f64().unwrap();
-            assert!(close(ours, expected), "{name}: {field} {ours} vs {expected}");
+            assert!(
+                close(ours, expected),
+                "{name}: {field} {ours} vs {expected}"
+            );
         }
     }
 }

@@ -104,7 +104,11 @@ pub fn download(url: &str, dest: &Path, sha256: &str, progress: &dyn Progress) -
             .timeout_recv_body(Some(Duration::from_secs(60)))
             .build(),
     );
-    let name = dest.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let name = dest
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
     let mut last_error = String::new();
     for attempt in 1..=ATTEMPTS {
         match fetch_once(&agent, url, &part, &name, progress) {
@@ -170,7 +174,10 @@ fn fetch_once(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
     let start = if resumed { have } else { 0 };
-    progress.begin(&format!("download {name}"), remaining.map_or(0, |r| r + start));
+    progress.begin(
+        &format!("download {name}"),
+        remaining.map_or(0, |r| r + start),
+    );
     progress.advance(start);
     let io_err = |e: std::io::Error| FetchError::Retry(format!("{}: {e}", part.display()));
     let mut out = OpenOptions::new()
@@ -184,7 +191,9 @@ fn fetch_once(
     let mut buf = vec![0u8; 1 << 16];
     let mut received = 0u64;
     loop {
-        let n = body.read(&mut buf).map_err(|e| FetchError::Retry(e.to_string()))?;
+        let n = body
+            .read(&mut buf)
+            .map_err(|e| FetchError::Retry(e.to_string()))?;
         if n == 0 {
             break;
         }

@@ -37,15 +37,47 @@ pub const CORRECTED: RemoteFile = RemoteFile {
 
 /// The 41 feature names, in file order.
 pub const FEATURES: [&str; 41] = [
-    "duration", "protocol_type", "service", "flag", "src_bytes", "dst_bytes", "land",
-    "wrong_fragment", "urgent", "hot", "num_failed_logins", "logged_in", "num_compromised",
-    "root_shell", "su_attempted", "num_root", "num_file_creations", "num_shells",
-    "num_access_files", "num_outbound_cmds", "is_host_login", "is_guest_login", "count",
-    "srv_count", "serror_rate", "srv_serror_rate", "rerror_rate", "srv_rerror_rate",
-    "same_srv_rate", "diff_srv_rate", "srv_diff_host_rate", "dst_host_count",
-    "dst_host_srv_count", "dst_host_same_srv_rate", "dst_host_diff_srv_rate",
-    "dst_host_same_src_port_rate", "dst_host_srv_diff_host_rate", "dst_host_serror_rate",
-    "dst_host_srv_serror_rate", "dst_host_rerror_rate", "dst_host_srv_rerror_rate",
+    "duration",
+    "protocol_type",
+    "service",
+    "flag",
+    "src_bytes",
+    "dst_bytes",
+    "land",
+    "wrong_fragment",
+    "urgent",
+    "hot",
+    "num_failed_logins",
+    "logged_in",
+    "num_compromised",
+    "root_shell",
+    "su_attempted",
+    "num_root",
+    "num_file_creations",
+    "num_shells",
+    "num_access_files",
+    "num_outbound_cmds",
+    "is_host_login",
+    "is_guest_login",
+    "count",
+    "srv_count",
+    "serror_rate",
+    "srv_serror_rate",
+    "rerror_rate",
+    "srv_rerror_rate",
+    "same_srv_rate",
+    "diff_srv_rate",
+    "srv_diff_host_rate",
+    "dst_host_count",
+    "dst_host_srv_count",
+    "dst_host_same_srv_rate",
+    "dst_host_diff_srv_rate",
+    "dst_host_same_src_port_rate",
+    "dst_host_srv_diff_host_rate",
+    "dst_host_serror_rate",
+    "dst_host_srv_serror_rate",
+    "dst_host_rerror_rate",
+    "dst_host_srv_rerror_rate",
 ];
 
 /// The symbolic features, one-hot encoded by the preprocessor.
@@ -53,11 +85,24 @@ pub const SYMBOLIC: [&str; 3] = ["protocol_type", "service", "flag"];
 
 /// The 18 continuous features of the `cloudera` protocol.
 pub const CLOUDERA_FEATURES: [&str; 18] = [
-    "srv_count", "serror_rate", "srv_serror_rate", "rerror_rate", "srv_rerror_rate",
-    "same_srv_rate", "diff_srv_rate", "srv_diff_host_rate", "dst_host_count",
-    "dst_host_srv_count", "dst_host_same_srv_rate", "dst_host_diff_srv_rate",
-    "dst_host_same_src_port_rate", "dst_host_srv_diff_host_rate", "dst_host_serror_rate",
-    "dst_host_srv_serror_rate", "dst_host_rerror_rate", "dst_host_srv_rerror_rate",
+    "srv_count",
+    "serror_rate",
+    "srv_serror_rate",
+    "rerror_rate",
+    "srv_rerror_rate",
+    "same_srv_rate",
+    "diff_srv_rate",
+    "srv_diff_host_rate",
+    "dst_host_count",
+    "dst_host_srv_count",
+    "dst_host_same_srv_rate",
+    "dst_host_diff_srv_rate",
+    "dst_host_same_src_port_rate",
+    "dst_host_srv_diff_host_rate",
+    "dst_host_serror_rate",
+    "dst_host_srv_serror_rate",
+    "dst_host_rerror_rate",
+    "dst_host_srv_rerror_rate",
 ];
 
 const NORMAL: &str = "normal.";
@@ -125,7 +170,12 @@ impl std::str::FromStr for Protocol {
         Protocol::ALL
             .into_iter()
             .find(|p| p.name() == s)
-            .ok_or_else(|| Error::config("protocol", format!("`{s}` is not one of cloudera, dagmm, alad")))
+            .ok_or_else(|| {
+                Error::config(
+                    "protocol",
+                    format!("`{s}` is not one of cloudera, dagmm, alad"),
+                )
+            })
     }
 }
 
@@ -187,13 +237,20 @@ fn read_records(path: &Path) -> Result<Vec<Record>> {
             continue;
         }
         let Some((fields, label)) = line.rsplit_once(',') else {
-            return Err(Error::format(path.display(), format!("line {} has no fields", i + 1)));
+            return Err(Error::format(
+                path.display(),
+                format!("line {} has no fields", i + 1),
+            ));
         };
         let n = fields.split(',').count();
         if n != FEATURES.len() {
             return Err(Error::format(
                 path.display(),
-                format!("line {} has {} fields, KDD Cup 99 rows have 42", i + 1, n + 1),
+                format!(
+                    "line {} has {} fields, KDD Cup 99 rows have 42",
+                    i + 1,
+                    n + 1
+                ),
             ));
         }
         records.push(Record {
@@ -241,13 +298,20 @@ fn select(protocol: Protocol, seed: u64, train: &[Record], corrected: &[Record])
     let anomalous = |r: &Record| protocol.is_anomaly(&r.label);
     match protocol {
         Protocol::Cloudera => {
-            let normal_train = (0..train.len()).filter(|&i| !anomalous(&train[i])).collect();
+            let normal_train = (0..train.len())
+                .filter(|&i| !anomalous(&train[i]))
+                .collect();
             let by_class = |class: bool| -> Vec<usize> {
-                (0..corrected.len()).filter(|&i| anomalous(&corrected[i]) == class).collect()
+                (0..corrected.len())
+                    .filter(|&i| anomalous(&corrected[i]) == class)
+                    .collect()
             };
             let (val_normal, rest_normal) = split_fraction(by_class(false), 0.2, &mut rng);
             let (val_attack, rest_attack) = split_fraction(by_class(true), 0.2, &mut rng);
-            let mut test: Vec<usize> = shuffled(rest_normal, &mut rng).into_iter().take(8_000).collect();
+            let mut test: Vec<usize> = shuffled(rest_normal, &mut rng)
+                .into_iter()
+                .take(8_000)
+                .collect();
             test.extend(shuffled(rest_attack, &mut rng).into_iter().take(2_000));
             let mut validation = val_normal;
             validation.extend(val_attack);
@@ -260,10 +324,15 @@ fn select(protocol: Protocol, seed: u64, train: &[Record], corrected: &[Record])
             }
         }
         Protocol::Dagmm | Protocol::Alad => {
-            let share = if protocol == Protocol::Dagmm { 0.5 } else { 0.8 };
+            let share = if protocol == Protocol::Dagmm {
+                0.5
+            } else {
+                0.8
+            };
             let (train_part, test) = split_fraction((0..train.len()).collect(), share, &mut rng);
             let keep_normal = |idx: Vec<usize>| -> Vec<usize> {
-                let mut kept: Vec<usize> = idx.into_iter().filter(|&i| !anomalous(&train[i])).collect();
+                let mut kept: Vec<usize> =
+                    idx.into_iter().filter(|&i| !anomalous(&train[i])).collect();
                 kept.sort_unstable();
                 kept
             };
@@ -340,7 +409,12 @@ pub fn write_protocol(
     progress.finish();
     let selection = select(protocol, seed, &train, &corrected);
     let file_of = |from_corrected: bool| if from_corrected { &corrected } else { &train };
-    let train_count = write_split(&out.join(ProtocolSplits::TRAIN), protocol, &train, &selection.train)?;
+    let train_count = write_split(
+        &out.join(ProtocolSplits::TRAIN),
+        protocol,
+        &train,
+        &selection.train,
+    )?;
     let validation = match &selection.validation {
         Some((from_corrected, rows)) => Some(write_split(
             &out.join(ProtocolSplits::VALIDATION),
@@ -354,7 +428,12 @@ pub fn write_protocol(
         }
     };
     let (from_corrected, test_rows) = &selection.test;
-    let test = write_split(&out.join(ProtocolSplits::TEST), protocol, file_of(*from_corrected), test_rows)?;
+    let test = write_split(
+        &out.join(ProtocolSplits::TEST),
+        protocol,
+        file_of(*from_corrected),
+        test_rows,
+    )?;
     let splits = ProtocolSplits {
         protocol,
         seed,

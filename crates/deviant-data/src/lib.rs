@@ -10,4 +10,6 @@ pub mod split;
 pub mod table;
 
 pub use preprocess::{PreprocessOptions, Preprocessor, Scaling};
-pub use table::{ReadOptions, SchemaOptions, Table, TableReader, infer_schema};
+pub use table::{
+    ReadOptions, SchemaOptions, Table, TableReader, infer_schema, schema_options_for_label,
+};

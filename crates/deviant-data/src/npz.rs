@@ -15,16 +15,24 @@ fn read_any<D: Dimension>(npz: &mut Npz, name: &str, file: &str) -> Result<ndarr
         npz: &mut Npz,
         name: &str,
     ) -> Option<ndarray::Array<f64, D>> {
-        npz.by_name::<ndarray::OwnedRepr<T>, D>(name).ok().map(|a| a.mapv(Into::into))
+        npz.by_name::<ndarray::OwnedRepr<T>, D>(name)
+            .ok()
+            .map(|a| a.mapv(Into::into))
     }
     fn attempt_i64<D: Dimension>(npz: &mut Npz, name: &str) -> Option<ndarray::Array<f64, D>> {
-        npz.by_name::<ndarray::OwnedRepr<i64>, D>(name).ok().map(|a| a.mapv(|v| v as f64))
+        npz.by_name::<ndarray::OwnedRepr<i64>, D>(name)
+            .ok()
+            .map(|a| a.mapv(|v| v as f64))
     }
     fn attempt_u64<D: Dimension>(npz: &mut Npz, name: &str) -> Option<ndarray::Array<f64, D>> {
-        npz.by_name::<ndarray::OwnedRepr<u64>, D>(name).ok().map(|a| a.mapv(|v| v as f64))
+        npz.by_name::<ndarray::OwnedRepr<u64>, D>(name)
+            .ok()
+            .map(|a| a.mapv(|v| v as f64))
     }
     fn attempt_bool<D: Dimension>(npz: &mut Npz, name: &str) -> Option<ndarray::Array<f64, D>> {
-        npz.by_name::<ndarray::OwnedRepr<bool>, D>(name).ok().map(|a| a.mapv(|v| f64::from(u8::from(v))))
+        npz.by_name::<ndarray::OwnedRepr<bool>, D>(name)
+            .ok()
+            .map(|a| a.mapv(|v| f64::from(u8::from(v))))
     }
     attempt::<f64, D>(npz, name)
         .or_else(|| attempt::<f32, D>(npz, name))
@@ -89,7 +97,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.npz");
         let mut w = NpzWriter::new(File::create(&path).unwrap());
-        w.add_array("X", &array![[1i16, 2], [3, 4], [5, 6]]).unwrap();
+        w.add_array("X", &array![[1i16, 2], [3, 4], [5, 6]])
+            .unwrap();
         w.add_array("y", &array![0i64, 1, 0]).unwrap();
         w.finish().unwrap();
         let data = read_npz(&path).unwrap();
@@ -105,7 +114,12 @@ mod tests {
         w.add_array("X", &array![[1.0f64], [2.0]]).unwrap();
         w.add_array("y", &array![0i32]).unwrap();
         w.finish().unwrap();
-        assert!(read_npz(&path).unwrap_err().to_string().contains("2 rows but `y` has 1"));
+        assert!(
+            read_npz(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("2 rows but `y` has 1")
+        );
         let path = dir.path().join("noy.npz");
         let mut w = NpzWriter::new(File::create(&path).unwrap());
         w.add_array("X", &array![[1.0f64]]).unwrap();

@@ -71,9 +71,13 @@ impl Preprocessor {
         for (spec, data) in schema.features.iter().zip(&table.columns) {
             let fitted = match (spec.kind, data) {
                 (ColumnKind::Numeric, ColumnData::Numeric(values)) => {
-                    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+                    let finite: Vec<f64> =
+                        values.iter().copied().filter(|v| v.is_finite()).collect();
                     if finite.len() < values.len() && !options.impute {
-                        let i = values.iter().position(|v| !v.is_finite()).expect("a non-finite value");
+                        let i = values
+                            .iter()
+                            .position(|v| !v.is_finite())
+                            .expect("a non-finite value");
                         return Err(non_finite(table, i, &spec.name, values[i]));
                     }
                     if finite.is_empty() {
@@ -162,9 +166,7 @@ impl Preprocessor {
                 }
                 (FittedColumn::Categorical { categories, .. }, ColumnData::Categorical(values)) => {
                     for (i, v) in values.iter().enumerate() {
-                        let slot = categories
-                            .binary_search(v)
-                            .unwrap_or(categories.len());
+                        let slot = categories.binary_search(v).unwrap_or(categories.len());
                         out[[i, at + slot]] = 1.0;
                     }
                     at += categories.len() + 1;
@@ -191,12 +193,18 @@ impl Preprocessor {
 }
 
 fn non_finite(table: &Table, row: usize, column: &str, value: f64) -> Error {
-    let what = if value.is_nan() { "missing or NaN".to_string() } else { format!("{value}") };
+    let what = if value.is_nan() {
+        "missing or NaN".to_string()
+    } else {
+        format!("{value}")
+    };
     Error::Cell {
         file: table.source.clone(),
         line: table.lines[row],
         column: column.to_string(),
-        reason: format!("the value is {what}; fix the file or pass --impute to fill it with the training median"),
+        reason: format!(
+            "the value is {what}; fix the file or pass --impute to fill it with the training median"
+        ),
     }
 }
 
@@ -244,21 +252,32 @@ mod tests {
     #[test]
     fn one_hot_with_an_unseen_slot_and_min_max_scaling() {
         let (_dir, path) = table("v,c\n0,a\n10,b\n5,a\n");
-        let (schema, train) = read_table(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
-        let options = PreprocessOptions { scaling: Scaling::MinMax, impute: false };
+        let (schema, train) =
+            read_table(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
+        let options = PreprocessOptions {
+            scaling: Scaling::MinMax,
+            impute: false,
+        };
         let pre = Preprocessor::fit(&schema, &train, options).unwrap();
         assert_eq!(pre.output_names(), ["v", "c=a", "c=b", "c=<unseen>"]);
         let x = pre.transform(&train).unwrap();
         assert_eq!(x.row(1).to_vec(), vec![1.0, 0.0, 1.0, 0.0]);
         let (_d2, later) = table("v,c\n20,z\n");
-        let t = TableReader::open(&later, &ReadOptions::default(), &schema).unwrap().read_all().unwrap();
-        assert_eq!(pre.transform(&t).unwrap().row(0).to_vec(), vec![2.0, 0.0, 0.0, 1.0]);
+        let t = TableReader::open(&later, &ReadOptions::default(), &schema)
+            .unwrap()
+            .read_all()
+            .unwrap();
+        assert_eq!(
+            pre.transform(&t).unwrap().row(0).to_vec(),
+            vec![2.0, 0.0, 0.0, 1.0]
+        );
     }
 
     #[test]
     fn standard_scaling_uses_training_statistics_and_survives_constant_columns() {
         let (_dir, path) = table("a,k\n1,7\n3,7\n");
-        let (schema, train) = read_table(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
+        let (schema, train) =
+            read_table(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
         let pre = Preprocessor::fit(&schema, &train, PreprocessOptions::default()).unwrap();
         let x = pre.transform(&train).unwrap();
         assert_eq!(x.column(0).to_vec(), vec![-1.0, 1.0]);
@@ -268,11 +287,18 @@ mod tests {
     #[test]
     fn missing_values_are_refused_or_imputed() {
         let (_dir, path) = table("a,b\n1,2\n3,nan\n5,8\n");
-        let (schema, train) = read_table(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
+        let (schema, train) =
+            read_table(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
         let err = Preprocessor::fit(&schema, &train, PreprocessOptions::default()).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("p.csv") && msg.contains("line 3") && msg.contains("`b`"), "{msg}");
-        let options = PreprocessOptions { scaling: Scaling::None, impute: true };
+        assert!(
+            msg.contains("p.csv") && msg.contains("line 3") && msg.contains("`b`"),
+            "{msg}"
+        );
+        let options = PreprocessOptions {
+            scaling: Scaling::None,
+            impute: true,
+        };
         let pre = Preprocessor::fit(&schema, &train, options).unwrap();
         assert_eq!(pre.transform(&train).unwrap()[[1, 1]], 5.0);
     }
@@ -280,10 +306,14 @@ mod tests {
     #[test]
     fn infinite_values_are_refused_at_scoring_time() {
         let (_dir, path) = table("a\n1\n2\n");
-        let (schema, train) = read_table(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
+        let (schema, train) =
+            read_table(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
         let pre = Preprocessor::fit(&schema, &train, PreprocessOptions::default()).unwrap();
         let (_d2, later) = table("a\n1\ninf\n");
-        let t = TableReader::open(&later, &ReadOptions::default(), &schema).unwrap().read_all().unwrap();
+        let t = TableReader::open(&later, &ReadOptions::default(), &schema)
+            .unwrap()
+            .read_all()
+            .unwrap();
         let err = pre.transform(&t).unwrap_err();
         assert!(err.to_string().contains("line 3"), "{err}");
     }
@@ -291,7 +321,8 @@ mod tests {
     #[test]
     fn round_trips_through_json() {
         let (_dir, path) = table("v,c\n0,a\n10,b\n");
-        let (schema, train) = read_table(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
+        let (schema, train) =
+            read_table(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
         let pre = Preprocessor::fit(&schema, &train, PreprocessOptions::default()).unwrap();
         let json = serde_json::to_string(&pre).unwrap();
         assert_eq!(serde_json::from_str::<Preprocessor>(&json).unwrap(), pre);

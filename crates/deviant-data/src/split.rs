@@ -37,7 +37,11 @@ pub fn split_stratified(
 ) -> (Vec<usize>, Vec<usize>) {
     let (mut first, mut rest) = (Vec::new(), Vec::new());
     for class in [0u8, 1] {
-        let members: Vec<usize> = indices.iter().copied().filter(|&i| labels[i] == class).collect();
+        let members: Vec<usize> = indices
+            .iter()
+            .copied()
+            .filter(|&i| labels[i] == class)
+            .collect();
         let (a, b) = split_fraction(members, fraction, rng);
         first.extend(a);
         rest.extend(b);

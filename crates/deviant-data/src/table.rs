@@ -29,6 +29,17 @@ pub struct SchemaOptions {
     pub sample_rows: usize,
 }
 
+/// Schema options that only name a label column and its normal values.
+pub fn schema_options_for_label(column: &str, normal_values: &[&str]) -> SchemaOptions {
+    SchemaOptions {
+        label: Some(LabelSpec {
+            column: column.into(),
+            normal_values: normal_values.iter().map(|v| v.to_string()).collect(),
+        }),
+        ..Default::default()
+    }
+}
+
 /// Cell values read as missing in numeric columns.
 const MISSING: [&str; 7] = ["", "na", "nan", "n/a", "null", "none", "?"];
 
@@ -52,7 +63,10 @@ fn display_name(path: &Path) -> String {
 fn open_reader(path: &Path, opts: &ReadOptions) -> Result<csv::Reader<Box<dyn Read + Send>>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut buffered = BufReader::with_capacity(1 << 16, file);
-    let gzipped = buffered.fill_buf().map_err(|e| Error::io(path, e))?.starts_with(&[0x1f, 0x8b]);
+    let gzipped = buffered
+        .fill_buf()
+        .map_err(|e| Error::io(path, e))?
+        .starts_with(&[0x1f, 0x8b]);
     let reader: Box<dyn Read + Send> = if gzipped {
         Box::new(MultiGzDecoder::new(buffered))
     } else {
@@ -139,12 +153,21 @@ pub fn infer_schema(path: &Path, read: &ReadOptions, opts: &SchemaOptions) -> Re
     check_known(&names, &opts.numeric, "--numeric", &file)?;
     check_known(&names, &opts.ignore, "--ignore", &file)?;
     if let Some(label) = &opts.label {
-        check_known(&names, std::slice::from_ref(&label.column), "--label", &file)?;
+        check_known(
+            &names,
+            std::slice::from_ref(&label.column),
+            "--label",
+            &file,
+        )?;
     }
     let mut numeric = vec![true; names.len()];
     let mut rows = 0;
     let mut record = csv::StringRecord::new();
-    let sample = if opts.sample_rows == 0 { 10_000 } else { opts.sample_rows };
+    let sample = if opts.sample_rows == 0 {
+        10_000
+    } else {
+        opts.sample_rows
+    };
     while rows < sample
         && reader
             .read_record(&mut record)
@@ -186,7 +209,10 @@ pub fn infer_schema(path: &Path, read: &ReadOptions, opts: &SchemaOptions) -> Re
         })
         .collect::<Vec<_>>();
     if features.is_empty() {
-        return Err(Error::format(file, "no feature columns are left after the label and --ignore"));
+        return Err(Error::format(
+            file,
+            "no feature columns are left after the label and --ignore",
+        ));
     }
     Ok(Schema {
         features,
@@ -216,6 +242,40 @@ pub struct Table {
 impl Table {
     pub fn n_rows(&self) -> usize {
         self.lines.len()
+    }
+
+    /// The rows at `rows`, in that order.
+    pub fn select(&self, rows: &[usize]) -> Table {
+        let pick = |values: &[f64]| rows.iter().map(|&r| values[r]).collect();
+        Table {
+            source: self.source.clone(),
+            columns: self
+                .columns
+                .iter()
+                .map(|c| match c {
+                    ColumnData::Numeric(v) => ColumnData::Numeric(pick(v)),
+                    ColumnData::Categorical(v) => {
+                        ColumnData::Categorical(rows.iter().map(|&r| v[r].clone()).collect())
+                    }
+                })
+                .collect(),
+            labels: self
+                .labels
+                .as_ref()
+                .map(|l| rows.iter().map(|&r| l[r]).collect()),
+            lines: rows.iter().map(|&r| self.lines[r]).collect(),
+        }
+    }
+
+    /// Only the rows labelled normal (all rows when the table has no labels).
+    pub fn normal_rows(&self) -> Table {
+        match &self.labels {
+            None => self.clone(),
+            Some(labels) => {
+                let rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == 0).collect();
+                self.select(&rows)
+            }
+        }
     }
 }
 
@@ -291,7 +351,9 @@ impl TableReader {
             .features
             .iter()
             .map(|c| match c.kind {
-                ColumnKind::Numeric => ColumnData::Numeric(Vec::with_capacity(max_rows.min(1 << 16))),
+                ColumnKind::Numeric => {
+                    ColumnData::Numeric(Vec::with_capacity(max_rows.min(1 << 16)))
+                }
                 ColumnKind::Categorical => ColumnData::Categorical(Vec::new()),
             })
             .collect();
@@ -376,7 +438,11 @@ impl TableReader {
 }
 
 /// Infers the schema of `path` and reads all of it.
-pub fn read_table(path: &Path, read: &ReadOptions, opts: &SchemaOptions) -> Result<(Schema, Table)> {
+pub fn read_table(
+    path: &Path,
+    read: &ReadOptions,
+    opts: &SchemaOptions,
+) -> Result<(Schema, Table)> {
     let schema = infer_schema(path, read, opts)?;
     let table = TableReader::open(path, read, &schema)?.read_all()?;
     Ok((schema, table))
@@ -406,12 +472,25 @@ mod tests {
     #[test]
     fn infers_kinds_and_maps_labels() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write(&dir, "a.csv", "x,proto,y,class\n1,tcp,2.5,ok\n2,udp,NA,bad\n");
-        let (schema, table) = read_table(&path, &ReadOptions::default(), &label("class", "ok")).unwrap();
-        let kinds: Vec<_> = schema.features.iter().map(|c| (c.name.as_str(), c.kind)).collect();
+        let path = write(
+            &dir,
+            "a.csv",
+            "x,proto,y,class\n1,tcp,2.5,ok\n2,udp,NA,bad\n",
+        );
+        let (schema, table) =
+            read_table(&path, &ReadOptions::default(), &label("class", "ok")).unwrap();
+        let kinds: Vec<_> = schema
+            .features
+            .iter()
+            .map(|c| (c.name.as_str(), c.kind))
+            .collect();
         assert_eq!(
             kinds,
-            [("x", ColumnKind::Numeric), ("proto", ColumnKind::Categorical), ("y", ColumnKind::Numeric)]
+            [
+                ("x", ColumnKind::Numeric),
+                ("proto", ColumnKind::Categorical),
+                ("y", ColumnKind::Numeric)
+            ]
         );
         assert_eq!(table.labels, Some(vec![0, 1]));
         assert_eq!(table.lines, vec![2, 3]);
@@ -462,7 +541,8 @@ mod tests {
     fn ragged_row_names_its_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "d.csv", "a,b\n1,2\n3\n");
-        let err = read_table(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap_err();
+        let err =
+            read_table(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("d.csv") && msg.contains("line 3"), "{msg}");
     }
@@ -471,21 +551,26 @@ mod tests {
     fn text_in_a_numeric_column_names_line_and_column() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "e.csv", "a,b\n1,2\n3,4\n");
-        let schema = infer_schema(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
+        let schema =
+            infer_schema(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
         let later = write(&dir, "f.csv", "a,b\n1,2\n3,oops\n");
         let err = TableReader::open(&later, &ReadOptions::default(), &schema)
             .unwrap()
             .read_all()
             .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("line 3") && msg.contains("`b`") && msg.contains("oops"), "{msg}");
+        assert!(
+            msg.contains("line 3") && msg.contains("`b`") && msg.contains("oops"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn empty_file_and_header_only_file_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let empty = write(&dir, "g.csv", "");
-        let err = infer_schema(&empty, &ReadOptions::default(), &SchemaOptions::default()).unwrap_err();
+        let err =
+            infer_schema(&empty, &ReadOptions::default(), &SchemaOptions::default()).unwrap_err();
         assert!(err.to_string().contains("empty"), "{err}");
         let header = write(&dir, "h.csv", "a,b\n");
         assert!(infer_schema(&header, &ReadOptions::default(), &SchemaOptions::default()).is_err());
@@ -495,12 +580,17 @@ mod tests {
     fn unknown_and_missing_columns_at_reading_time() {
         let dir = tempfile::tempdir().unwrap();
         let train = write(&dir, "t.csv", "a,b\n1,2\n");
-        let schema = infer_schema(&train, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
+        let schema =
+            infer_schema(&train, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
         let extra = write(&dir, "x.csv", "a,b,c\n1,2,3\n");
-        let err = TableReader::open(&extra, &ReadOptions::default(), &schema).err().unwrap();
+        let err = TableReader::open(&extra, &ReadOptions::default(), &schema)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("unknown column `c`"), "{err}");
         let missing = write(&dir, "m.csv", "a\n1\n");
-        let err = TableReader::open(&missing, &ReadOptions::default(), &schema).err().unwrap();
+        let err = TableReader::open(&missing, &ReadOptions::default(), &schema)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("column `b` is missing"), "{err}");
     }
 
@@ -511,7 +601,8 @@ mod tests {
             .chain((0..10).map(|i| format!("{i}\n")))
             .collect();
         let path = write(&dir, "k.csv", &text);
-        let schema = infer_schema(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
+        let schema =
+            infer_schema(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
         let mut reader = TableReader::open(&path, &ReadOptions::default(), &schema).unwrap();
         let mut sizes = Vec::new();
         while let Some(chunk) = reader.next_chunk(4).unwrap() {

@@ -10,13 +10,20 @@ pub use pipeline::{Model, TrainSpec};
 pub use registry::AnyConfig;
 
 /// Reads a JSON file into `T`, with errors naming the file.
-pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> deviant_core::Result<T> {
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+) -> deviant_core::Result<T> {
     let bytes = std::fs::read(path).map_err(|e| deviant_core::Error::io(path, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| deviant_core::Error::format(path.display(), e.to_string()))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| deviant_core::Error::format(path.display(), e.to_string()))
 }
 
 /// Writes `value` as JSON into `path` atomically.
-pub(crate) fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> deviant_core::Result<()> {
-    let bytes = serde_json::to_vec_pretty(value).map_err(|e| deviant_core::Error::Other(e.to_string()))?;
+pub(crate) fn write_json<T: serde::Serialize>(
+    path: &std::path::Path,
+    value: &T,
+) -> deviant_core::Result<()> {
+    let bytes =
+        serde_json::to_vec_pretty(value).map_err(|e| deviant_core::Error::Other(e.to_string()))?;
     deviant_data::fsutil::write_bytes_atomic(path, &bytes)
 }

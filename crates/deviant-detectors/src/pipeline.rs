@@ -5,7 +5,9 @@ use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use deviant_core::detector::FitSummary;
-use deviant_core::{Dataset, Detector, Error, FitContext, Result, Schema, Threshold, ThresholdRule};
+use deviant_core::{
+    Dataset, Detector, Error, FitContext, Result, Schema, Threshold, ThresholdRule,
+};
 use deviant_data::fsutil::write_dir_atomic;
 use deviant_data::{Preprocessor, Table};
 use ndarray::Array1;
@@ -91,7 +93,10 @@ impl Model {
             }
             (rule, Some(valid)) => {
                 let scores = detector.score(valid.view())?;
-                let labels = valid.labels.as_ref().map(|l| l.as_slice().expect("contiguous"));
+                let labels = valid
+                    .labels
+                    .as_ref()
+                    .map(|l| l.as_slice().expect("contiguous"));
                 rule.choose(scores.as_slice().expect("contiguous"), labels, "validation")?
             }
             (rule, None) => {

@@ -68,12 +68,18 @@ impl AnyConfig {
 
     /// The kind's defaults with `params` (a JSON object, possibly partial) laid over them.
     pub fn from_params(kind: &str, params: &serde_json::Value) -> Result<Self> {
-        let info = Self::kinds().into_iter().find(|k| k.kind == kind).ok_or_else(|| {
-            let known: Vec<&str> = Self::kinds().iter().map(|k| k.kind).collect();
-            Error::config("kind", format!("unknown detector `{kind}`; known: {}", known.join(", ")))
-        })?;
+        let info = Self::kinds()
+            .into_iter()
+            .find(|k| k.kind == kind)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Self::kinds().iter().map(|k| k.kind).collect();
+                Error::config(
+                    "kind",
+                    format!("unknown detector `{kind}`; known: {}", known.join(", ")),
+                )
+            })?;
         let mut merged = serde_json::to_value(&info.defaults).expect("configs serialise");
-        merge(&mut merged["params"], params);
+        merge_params(&mut merged["params"], params);
         let config: AnyConfig = serde_json::from_value(merged)
             .map_err(|e| Error::config("params", format!("{kind}: {e}")))?;
         config.validate()?;
@@ -94,11 +100,11 @@ impl AnyConfig {
 }
 
 /// Recursively overwrites `base` with the fields of `patch`.
-fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
+pub fn merge_params(base: &mut serde_json::Value, patch: &serde_json::Value) {
     match (base, patch) {
         (serde_json::Value::Object(base), serde_json::Value::Object(patch)) => {
             for (k, v) in patch {
-                merge(base.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                merge_params(base.entry(k.clone()).or_insert(serde_json::Value::Null), v);
             }
         }
         (base, patch) => *base = patch.clone(),
@@ -113,7 +119,9 @@ mod tests {
     #[test]
     fn partial_params_keep_the_other_defaults() {
         let c = AnyConfig::from_params("ae", &json!({"training": {"epochs": 3}})).unwrap();
-        let AnyConfig::Ae(ae) = c else { panic!("an ae config") };
+        let AnyConfig::Ae(ae) = c else {
+            panic!("an ae config")
+        };
         assert_eq!(ae.training.epochs, 3);
         assert_eq!(ae.hidden, AeConfig::default().hidden);
     }

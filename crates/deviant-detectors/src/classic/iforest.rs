@@ -131,16 +131,20 @@ fn grow(
     nodes: &mut Vec<Node>,
 ) -> u32 {
     let at = nodes.len() as u32;
-    nodes.push(Node::Leaf { size: rows.len() as u32 });
+    nodes.push(Node::Leaf {
+        size: rows.len() as u32,
+    });
     if depth >= height_limit || rows.len() <= 1 {
         return at;
     }
     // Only features that vary in this node can split it.
     let ranges: Vec<(usize, f32, f32)> = (0..x.ncols())
         .filter_map(|f| {
-            let (lo, hi) = rows.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &r| {
-                (lo.min(x[[r, f]]), hi.max(x[[r, f]]))
-            });
+            let (lo, hi) = rows
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &r| {
+                    (lo.min(x[[r, f]]), hi.max(x[[r, f]]))
+                });
             (hi > lo).then_some((f, lo, hi))
         })
         .collect();
@@ -174,7 +178,11 @@ impl Tree {
                     left,
                     right,
                 } => {
-                    node = if row[*feature as usize] < *value { *left } else { *right } as usize;
+                    node = if row[*feature as usize] < *value {
+                        *left
+                    } else {
+                        *right
+                    } as usize;
                     depth += 1.0;
                 }
                 Node::Leaf { size } => return depth + average_path_length(*size as usize),
@@ -214,8 +222,22 @@ mod tests {
 
     #[test]
     fn each_rule_is_validated() {
-        assert!(IforestConfig { n_trees: 0, ..Default::default() }.validate().is_err());
-        assert!(IforestConfig { max_samples: 1, ..Default::default() }.validate().is_err());
+        assert!(
+            IforestConfig {
+                n_trees: 0,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            IforestConfig {
+                max_samples: 1,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 
     #[test]
@@ -227,7 +249,9 @@ mod tests {
     #[test]
     fn constant_data_gives_finite_equal_scores() {
         let data = Dataset::new(ndarray::Array2::from_elem((20, 3), 1.0), None);
-        let forest = IforestConfig::default().fit(&data, &FitContext::new(1)).unwrap();
+        let forest = IforestConfig::default()
+            .fit(&data, &FitContext::new(1))
+            .unwrap();
         let scores = forest.score(data.view()).unwrap();
         assert!(scores.iter().all(|s| s.is_finite() && *s == scores[0]));
     }

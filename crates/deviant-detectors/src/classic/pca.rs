@@ -48,7 +48,10 @@ impl DetectorConfig for PcaConfig {
             return Err(Error::config("n_components", "must be at least 1"));
         }
         if !(self.variance > 0.0 && self.variance <= 1.0) {
-            return Err(Error::config("variance", format!("{} is outside (0, 1]", self.variance)));
+            return Err(Error::config(
+                "variance",
+                format!("{} is outside (0, 1]", self.variance),
+            ));
         }
         Ok(())
     }
@@ -72,7 +75,10 @@ impl DetectorConfig for PcaConfig {
         let eigen = SymmetricEigen::new(DMatrix::from_fn(d, d, |i, j| cov[[i, j]]));
         let mut order: Vec<usize> = (0..d).collect();
         order.sort_by(|&a, &b| eigen.eigenvalues[b].total_cmp(&eigen.eigenvalues[a]));
-        let values: Vec<f64> = order.iter().map(|&i| eigen.eigenvalues[i].max(0.0)).collect();
+        let values: Vec<f64> = order
+            .iter()
+            .map(|&i| eigen.eigenvalues[i].max(0.0))
+            .collect();
         let total: f64 = values.iter().sum();
         let k = match self.n_components {
             Some(k) => k,
@@ -88,7 +94,8 @@ impl DetectorConfig for PcaConfig {
                     .map_or(d, |i| i + 1)
             }
         };
-        let components = Array2::from_shape_fn((k, d), |(c, j)| eigen.eigenvectors[(j, order[c])] as f32);
+        let components =
+            Array2::from_shape_fn((k, d), |(c, j)| eigen.eigenvectors[(j, order[c])] as f32);
         Ok(Pca {
             mean: mean.mapv(|v| v as f32),
             components,
@@ -147,11 +154,20 @@ mod tests {
 
     #[test]
     fn each_rule_is_validated() {
-        let zero = PcaConfig { n_components: Some(0), ..Default::default() };
+        let zero = PcaConfig {
+            n_components: Some(0),
+            ..Default::default()
+        };
         assert!(zero.validate().is_err());
-        let variance = PcaConfig { variance: 1.5, ..Default::default() };
+        let variance = PcaConfig {
+            variance: 1.5,
+            ..Default::default()
+        };
         assert!(variance.validate().is_err());
-        let too_many = PcaConfig { n_components: Some(3), ..Default::default() };
+        let too_many = PcaConfig {
+            n_components: Some(3),
+            ..Default::default()
+        };
         let data = Dataset::new(array![[1.0, 2.0], [2.0, 1.0], [0.0, 0.5]], None);
         let err = too_many.fit(&data, &FitContext::new(0)).unwrap_err();
         assert!(err.to_string().contains("n_components"), "{err}");
@@ -159,11 +175,18 @@ mod tests {
 
     #[test]
     fn points_on_the_training_line_score_zero() {
-        let x = Array2::from_shape_fn((50, 2), |(i, j)| (i as f32) * if j == 0 { 1.0 } else { 2.0 });
-        let pca = PcaConfig { n_components: Some(1), ..Default::default() }
-            .fit(&Dataset::new(x, None), &FitContext::new(0))
+        let x = Array2::from_shape_fn((50, 2), |(i, j)| {
+            (i as f32) * if j == 0 { 1.0 } else { 2.0 }
+        });
+        let pca = PcaConfig {
+            n_components: Some(1),
+            ..Default::default()
+        }
+        .fit(&Dataset::new(x, None), &FitContext::new(0))
+        .unwrap();
+        let scores = pca
+            .score(array![[10.0, 20.0], [10.0, -20.0]].view())
             .unwrap();
-        let scores = pca.score(array![[10.0, 20.0], [10.0, -20.0]].view()).unwrap();
         assert!(scores[0] < 1e-2, "{scores}");
         assert!(scores[1] > 100.0, "{scores}");
     }

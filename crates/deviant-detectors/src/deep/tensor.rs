@@ -49,10 +49,12 @@ pub fn to_array2(t: Tensor<2>) -> Result<Array2<f32>> {
 /// from `rng`.
 pub fn linear(d_in: usize, d_out: usize, rng: &mut ChaCha8Rng, device: &Device) -> Linear {
     let bound = 1.0 / (d_in as f32).sqrt();
-    let mut uniform = |n: usize| -> Vec<f32> {
-        (0..n).map(|_| rng.random_range(-bound..bound)).collect()
-    };
-    let weight = Tensor::<2>::from_data(TensorData::new(uniform(d_in * d_out), [d_in, d_out]), device);
+    let mut uniform =
+        |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
+    let weight = Tensor::<2>::from_data(
+        TensorData::new(uniform(d_in * d_out), [d_in, d_out]),
+        device,
+    );
     let bias = Tensor::<1>::from_data(TensorData::new(uniform(d_out), [d_out]), device);
     Linear {
         weight: Param::from_tensor(weight),

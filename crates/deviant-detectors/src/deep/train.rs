@@ -94,11 +94,8 @@ pub fn train<S: TrainStep>(
     } else {
         0
     };
-    let (valid_rows, train_rows) = deviant_data::split::split_fraction(
-        all,
-        n_valid as f64 / x.nrows() as f64,
-        &mut rng,
-    );
+    let (valid_rows, train_rows) =
+        deviant_data::split::split_fraction(all, n_valid as f64 / x.nrows() as f64, &mut rng);
     let plain = device.clone().inner();
     let valid_batches: Vec<Tensor<2>> = valid_rows
         .chunks(config.batch_size.max(1024))

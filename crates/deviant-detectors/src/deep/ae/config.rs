@@ -38,7 +38,10 @@ impl AeConfig {
             return Err(Error::config("hidden", "layer widths must be at least 1"));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::config("dropout", format!("{} is outside [0, 1)", self.dropout)));
+            return Err(Error::config(
+                "dropout",
+                format!("{} is outside [0, 1)", self.dropout),
+            ));
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
             return Err(Error::config("learning_rate", "must be positive"));

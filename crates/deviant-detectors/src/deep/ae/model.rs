@@ -68,16 +68,23 @@ struct AeStep {
 impl TrainStep for AeStep {
     fn step(mut self, batch: Tensor<2>, rng: &mut ChaCha8Rng) -> (Self, Losses) {
         let dropout = (self.config.dropout > 0.0).then_some((self.config.dropout, rng));
-        let out = self.net.forward(batch.clone(), self.config.activation, dropout);
+        let out = self
+            .net
+            .forward(batch.clone(), self.config.activation, dropout);
         let loss = (out - batch).square().mean();
         let value = f64::from(loss.clone().into_scalar::<f32>());
         let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-        self.net = self.optimizer.step(self.config.learning_rate, self.net, grads);
+        self.net = self
+            .optimizer
+            .step(self.config.learning_rate, self.net, grads);
         (self, Losses(vec![("loss", value)]))
     }
 
     fn evaluate(&self, batch: Tensor<2>) -> Losses {
-        let out = self.net.valid().forward(batch.clone(), self.config.activation, None);
+        let out = self
+            .net
+            .valid()
+            .forward(batch.clone(), self.config.activation, None);
         let value = f64::from((out - batch).square().mean().into_scalar::<f32>());
         Losses(vec![("loss", value)])
     }
@@ -197,7 +204,12 @@ impl Detector for Autoencoder {
     }
 
     fn save(&self, dir: &Path) -> Result<()> {
-        write_json(&dir.join(STATE), &AeState { n_features: self.n_features })?;
+        write_json(
+            &dir.join(STATE),
+            &AeState {
+                n_features: self.n_features,
+            },
+        )?;
         let path = dir.join(WEIGHTS);
         self.net
             .clone()

@@ -1,0 +1,204 @@
+//! Argument groups and parsers shared by several commands.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use deviant_core::ThresholdRule;
+use deviant_core::schema::LabelSpec;
+use deviant_data::{ReadOptions, Scaling, SchemaOptions};
+use deviant_detectors::AnyConfig;
+use serde_json::Value;
+
+/// How to read an input table.
+#[derive(Debug, Args, Clone)]
+pub struct ReadArgs {
+    /// Column names for a file without a header row (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub names: Option<Vec<String>>,
+    /// Field separator (default: tab for .tsv files, comma otherwise).
+    #[arg(long)]
+    pub delimiter: Option<char>,
+}
+
+impl ReadArgs {
+    pub fn options(&self) -> Result<ReadOptions> {
+        let delimiter = match self.delimiter {
+            Some(c) if c.is_ascii() => Some(c as u8),
+            Some(c) => bail!("--delimiter must be one ASCII character, not `{c}`"),
+            None => None,
+        };
+        Ok(ReadOptions {
+            delimiter,
+            names: self.names.clone(),
+        })
+    }
+}
+
+/// What the columns are.
+#[derive(Debug, Args, Clone)]
+pub struct SchemaArgs {
+    /// The label column (1/anomaly vs normal values); used for validation and evaluation.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Values of the label column that mean normal (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    pub normal: Vec<String>,
+    /// Columns to treat as categorical although they look numeric.
+    #[arg(long, value_delimiter = ',')]
+    pub categorical: Vec<String>,
+    /// Columns to treat as numeric.
+    #[arg(long, value_delimiter = ',')]
+    pub numeric: Vec<String>,
+    /// Columns to leave out.
+    #[arg(long, value_delimiter = ',')]
+    pub ignore: Vec<String>,
+}
+
+impl SchemaArgs {
+    pub fn options(&self) -> SchemaOptions {
+        SchemaOptions {
+            categorical: self.categorical.clone(),
+            numeric: self.numeric.clone(),
+            ignore: self.ignore.clone(),
+            label: self.label.as_ref().map(|column| LabelSpec {
+                column: column.clone(),
+                normal_values: self.normal.clone(),
+            }),
+            sample_rows: 0,
+        }
+    }
+}
+
+/// Parses `--scaling`.
+pub fn parse_scaling(s: &str) -> Result<Scaling, String> {
+    match s {
+        "standard" => Ok(Scaling::Standard),
+        "minmax" | "min-max" => Ok(Scaling::MinMax),
+        "none" => Ok(Scaling::None),
+        _ => Err(format!("`{s}` is not one of standard, minmax, none")),
+    }
+}
+
+/// Parses `--threshold`: `contamination:F`, `top:PERCENT`, `best-f1`, `best-accuracy`,
+/// `mad:K` or `fixed:VALUE`.
+pub fn parse_threshold(s: &str) -> Result<ThresholdRule, String> {
+    let (name, value) = s.split_once(':').unwrap_or((s, ""));
+    let number = || {
+        value
+            .parse::<f64>()
+            .map_err(|_| format!("`{s}`: `{name}` needs a number after the colon"))
+    };
+    let rule = match name {
+        "contamination" => ThresholdRule::Contamination {
+            fraction: number()?,
+        },
+        "top" => ThresholdRule::TopPercent { percent: number()? },
+        "best-f1" => ThresholdRule::BestF1,
+        "best-accuracy" => ThresholdRule::BestAccuracy,
+        "mad" => ThresholdRule::Mad { k: number()? },
+        "fixed" => ThresholdRule::Fixed { value: number()? },
+        _ => {
+            return Err(format!(
+                "`{s}` is not one of contamination:F, top:PERCENT, best-f1, best-accuracy, mad:K, fixed:V"
+            ));
+        }
+    };
+    rule.validate().map_err(|e| e.to_string())?;
+    Ok(rule)
+}
+
+/// Turns `key.sub=value` settings into a nested JSON object; values are read as JSON when
+/// they parse, else as strings.
+pub fn params_from_sets(sets: &[String]) -> Result<Value> {
+    let mut root = Value::Object(Default::default());
+    for set in sets {
+        let (key, raw) = set
+            .split_once('=')
+            .with_context(|| format!("`--set {set}` needs the form key=value"))?;
+        let value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+        let mut node = &mut root;
+        let parts: Vec<&str> = key.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let map = node
+                .as_object_mut()
+                .with_context(|| format!("`--set {set}`: `{part}` is inside a value"))?;
+            if i + 1 == parts.len() {
+                map.insert(part.to_string(), value.clone());
+                break;
+            }
+            node = map
+                .entry(part.to_string())
+                .or_insert_with(|| Value::Object(Default::default()));
+        }
+    }
+    Ok(root)
+}
+
+/// Reads a detector config file: `{"kind": …, "params": {…}}` as JSON or TOML.
+pub fn read_config_file(path: &Path) -> Result<(String, Value)> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let value: Value = if path.extension().is_some_and(|e| e == "toml") {
+        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?
+    } else {
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid JSON", path.display()))?
+    };
+    let kind = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .with_context(|| format!("{}: needs a string field `kind`", path.display()))?
+        .to_string();
+    Ok((kind, value.get("params").cloned().unwrap_or(Value::Null)))
+}
+
+/// A detector from `--detector`, `--config` and `--set`, in that order of precedence
+/// (settings win over the file, the file over the defaults).
+pub fn detector_config(
+    kind: Option<&str>,
+    config: Option<&PathBuf>,
+    sets: &[String],
+) -> Result<AnyConfig> {
+    let (file_kind, mut params) = match config {
+        Some(path) => read_config_file(path)?,
+        None => (String::new(), Value::Object(Default::default())),
+    };
+    let kind = match (kind, file_kind.is_empty()) {
+        (Some(k), _) => k.to_string(),
+        (None, false) => file_kind,
+        (None, true) => bail!("name a detector with --detector KIND (see `deviant models`)"),
+    };
+    if params.is_null() {
+        params = Value::Object(Default::default());
+    }
+    let overrides = params_from_sets(sets)?;
+    deviant_detectors::registry::merge_params(&mut params, &overrides);
+    Ok(AnyConfig::from_params(&kind, &params)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_build_nested_objects_with_typed_values() {
+        let v = params_from_sets(&["training.epochs=3".into(), "activation=tanh".into()]).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"training": {"epochs": 3}, "activation": "tanh"})
+        );
+        assert!(params_from_sets(&["novalue".into()]).is_err());
+    }
+
+    #[test]
+    fn threshold_specs() {
+        assert_eq!(
+            parse_threshold("top:20"),
+            Ok(ThresholdRule::TopPercent { percent: 20.0 })
+        );
+        assert_eq!(parse_threshold("best-f1"), Ok(ThresholdRule::BestF1));
+        assert!(parse_threshold("contamination:2").is_err());
+        assert!(parse_threshold("median").is_err());
+    }
+}

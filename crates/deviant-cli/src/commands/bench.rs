@@ -1,0 +1,358 @@
+//! `deviant bench`: detectors × protocol × seeds → one record per run and a leaderboard.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use deviant_core::metrics::Evaluation;
+use deviant_core::{FitContext, Progress};
+use deviant_data::fsutil::write_bytes_atomic;
+use deviant_data::kdd99::{self, Protocol, ProtocolSplits};
+use deviant_data::schema_options_for_label;
+use deviant_data::{PreprocessOptions, Preprocessor, ReadOptions, TableReader, infer_schema};
+use deviant_detectors::{AnyConfig, Model, TrainSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::args::params_from_sets;
+use crate::progress::Bars;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// KDD Cup 99 under the cloudera, dagmm or alad protocol.
+    Kdd99(Kdd99BenchArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Kdd99BenchArgs {
+    #[arg(long, default_value = "cloudera")]
+    pub protocol: Protocol,
+    /// Detector kinds, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "ae,pca,iforest")]
+    pub detectors: Vec<String>,
+    /// A count N (seeds 1..=N) or a list such as 1,2,3.
+    #[arg(long, default_value = "3")]
+    pub seeds: String,
+    /// Detector parameter as KIND.KEY=VALUE, e.g. `--set ae.training.epochs=10` (repeatable).
+    #[arg(long = "set", value_name = "KIND.KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Write the records as a JSON array here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the leaderboard as Markdown here.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Where the protocol's CSVs go (default: a temporary folder).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Folder holding the KDD files (see `deviant data kdd99 --help`).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// One benchmark run; every benchmark writes this shape.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchRecord {
+    pub dataset: String,
+    pub detector: String,
+    pub protocol: String,
+    pub seed: u64,
+    pub roc_auc: f64,
+    pub average_precision: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub f2: f64,
+    pub accuracy: f64,
+    pub threshold: f64,
+    pub threshold_rule: String,
+    pub fit_seconds: f64,
+    pub score_seconds: f64,
+    /// Peak resident memory of the process during this run (0 where unknown).
+    pub peak_rss_bytes: u64,
+}
+
+pub fn run(command: BenchCommand, quiet: bool) -> Result<()> {
+    match command {
+        BenchCommand::Kdd99(args) => {
+            let records = kdd99_bench(&args, quiet)?;
+            report(&records, args.json.as_deref(), args.markdown.as_deref())?;
+            Ok(())
+        }
+    }
+}
+
+/// Parses `--seeds`.
+fn parse_seeds(spec: &str) -> Result<Vec<u64>> {
+    if spec.contains(',') {
+        return spec
+            .split(',')
+            .map(|s| {
+                s.trim()
+                    .parse()
+                    .with_context(|| format!("`{s}` in --seeds is not a number"))
+            })
+            .collect();
+    }
+    let n: u64 = spec
+        .parse()
+        .with_context(|| format!("--seeds `{spec}` is neither a count nor a list"))?;
+    anyhow::ensure!(n > 0, "--seeds needs at least one seed");
+    Ok((1..=n).collect())
+}
+
+/// The detectors named in `kinds` with their `KIND.KEY=VALUE` settings.
+pub fn detectors_with_sets(kinds: &[String], sets: &[String]) -> Result<Vec<AnyConfig>> {
+    let params = params_from_sets(sets)?;
+    if let Some(unknown) = params
+        .as_object()
+        .and_then(|m| m.keys().find(|k| !kinds.contains(k)))
+    {
+        anyhow::bail!(
+            "--set names `{unknown}`, which is not among --detectors {}",
+            kinds.join(",")
+        );
+    }
+    kinds
+        .iter()
+        .map(|kind| {
+            let own = params
+                .get(kind)
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({}));
+            Ok(AnyConfig::from_params(kind, &own)?)
+        })
+        .collect()
+}
+
+pub fn kdd99_bench(args: &Kdd99BenchArgs, quiet: bool) -> Result<Vec<BenchRecord>> {
+    let detectors = detectors_with_sets(&args.detectors, &args.sets)?;
+    let seeds = parse_seeds(&args.seeds)?;
+    let bars = Arc::new(Bars::new(quiet));
+    let sources = kdd99::locate(args.data_dir.as_deref(), bars.as_ref())?;
+    let temp;
+    let work_dir = match &args.work_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = tempfile::tempdir().context("creating a temporary folder")?;
+            temp.path().to_path_buf()
+        }
+    };
+    let mut records = Vec::new();
+    for &seed in &seeds {
+        let dir = work_dir.join(format!("{}-seed{seed}", args.protocol));
+        let splits = kdd99::write_protocol(&sources, args.protocol, seed, &dir, bars.as_ref())?;
+        let label_options = schema_options_for_label("label", &["0"]);
+        let read = ReadOptions::default();
+        let schema = infer_schema(&dir.join(ProtocolSplits::TRAIN), &read, &label_options)?;
+        let load = |name: &str| -> Result<_> {
+            Ok(TableReader::open(&dir.join(name), &read, &schema)?.read_all()?)
+        };
+        let train_table = load(ProtocolSplits::TRAIN)?;
+        let options = PreprocessOptions {
+            scaling: args.protocol.scaling(),
+            impute: false,
+        };
+        let preprocessor = Preprocessor::fit(&schema, &train_table, options)?;
+        let train = preprocessor.dataset(&train_table)?;
+        drop(train_table);
+        let validation = match splits.validation {
+            Some(_) => Some(preprocessor.dataset(&load(ProtocolSplits::VALIDATION)?)?),
+            None => None,
+        };
+        let test = preprocessor.dataset(&load(ProtocolSplits::TEST)?)?;
+        let labels = test
+            .labels
+            .as_ref()
+            .expect("protocol files are labelled")
+            .to_vec();
+        for detector in &detectors {
+            reset_peak_rss();
+            let cx = FitContext::new(seed).with_progress(bars.clone());
+            bars.message(&format!("{} seed {seed}", detector.kind()));
+            let model = Model::train(
+                TrainSpec {
+                    detector,
+                    schema: schema.clone(),
+                    preprocessor: preprocessor.clone(),
+                    train: &train,
+                    validation: validation.as_ref(),
+                    threshold: args.protocol.threshold_rule(),
+                },
+                &cx,
+            )?;
+            let started = Instant::now();
+            let scored = model.score(&test)?;
+            let score_seconds = started.elapsed().as_secs_f64();
+            let eval = Evaluation::new(
+                scored.scores.as_slice().expect("contiguous"),
+                &labels,
+                scored.threshold,
+            )?;
+            let t = &model.manifest.threshold;
+            records.push(BenchRecord {
+                dataset: "kddcup99".into(),
+                detector: detector.kind().into(),
+                protocol: args.protocol.to_string(),
+                seed,
+                roc_auc: eval.roc_auc,
+                average_precision: eval.average_precision,
+                precision: eval.precision,
+                recall: eval.recall,
+                f1: eval.f1,
+                f2: eval.f2,
+                accuracy: eval.accuracy,
+                threshold: eval.threshold,
+                threshold_rule: format!("{:?} on {}", t.rule, t.chosen_on),
+                fit_seconds: model.manifest.training.fit_seconds,
+                score_seconds,
+                peak_rss_bytes: peak_rss(),
+            });
+            if !quiet {
+                eprintln!(
+                    "{:<8} seed {seed}: roc_auc {:.4}  f1 {:.4}  fit {:.1} s",
+                    detector.kind(),
+                    eval.roc_auc,
+                    eval.f1,
+                    model.manifest.training.fit_seconds
+                );
+            }
+        }
+    }
+    Ok(records)
+}
+
+/// Prints the leaderboard and writes the JSON and Markdown files asked for.
+pub fn report(
+    records: &[BenchRecord],
+    json: Option<&Path>,
+    markdown: Option<&Path>,
+) -> Result<String> {
+    let table = leaderboard(records);
+    println!("{table}");
+    if let Some(path) = json {
+        write_bytes_atomic(path, &serde_json::to_vec_pretty(records)?)?;
+        println!("records written to {}", path.display());
+    }
+    if let Some(path) = markdown {
+        write_bytes_atomic(path, table.as_bytes())?;
+        println!("leaderboard written to {}", path.display());
+    }
+    Ok(table)
+}
+
+/// Mean ± sample standard deviation.
+fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = if values.len() > 1 {
+        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
+
+/// A Markdown table, one row per (dataset, protocol, detector), mean ± std over seeds.
+pub fn leaderboard(records: &[BenchRecord]) -> String {
+    let mut groups: Vec<(String, String, String)> = Vec::new();
+    for r in records {
+        let key = (r.dataset.clone(), r.protocol.clone(), r.detector.clone());
+        if !groups.contains(&key) {
+            groups.push(key);
+        }
+    }
+    let mut out = String::from(
+        "| dataset | protocol | detector | seeds | ROC AUC | AP | precision | recall | F1 | F2 | fit s | score s |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for (dataset, protocol, detector) in groups {
+        let runs: Vec<&BenchRecord> = records
+            .iter()
+            .filter(|r| r.dataset == dataset && r.protocol == protocol && r.detector == detector)
+            .collect();
+        let cell = |f: fn(&BenchRecord) -> f64, digits: usize| {
+            let (m, s) = mean_std(&runs.iter().map(|r| f(r)).collect::<Vec<_>>());
+            format!("{m:.digits$} ± {s:.digits$}")
+        };
+        out.push_str(&format!(
+            "| {dataset} | {protocol} | {detector} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            runs.len(),
+            cell(|r| r.roc_auc, 4),
+            cell(|r| r.average_precision, 4),
+            cell(|r| r.precision, 4),
+            cell(|r| r.recall, 4),
+            cell(|r| r.f1, 4),
+            cell(|r| r.f2, 4),
+            cell(|r| r.fit_seconds, 2),
+            cell(|r| r.score_seconds, 3),
+        ));
+    }
+    out
+}
+
+/// Resets the kernel's peak-RSS counter so the next reading covers one run (Linux).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident memory in bytes since the last reset (0 where unknown).
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_as_count_or_list() {
+        assert_eq!(parse_seeds("3").unwrap(), vec![1, 2, 3]);
+        assert_eq!(parse_seeds("4,9").unwrap(), vec![4, 9]);
+        assert!(parse_seeds("0").is_err());
+        assert!(parse_seeds("x").is_err());
+    }
+
+    #[test]
+    fn sets_must_name_a_chosen_detector() {
+        let kinds = vec!["pca".to_string()];
+        assert!(detectors_with_sets(&kinds, &["ae.training.epochs=2".into()]).is_err());
+        assert!(detectors_with_sets(&kinds, &["pca.variance=0.9".into()]).is_ok());
+    }
+
+    #[test]
+    fn leaderboard_averages_over_seeds() {
+        let record = |seed, auc| BenchRecord {
+            dataset: "d".into(),
+            detector: "pca".into(),
+            protocol: "p".into(),
+            seed,
+            roc_auc: auc,
+            average_precision: 0.0,
+            precision: 0.0,
+            recall: 0.0,
+            f1: 0.0,
+            f2: 0.0,
+            accuracy: 0.0,
+            threshold: 0.0,
+            threshold_rule: String::new(),
+            fit_seconds: 0.0,
+            score_seconds: 0.0,
+            peak_rss_bytes: 0,
+        };
+        let table = leaderboard(&[record(1, 0.8), record(2, 1.0)]);
+        assert!(
+            table.contains("| d | p | pca | 2 | 0.9000 ± 0.1414 |"),
+            "{table}"
+        );
+    }
+}

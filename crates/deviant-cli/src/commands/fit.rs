@@ -1,0 +1,126 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use deviant_core::{FitContext, ThresholdRule};
+use deviant_data::{PreprocessOptions, Preprocessor, Scaling, TableReader, infer_schema};
+use deviant_detectors::{Model, TrainSpec};
+
+use crate::args::{ReadArgs, SchemaArgs, detector_config, parse_scaling, parse_threshold};
+use crate::progress::Bars;
+
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// Training table (CSV or TSV, optionally gzipped).
+    pub data: PathBuf,
+    /// Detector kind (see `deviant models`).
+    #[arg(long, short)]
+    pub detector: Option<String>,
+    /// Detector config file, JSON or TOML: {"kind": …, "params": {…}}.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Detector parameter, e.g. `--set training.epochs=30` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Where to write the model directory.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Validation table, read like the training table; chooses the threshold.
+    #[arg(long)]
+    pub validation: Option<PathBuf>,
+    /// contamination:F, top:PERCENT, best-f1, best-accuracy, mad:K or fixed:V (default:
+    /// best-f1 with a labelled validation table, else contamination:0.1 of the training scores).
+    #[arg(long, value_parser = parse_threshold)]
+    pub threshold: Option<ThresholdRule>,
+    /// standard, minmax or none, fitted on the training rows.
+    #[arg(long, value_parser = parse_scaling, default_value = "standard")]
+    pub scaling: Scaling,
+    /// Fill missing numeric cells with the training median instead of refusing them.
+    #[arg(long)]
+    pub impute: bool,
+    /// Also train on rows labelled anomalous (by default only normal rows are used).
+    #[arg(long)]
+    pub keep_anomalies: bool,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+}
+
+pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
+    let detector = detector_config(args.detector.as_deref(), args.config.as_ref(), &args.sets)?;
+    let read = args.read.options()?;
+    let schema = infer_schema(&args.data, &read, &args.schema.options())?;
+    let table = TableReader::open(&args.data, &read, &schema)?.read_all()?;
+    let table = if args.keep_anomalies {
+        table
+    } else {
+        table.normal_rows()
+    };
+    let options = PreprocessOptions {
+        scaling: args.scaling,
+        impute: args.impute,
+    };
+    let preprocessor = Preprocessor::fit(&schema, &table, options)?;
+    let train = preprocessor.dataset(&table)?;
+    let validation = match &args.validation {
+        Some(path) => {
+            let t = TableReader::open(path, &read, &schema)?.read_all()?;
+            Some(preprocessor.dataset(&t)?)
+        }
+        None => None,
+    };
+    let threshold = args.threshold.unwrap_or(match &validation {
+        Some(v) if v.labels.is_some() => ThresholdRule::BestF1,
+        _ => ThresholdRule::Contamination { fraction: 0.1 },
+    });
+    let bars = Arc::new(Bars::new(quiet));
+    let cx = FitContext::new(args.seed).with_progress(bars);
+    let model = Model::train(
+        TrainSpec {
+            detector: &detector,
+            schema,
+            preprocessor,
+            train: &train,
+            validation: validation.as_ref(),
+            threshold,
+        },
+        &cx,
+    )?;
+    model
+        .save(&args.out)
+        .with_context(|| format!("saving the model to {}", args.out.display()))?;
+    let m = &model.manifest;
+    println!(
+        "trained {} on {} rows x {} features in {:.2} s",
+        detector.kind(),
+        m.training.rows,
+        m.feature_names.len(),
+        m.training.fit_seconds
+    );
+    if let Some(last) = m.training.summary.history.last() {
+        println!(
+            "epochs: {}, final training loss {:.6}",
+            last.epoch,
+            last.train.get("loss").copied().unwrap_or(f64::NAN)
+        );
+    }
+    for note in &m.training.summary.notes {
+        println!("note: {note}");
+    }
+    match m.threshold.value {
+        Some(v) => println!(
+            "threshold: {v:.6} ({:?}, chosen on {})",
+            m.threshold.rule, m.threshold.chosen_on
+        ),
+        None => println!(
+            "threshold: {:?}, applied to each scored batch",
+            m.threshold.rule
+        ),
+    }
+    println!("model saved to {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! One file per command, each with `pub fn run(args) -> anyhow::Result<()>`.
+
+pub mod bench;
+pub mod data;
+pub mod demo;
+pub mod eval;
+pub mod fit;
+pub mod models;
+pub mod score;
+
+use clap::{Parser, Subcommand};
+
+/// deviant: train, evaluate and run anomaly detectors from one binary.
+#[derive(Debug, Parser)]
+#[command(name = "deviant", version, about)]
+pub struct Cli {
+    /// Hide progress bars.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a detector on a table and save the model directory.
+    Fit(fit::FitArgs),
+    /// Score a table with a saved model into a CSV of scores and flags.
+    Score(score::ScoreArgs),
+    /// Evaluate a saved model on a labelled table.
+    Eval(eval::EvalArgs),
+    /// Prepare datasets with published protocols.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// Compare detectors under a published protocol over several seeds.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// List the detectors with their parameters and defaults.
+    Models(models::ModelsArgs),
+    /// The main job: the KDD Cup 99 `cloudera` benchmark with ae, pca and iforest.
+    Demo(demo::DemoArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Fit(args) => fit::run(args, quiet),
+        Command::Score(args) => score::run(args, quiet),
+        Command::Eval(args) => eval::run(args),
+        Command::Data(command) => data::run(command, quiet),
+        Command::Bench(command) => bench::run(command, quiet),
+        Command::Models(args) => models::run(args),
+        Command::Demo(args) => demo::run(args, quiet),
+    }
+}

@@ -1,0 +1,132 @@
+//! The contract every registry entry must keep (DESIGN.md): checked inputs, one finite score
+//! per row, seed reproducibility, save → load giving identical scores, config JSON round trips,
+//! and planted outliers ranked high.
+
+use deviant_core::metrics::roc_auc;
+use deviant_core::{Dataset, FitContext};
+use deviant_detectors::AnyConfig;
+use ndarray::{Array1, Array2};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+/// Every registered detector, with settings small enough for a test.
+fn detectors() -> Vec<AnyConfig> {
+    AnyConfig::kinds()
+        .into_iter()
+        .map(|info| {
+            let small = match info.kind {
+                "ae" => json!({"hidden": [16, 4], "training": {"epochs": 30, "batch_size": 64}}),
+                _ => json!({}),
+            };
+            AnyConfig::from_params(info.kind, &small).unwrap()
+        })
+        .collect()
+}
+
+/// Normal rows near a 2-d plane in 6-d space, and outliers far off it.
+fn data(n_normal: usize, n_outliers: usize, seed: u64) -> Dataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut gauss = || -> f32 {
+        let (u, v): (f32, f32) = (rng.random_range(1e-6..1.0), rng.random());
+        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+    };
+    let n = n_normal + n_outliers;
+    let mut x = Array2::<f32>::zeros((n, 6));
+    let mut labels = Array1::<u8>::zeros(n);
+    for i in 0..n {
+        let (a, b) = (gauss(), gauss());
+        let row = [a, b, a + b, a - b, 0.5 * a, -b];
+        for j in 0..6 {
+            x[[i, j]] = row[j] + 0.05 * gauss();
+        }
+        if i >= n_normal {
+            labels[i] = 1;
+            for j in 0..6 {
+                x[[i, j]] = if (i + j) % 2 == 0 { 4.0 } else { -4.0 } + gauss();
+            }
+        }
+    }
+    Dataset::new(x, Some(labels))
+}
+
+#[test]
+fn rejects_empty_data_and_wrong_feature_counts() {
+    let empty = Dataset::new(Array2::zeros((0, 6)), None);
+    let train = data(200, 0, 1);
+    for config in detectors() {
+        let kind = config.kind();
+        assert!(
+            config.fit(&empty, &FitContext::new(0)).is_err(),
+            "{kind} fit on no rows"
+        );
+        let detector = config.fit(&train, &FitContext::new(0)).unwrap();
+        let err = detector
+            .score(Array2::zeros((3, 5)).view())
+            .err()
+            .expect("an error");
+        assert!(
+            err.to_string().contains("expected 6 features"),
+            "{kind}: {err}"
+        );
+        assert!(
+            detector.score(Array2::zeros((0, 6)).view()).is_err(),
+            "{kind} scored no rows"
+        );
+    }
+}
+
+#[test]
+fn one_finite_score_per_row_and_planted_outliers_rank_high() {
+    let train = data(500, 0, 2);
+    let test = data(300, 30, 3);
+    for config in detectors() {
+        let kind = config.kind();
+        let detector = config.fit(&train, &FitContext::new(7)).unwrap();
+        let scores = detector.score(test.view()).unwrap();
+        assert_eq!(scores.len(), test.n_rows(), "{kind}");
+        assert!(scores.iter().all(|s| s.is_finite()), "{kind}");
+        let labels = test.labels.as_ref().unwrap();
+        let auc = roc_auc(scores.as_slice().unwrap(), labels.as_slice().unwrap()).unwrap();
+        assert!(auc >= 0.9, "{kind}: auc {auc}");
+        if let Some(explained) = detector.explain(test.view()) {
+            let explained = explained.unwrap();
+            assert_eq!(explained.dim(), (test.n_rows(), 6), "{kind}");
+        }
+    }
+}
+
+#[test]
+fn same_seed_same_scores_and_save_load_keeps_them() {
+    let train = data(300, 0, 4);
+    let test = data(50, 5, 5);
+    for config in detectors() {
+        let kind = config.kind();
+        let a = config.fit(&train, &FitContext::new(11)).unwrap();
+        let b = config.fit(&train, &FitContext::new(11)).unwrap();
+        let scores = a.score(test.view()).unwrap();
+        assert_eq!(
+            scores,
+            b.score(test.view()).unwrap(),
+            "{kind} is not reproducible"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        a.save(dir.path()).unwrap();
+        let loaded = config.load(dir.path()).unwrap();
+        assert_eq!(loaded.n_features(), 6, "{kind}");
+        assert_eq!(
+            scores,
+            loaded.score(test.view()).unwrap(),
+            "{kind} changed after loading"
+        );
+    }
+}
+
+#[test]
+fn configs_round_trip_through_json() {
+    for config in detectors() {
+        let text = serde_json::to_string(&config).unwrap();
+        let back: AnyConfig = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, config);
+    }
+}
