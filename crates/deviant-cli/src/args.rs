@@ -19,6 +19,9 @@ pub struct ReadArgs {
     /// Field separator (default: tab for .tsv files, comma otherwise).
     #[arg(long)]
     pub delimiter: Option<char>,
+    /// Columns to leave out (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub ignore: Vec<String>,
 }
 
 impl ReadArgs {
@@ -31,6 +34,7 @@ impl ReadArgs {
         Ok(ReadOptions {
             delimiter,
             names: self.names.clone(),
+            ignore: self.ignore.clone(),
         })
     }
 }
@@ -50,9 +54,6 @@ pub struct SchemaArgs {
     /// Columns to treat as numeric.
     #[arg(long, value_delimiter = ',')]
     pub numeric: Vec<String>,
-    /// Columns to leave out.
-    #[arg(long, value_delimiter = ',')]
-    pub ignore: Vec<String>,
 }
 
 impl SchemaArgs {
@@ -60,7 +61,6 @@ impl SchemaArgs {
         SchemaOptions {
             categorical: self.categorical.clone(),
             numeric: self.numeric.clone(),
-            ignore: self.ignore.clone(),
             label: self.label.as_ref().map(|column| LabelSpec {
                 column: column.clone(),
                 normal_values: self.normal.clone(),
@@ -83,29 +83,7 @@ pub fn parse_scaling(s: &str) -> Result<Scaling, String> {
 /// Parses `--threshold`: `contamination:F`, `top:PERCENT`, `best-f1`, `best-accuracy`,
 /// `mad:K` or `fixed:VALUE`.
 pub fn parse_threshold(s: &str) -> Result<ThresholdRule, String> {
-    let (name, value) = s.split_once(':').unwrap_or((s, ""));
-    let number = || {
-        value
-            .parse::<f64>()
-            .map_err(|_| format!("`{s}`: `{name}` needs a number after the colon"))
-    };
-    let rule = match name {
-        "contamination" => ThresholdRule::Contamination {
-            fraction: number()?,
-        },
-        "top" => ThresholdRule::TopPercent { percent: number()? },
-        "best-f1" => ThresholdRule::BestF1,
-        "best-accuracy" => ThresholdRule::BestAccuracy,
-        "mad" => ThresholdRule::Mad { k: number()? },
-        "fixed" => ThresholdRule::Fixed { value: number()? },
-        _ => {
-            return Err(format!(
-                "`{s}` is not one of contamination:F, top:PERCENT, best-f1, best-accuracy, mad:K, fixed:V"
-            ));
-        }
-    };
-    rule.validate().map_err(|e| e.to_string())?;
-    Ok(rule)
+    s.parse().map_err(|e: deviant_core::Error| e.to_string())
 }
 
 /// Turns `key.sub=value` settings into a nested JSON object; values are read as JSON when

@@ -226,29 +226,35 @@ impl Evaluation {
     }
 }
 
-/// The score that maximises F1 (or accuracy) when rows scoring at least it are flagged.
-/// Ties go to the higher threshold.
+/// The threshold that maximises F1 (`f1`) or accuracy on labelled data. Flags are
+/// `score >= threshold`; the threshold sits halfway between the lowest flagged score and the
+/// next lower one, so that new data scoring a little under the lowest flagged validation
+/// score is still flagged.
 pub fn best_threshold(scores: &[f32], labels: &[u8], f1: bool) -> Result<f64> {
     let (p, n) = check(scores, labels)?;
-    let mut best = (f64::NEG_INFINITY, f64::INFINITY);
-    for (tp, fp, s) in cumulative_counts(scores, labels) {
+    let counts = cumulative_counts(scores, labels);
+    // Flagging nothing may be the most accurate choice when anomalies are rare.
+    let mut best = (if f1 { 0.0 } else { n as f64 / (p + n) as f64 }, None);
+    for (i, &(tp, fp, _)) in counts.iter().enumerate() {
         let value = if f1 {
             2.0 * tp / (tp + fp + p as f64)
         } else {
             (tp + (n as f64 - fp)) / (p + n) as f64
         };
         if value > best.0 {
-            best = (value, f64::from(s));
+            best = (value, Some(i));
         }
     }
-    if !f1 {
-        // Flagging nothing may be the most accurate choice when anomalies are rare.
-        let none_flagged = n as f64 / (p + n) as f64;
-        if none_flagged > best.0 {
-            best = (none_flagged, f64::INFINITY);
+    Ok(match best.1 {
+        None => f64::INFINITY,
+        Some(i) => {
+            let lowest_flagged = f64::from(counts[i].2);
+            match counts.get(i + 1) {
+                Some(&(_, _, next)) => (lowest_flagged + f64::from(next)) / 2.0,
+                None => lowest_flagged,
+            }
         }
-    }
-    Ok(best.1)
+    })
 }
 
 /// The `q` quantile of `values` with linear interpolation (NumPy's default).

@@ -24,6 +24,57 @@ pub enum ThresholdRule {
     Fixed { value: f64 },
 }
 
+/// The command-line spelling: `contamination:0.1`, `top:20`, `best-f1`, `best-accuracy`,
+/// `mad:3`, `fixed:0.5`; [`FromStr`](std::str::FromStr) reads the same form.
+impl std::fmt::Display for ThresholdRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ThresholdRule::Contamination { fraction } => write!(f, "contamination:{fraction}"),
+            ThresholdRule::TopPercent { percent } => write!(f, "top:{percent}"),
+            ThresholdRule::BestF1 => f.write_str("best-f1"),
+            ThresholdRule::BestAccuracy => f.write_str("best-accuracy"),
+            ThresholdRule::Mad { k } => write!(f, "mad:{k}"),
+            ThresholdRule::Fixed { value } => write!(f, "fixed:{value}"),
+        }
+    }
+}
+
+impl std::str::FromStr for ThresholdRule {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let (name, value) = s.split_once(':').unwrap_or((s, ""));
+        let number = || {
+            value.parse::<f64>().map_err(|_| {
+                Error::config(
+                    "threshold",
+                    format!("`{s}`: `{name}` needs a number after the colon"),
+                )
+            })
+        };
+        let rule = match name {
+            "contamination" => ThresholdRule::Contamination {
+                fraction: number()?,
+            },
+            "top" => ThresholdRule::TopPercent { percent: number()? },
+            "best-f1" => ThresholdRule::BestF1,
+            "best-accuracy" => ThresholdRule::BestAccuracy,
+            "mad" => ThresholdRule::Mad { k: number()? },
+            "fixed" => ThresholdRule::Fixed { value: number()? },
+            _ => {
+                return Err(Error::config(
+                    "threshold",
+                    format!(
+                        "`{s}` is not one of contamination:F, top:PERCENT, best-f1, best-accuracy, mad:K, fixed:V"
+                    ),
+                ));
+            }
+        };
+        rule.validate()?;
+        Ok(rule)
+    }
+}
+
 impl ThresholdRule {
     pub fn validate(&self) -> Result<()> {
         match *self {
@@ -144,6 +195,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rules_read_back_what_they_print() {
+        for text in [
+            "contamination:0.1",
+            "top:20",
+            "best-f1",
+            "best-accuracy",
+            "mad:3",
+            "fixed:0.5",
+        ] {
+            let rule: ThresholdRule = text.parse().unwrap();
+            assert_eq!(rule.to_string(), text);
+        }
+        assert!("top".parse::<ThresholdRule>().is_err());
+        assert!("top:150".parse::<ThresholdRule>().is_err());
+        assert!("median".parse::<ThresholdRule>().is_err());
+    }
+
+    #[test]
     fn contamination_takes_the_upper_quantile_of_training_scores() {
         let scores: Vec<f32> = (0..=100).map(|i| i as f32).collect();
         let t = ThresholdRule::Contamination { fraction: 0.1 }
@@ -177,6 +246,9 @@ mod tests {
             .choose(&scores, Some(&labels), "validation")
             .unwrap();
         assert_eq!(t.flags(&scores), vec![false, false, false, true, true]);
+        // Halfway between the lowest flagged score and the highest unflagged one.
+        let midpoint = (f64::from(0.3f32) + f64::from(0.8f32)) / 2.0;
+        assert_eq!(t.value, Some(midpoint));
     }
 
     #[test]
@@ -186,7 +258,7 @@ mod tests {
         let t = ThresholdRule::BestAccuracy
             .choose(&scores, Some(&labels), "validation")
             .unwrap();
-        assert_eq!(t.value, Some(0.9f32 as f64));
+        assert_eq!(t.flags(&scores).iter().filter(|&&f| f).count(), 1);
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub struct ReadOptions {
     pub delimiter: Option<u8>,
     /// Column names for a file without a header row.
     pub names: Option<Vec<String>>,
+    /// Columns to skip: left out of an inferred schema, and passed over when a file is read
+    /// against a schema that does not know them.
+    pub ignore: Vec<String>,
 }
 
 /// What schema inference may not guess by itself.
@@ -23,7 +26,6 @@ pub struct ReadOptions {
 pub struct SchemaOptions {
     pub categorical: Vec<String>,
     pub numeric: Vec<String>,
-    pub ignore: Vec<String>,
     pub label: Option<LabelSpec>,
     /// Rows read to infer column kinds.
     pub sample_rows: usize,
@@ -151,7 +153,7 @@ pub fn infer_schema(path: &Path, read: &ReadOptions, opts: &SchemaOptions) -> Re
     let names = read_header(path, &mut reader, read)?;
     check_known(&names, &opts.categorical, "--categorical", &file)?;
     check_known(&names, &opts.numeric, "--numeric", &file)?;
-    check_known(&names, &opts.ignore, "--ignore", &file)?;
+    check_known(&names, &read.ignore, "--ignore", &file)?;
     if let Some(label) = &opts.label {
         check_known(
             &names,
@@ -193,7 +195,7 @@ pub fn infer_schema(path: &Path, read: &ReadOptions, opts: &SchemaOptions) -> Re
     let features = names
         .iter()
         .enumerate()
-        .filter(|(_, n)| Some(n.as_str()) != label_column && !opts.ignore.contains(n))
+        .filter(|(_, n)| Some(n.as_str()) != label_column && !read.ignore.contains(n))
         .map(|(i, name)| {
             let kind = if opts.categorical.contains(name) {
                 ColumnKind::Categorical
@@ -217,7 +219,7 @@ pub fn infer_schema(path: &Path, read: &ReadOptions, opts: &SchemaOptions) -> Re
     Ok(Schema {
         features,
         label: opts.label.clone(),
-        ignored: opts.ignore.clone(),
+        ignored: read.ignore.clone(),
     })
 }
 
@@ -317,6 +319,7 @@ impl TableReader {
         for name in &names {
             let known = schema.feature_names().any(|f| f == name)
                 || schema.ignored.contains(name)
+                || read.ignore.contains(name)
                 || schema.label.as_ref().is_some_and(|l| &l.column == name);
             if !known {
                 return Err(Error::format(
@@ -529,11 +532,11 @@ mod tests {
         };
         let schema = infer_schema(&path, &ReadOptions::default(), &opts).unwrap();
         assert_eq!(schema.features[0].kind, ColumnKind::Categorical);
-        let bad = SchemaOptions {
+        let bad = ReadOptions {
             ignore: vec!["nope".into()],
             ..Default::default()
         };
-        let err = infer_schema(&path, &ReadOptions::default(), &bad).unwrap_err();
+        let err = infer_schema(&path, &bad, &opts).unwrap_err();
         assert!(err.to_string().contains("`nope`"), "{err}");
     }
 

@@ -204,7 +204,7 @@ pub fn kdd99_bench(args: &Kdd99BenchArgs, quiet: bool) -> Result<Vec<BenchRecord
                 f2: eval.f2,
                 accuracy: eval.accuracy,
                 threshold: eval.threshold,
-                threshold_rule: format!("{:?} on {}", t.rule, t.chosen_on),
+                threshold_rule: format!("{} on {}", t.rule, t.chosen_on),
                 fit_seconds: model.manifest.training.fit_seconds,
                 score_seconds,
                 peak_rss_bytes: peak_rss(),

@@ -51,7 +51,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         labels.iter().filter(|&&l| l == 1).count()
     );
     println!(
-        "threshold: {:.6} ({:?}, chosen on {})",
+        "threshold: {:.6} ({}, chosen on {})",
         eval.threshold, t.rule, t.chosen_on
     );
     println!("{:<18} {:>8}", "metric", "value");

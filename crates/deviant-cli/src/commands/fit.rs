@@ -113,11 +113,11 @@ pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
     }
     match m.threshold.value {
         Some(v) => println!(
-            "threshold: {v:.6} ({:?}, chosen on {})",
+            "threshold: {v:.6} ({}, chosen on {})",
             m.threshold.rule, m.threshold.chosen_on
         ),
         None => println!(
-            "threshold: {:?}, applied to each scored batch",
+            "threshold: {}, applied to each scored batch",
             m.threshold.rule
         ),
     }

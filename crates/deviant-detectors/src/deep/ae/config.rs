@@ -21,7 +21,8 @@ impl Default for AeConfig {
     fn default() -> Self {
         Self {
             hidden: vec![64, 32, 8],
-            activation: Activation::Relu,
+            // tanh beat relu on KDD `cloudera` (ROC AUC 0.969 vs 0.950 over 5 seeds, BENCHMARKS.md).
+            activation: Activation::Tanh,
             dropout: 0.0,
             learning_rate: 1e-3,
             training: LoopConfig::default(),

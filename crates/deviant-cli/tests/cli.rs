@@ -1,0 +1,331 @@
+//! The `deviant` binary end to end on small generated tables: the happy path through `fit`,
+//! `score`, `eval` and `models`, and each kind of bad input ending in a one-line error that
+//! names the problem, with a non-zero exit code.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use predicates::prelude::*;
+use predicates::str::contains;
+use tempfile::TempDir;
+
+fn deviant() -> assert_cmd::Command {
+    let mut cmd = cargo_bin_cmd!("deviant");
+    cmd.arg("--quiet");
+    cmd
+}
+
+/// A deterministic table: normal rows near (0, 0) with protocol tcp/udp, anomalies far away
+/// with protocol icmp. Every `anomaly_every`-th row is an anomaly (0 = none).
+fn table(rows: usize, anomaly_every: usize, seed: u64) -> String {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut uniform = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let mut text = String::from("a,b,c,proto,label\n");
+    for i in 0..rows {
+        let anomaly = anomaly_every > 0 && i % anomaly_every == anomaly_every - 1;
+        let (a, b) = (uniform(), uniform());
+        if anomaly {
+            writeln!(text, "{},{},{},icmp,1", 4.0 + a, -4.0 + b, 3.0 + uniform()).unwrap();
+        } else {
+            let proto = if i % 3 == 0 { "udp" } else { "tcp" };
+            writeln!(text, "{a},{b},{},{proto},0", a + b + 0.05 * uniform()).unwrap();
+        }
+    }
+    text
+}
+
+struct Workspace {
+    dir: TempDir,
+}
+
+impl Workspace {
+    fn new() -> Self {
+        Workspace {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Trains a PCA model on normal rows, threshold chosen on a labelled validation table.
+    fn fitted_model(&self) -> PathBuf {
+        let train = self.write("train.csv", &table(400, 0, 1));
+        let validation = self.write("validation.csv", &table(200, 5, 2));
+        let model = self.path("model");
+        deviant()
+            .args(["fit", "-d", "pca", "--label", "label", "--out"])
+            .arg(&model)
+            .arg("--validation")
+            .arg(&validation)
+            .arg(&train)
+            .assert()
+            .success()
+            .stdout(contains("threshold:").and(contains("best-f1, chosen on validation")));
+        model
+    }
+}
+
+fn read_scores(path: &Path) -> Vec<(usize, f64, u8)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("line,score,is_anomaly"));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn fit_score_and_eval_a_labelled_table() {
+    let ws = Workspace::new();
+    let model = ws.fitted_model();
+    assert!(model.join("manifest.json").is_file());
+
+    // Scoring in chunks of 7 rows gives one output row per input row, in order.
+    let test = ws.write("test.csv", &table(100, 4, 3));
+    let scores = ws.path("scores.csv");
+    deviant()
+        .args(["score", "--chunk-rows", "7", "--out"])
+        .arg(&scores)
+        .arg(&model)
+        .arg(&test)
+        .assert()
+        .success();
+    let rows = read_scores(&scores);
+    assert_eq!(rows.len(), 100);
+    assert_eq!(rows[0].0, 2, "line numbers count the header as line 1");
+    assert_eq!(rows[99].0, 101);
+    for (i, &(_, score, flag)) in rows.iter().enumerate() {
+        let anomaly = i % 4 == 3;
+        assert_eq!(flag == 1, anomaly, "row {i} has score {score}");
+    }
+
+    let metrics = ws.path("metrics.json");
+    deviant()
+        .arg("eval")
+        .arg(&model)
+        .arg(&test)
+        .arg("--json")
+        .arg(&metrics)
+        .assert()
+        .success()
+        .stdout(contains("rows: 100 (25 anomalies)").and(contains("roc_auc")));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&metrics).unwrap()).unwrap();
+    assert_eq!(json["roc_auc"].as_f64(), Some(1.0));
+    assert_eq!(json["f1"].as_f64(), Some(1.0));
+}
+
+#[test]
+fn score_writes_to_standard_output_without_out() {
+    let ws = Workspace::new();
+    let model = ws.fitted_model();
+    let test = ws.write("test.csv", &table(10, 0, 4));
+    let output = deviant()
+        .arg("score")
+        .arg(&model)
+        .arg(&test)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(text.lines().count(), 11);
+}
+
+#[test]
+fn autoencoder_from_a_toml_config_and_a_top_percent_threshold() {
+    let ws = Workspace::new();
+    let train = ws.write("train.csv", &table(300, 0, 5));
+    let config = ws.write(
+        "ae.toml",
+        "kind = \"ae\"\n[params]\nhidden = [8, 3]\n[params.training]\nepochs = 3\nbatch_size = 64\n",
+    );
+    let model = ws.path("ae-model");
+    deviant()
+        .arg("fit")
+        .arg("--config")
+        .arg(&config)
+        .args(["--threshold", "top:25", "--label", "label", "--out"])
+        .arg(&model)
+        .arg(&train)
+        .assert()
+        .success()
+        .stdout(contains("trained ae on 300 rows"));
+    let manifest = std::fs::read_to_string(model.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"hidden\": [\n") || manifest.contains("\"hidden\":["));
+
+    let test = ws.write("test.csv", &table(40, 0, 6));
+    let scores = ws.path("scores.csv");
+    deviant()
+        .arg("score")
+        .arg(&model)
+        .arg(&test)
+        .arg("--out")
+        .arg(&scores)
+        .assert()
+        .success();
+    let flagged: usize = read_scores(&scores).iter().map(|r| r.2 as usize).sum();
+    assert_eq!(flagged, 10, "top 25 % of 40 rows");
+}
+
+#[test]
+fn models_lists_every_kind_with_defaults() {
+    deviant()
+        .arg("models")
+        .assert()
+        .success()
+        .stdout(contains("ae").and(contains("pca")).and(contains("iforest")))
+        .stdout(contains("\"n_trees\":100"));
+}
+
+#[test]
+fn an_empty_file_is_refused() {
+    let ws = Workspace::new();
+    let empty = ws.write("empty.csv", "");
+    deviant()
+        .args(["fit", "-d", "pca", "--out"])
+        .arg(ws.path("m"))
+        .arg(&empty)
+        .assert()
+        .failure()
+        .stderr(contains("empty.csv is empty"));
+    assert!(!ws.path("m").exists(), "no model is written on failure");
+}
+
+#[test]
+fn a_ragged_row_is_refused_with_its_line() {
+    let ws = Workspace::new();
+    let mut text = table(20, 0, 7);
+    text.push_str("1.0,2.0\n");
+    let ragged = ws.write("ragged.csv", &text);
+    deviant()
+        .args(["fit", "-d", "pca", "--out"])
+        .arg(ws.path("m"))
+        .arg(&ragged)
+        .assert()
+        .failure()
+        .stderr(contains(
+            "ragged.csv: line 22 has 2 fields but the header has 5",
+        ));
+}
+
+#[test]
+fn a_nan_cell_is_refused_unless_imputed() {
+    let ws = Workspace::new();
+    let mut text = table(20, 0, 8);
+    text.push_str("0.1,NaN,0.2,tcp,0\n");
+    let nan = ws.write("nan.csv", &text);
+    deviant()
+        .args(["fit", "-d", "pca", "--label", "label", "--out"])
+        .arg(ws.path("m"))
+        .arg(&nan)
+        .assert()
+        .failure()
+        .stderr(contains("nan.csv: line 22, column `b`").and(contains("--impute")));
+    deviant()
+        .args(["fit", "-d", "pca", "--label", "label", "--impute", "--out"])
+        .arg(ws.path("m"))
+        .arg(&nan)
+        .assert()
+        .success();
+}
+
+#[test]
+fn unknown_and_missing_columns_at_scoring_are_named() {
+    let ws = Workspace::new();
+    let model = ws.fitted_model();
+    let extra = ws.write("extra.csv", "a,b,c,proto,extra,label\n0,0,0,tcp,5,0\n");
+    deviant()
+        .arg("score")
+        .arg(&model)
+        .arg(&extra)
+        .assert()
+        .failure()
+        .stderr(contains("unknown column `extra`").and(contains("--ignore extra")));
+    deviant()
+        .arg("score")
+        .arg(&model)
+        .arg(&extra)
+        .args(["--ignore", "extra"])
+        .assert()
+        .success();
+    let missing = ws.write("missing.csv", "a,c,proto\n0,0,tcp\n");
+    deviant()
+        .arg("score")
+        .arg(&model)
+        .arg(&missing)
+        .assert()
+        .failure()
+        .stderr(contains("column `b` is missing"));
+}
+
+#[test]
+fn a_model_of_another_format_version_is_refused() {
+    let ws = Workspace::new();
+    let model = ws.fitted_model();
+    let manifest = model.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(text.contains("\"format_version\": 1"));
+    std::fs::write(
+        &manifest,
+        text.replace("\"format_version\": 1", "\"format_version\": 99"),
+    )
+    .unwrap();
+    let test = ws.write("test.csv", &table(5, 0, 9));
+    deviant()
+        .arg("score")
+        .arg(&model)
+        .arg(&test)
+        .assert()
+        .failure()
+        .stderr(contains("format version 99").and(contains("retrain")));
+}
+
+#[test]
+fn unknown_detectors_and_parameters_are_refused() {
+    let ws = Workspace::new();
+    let train = ws.write("train.csv", &table(20, 0, 10));
+    deviant()
+        .args(["fit", "-d", "nope", "--out"])
+        .arg(ws.path("m"))
+        .arg(&train)
+        .assert()
+        .failure()
+        .stderr(contains("unknown detector `nope`").and(contains("ae, pca, iforest")));
+    deviant()
+        .args(["fit", "-d", "iforest", "--set", "trees=5", "--out"])
+        .arg(ws.path("m"))
+        .arg(&train)
+        .assert()
+        .failure()
+        .stderr(contains("unknown field `trees`"));
+    deviant()
+        .args(["fit", "-d", "pca", "--threshold", "top:150", "--out"])
+        .arg(ws.path("m"))
+        .arg(&train)
+        .assert()
+        .failure()
+        .stderr(contains("outside (0, 100)"));
+}
