@@ -258,9 +258,9 @@ pub fn best_threshold(scores: &[f32], labels: &[u8], f1: bool) -> Result<f64> {
 }
 
 /// The `q` quantile of `values` with linear interpolation (NumPy's default).
-pub fn quantile(values: &[f32], q: f64) -> f64 {
+pub fn quantile<T: Copy + Into<f64>>(values: &[T], q: f64) -> f64 {
     assert!(!values.is_empty(), "quantile of no values");
-    let mut sorted: Vec<f64> = values.iter().map(|&v| f64::from(v)).collect();
+    let mut sorted: Vec<f64> = values.iter().map(|&v| v.into()).collect();
     sorted.sort_by(f64::total_cmp);
     let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);

@@ -1,6 +1,7 @@
 //! The [`Preprocessor`]: fitted on training rows only, saved inside the model, and applied
 //! unchanged to every row scored later.
 
+use deviant_core::metrics::quantile;
 use deviant_core::{ColumnKind, Dataset, Error, Result, Schema};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -91,7 +92,7 @@ impl Preprocessor {
                         name: spec.name.clone(),
                         offset,
                         scale,
-                        fill: median(finite),
+                        fill: quantile(&finite, 0.5),
                     }
                 }
                 (ColumnKind::Categorical, ColumnData::Categorical(values)) => {
@@ -224,16 +225,6 @@ fn scaling_of(values: &[f64], scaling: Scaling) -> (f64, f64) {
             let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
             (mean, guard(var.sqrt()))
         }
-    }
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 0 {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
     }
 }
 

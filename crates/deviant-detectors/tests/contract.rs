@@ -63,8 +63,7 @@ fn rejects_empty_data_and_wrong_feature_counts() {
         let detector = config.fit(&train, &FitContext::new(0)).unwrap();
         let err = detector
             .score(Array2::zeros((3, 5)).view())
-            .err()
-            .expect("an error");
+            .expect_err("a wrong feature count is an error");
         assert!(
             err.to_string().contains("expected 6 features"),
             "{kind}: {err}"

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use deviant_core::metrics::Evaluation;
+use deviant_core::metrics::{Evaluation, quantile};
 use deviant_core::{FitContext, Progress};
 use deviant_data::fsutil::write_bytes_atomic;
 use deviant_data::kdd99::{self, Protocol, ProtocolSplits};
@@ -22,6 +22,50 @@ use crate::progress::Bars;
 pub enum BenchCommand {
     /// KDD Cup 99 under the cloudera, dagmm or alad protocol.
     Kdd99(Kdd99BenchArgs),
+    /// Training and scoring speed of one detector on seeded synthetic rows.
+    Perf(PerfArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PerfArgs {
+    #[arg(long, short, default_value = "ae")]
+    pub detector: String,
+    #[arg(long, default_value_t = 200_000)]
+    pub rows: usize,
+    #[arg(long, default_value_t = 121)]
+    pub features: usize,
+    /// Detector parameter over the perf defaults (for `ae`: relu, hidden [64,32,8], batch
+    /// 1,024, 5 epochs, no validation split, no early stopping), e.g. `--set training.epochs=3`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Scoring passes over all rows; the fastest is reported.
+    #[arg(long, default_value_t = 3)]
+    pub score_repeats: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Also write the rows as an f32 `.npy` file, for a peer implementation to time on the
+    /// same data (see bench/peers/).
+    #[arg(long)]
+    pub export: Option<PathBuf>,
+    /// Write the measurements as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// What `bench perf` measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PerfRecord {
+    pub detector: String,
+    pub params: serde_json::Value,
+    pub rows: usize,
+    pub features: usize,
+    pub threads: usize,
+    pub fit_seconds: f64,
+    /// Wall time of each training epoch (deep detectors).
+    pub epoch_seconds: Vec<f64>,
+    pub median_epoch_seconds: Option<f64>,
+    pub score_seconds: f64,
+    pub score_rows_per_second: f64,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -80,7 +124,73 @@ pub fn run(command: BenchCommand, quiet: bool) -> Result<()> {
             report(&records, args.json.as_deref(), args.markdown.as_deref())?;
             Ok(())
         }
+        BenchCommand::Perf(args) => perf(&args, quiet),
     }
+}
+
+fn perf(args: &PerfArgs, quiet: bool) -> Result<()> {
+    use rand::Rng;
+    anyhow::ensure!(
+        args.rows > 0 && args.features > 0,
+        "--rows and --features must be positive"
+    );
+    let mut params = match args.detector.as_str() {
+        "ae" => serde_json::json!({
+            "activation": "relu",
+            "hidden": [64, 32, 8],
+            "training": {"batch_size": 1024, "epochs": 5, "validation_fraction": 0.0, "patience": 0}
+        }),
+        _ => serde_json::json!({}),
+    };
+    deviant_detectors::registry::merge_params(&mut params, &params_from_sets(&args.sets)?);
+    let config = AnyConfig::from_params(&args.detector, &params)?;
+    // Uniform in [0, 1), like min-max scaled features.
+    let mut rng = deviant_data::split::rng(args.seed);
+    let x =
+        ndarray::Array2::from_shape_simple_fn((args.rows, args.features), || rng.random::<f32>());
+    if let Some(path) = &args.export {
+        ndarray_npy::write_npy(path, &x).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let data = deviant_core::Dataset::new(x, None);
+    let bars = Arc::new(Bars::new(quiet));
+    let cx = FitContext::new(args.seed).with_progress(bars);
+    let started = Instant::now();
+    let detector = config.fit(&data, &cx)?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+    let epoch_seconds: Vec<f64> = detector
+        .fit_summary()
+        .history
+        .iter()
+        .map(|e| e.seconds)
+        .collect();
+    let mut score_seconds = f64::INFINITY;
+    for _ in 0..args.score_repeats.max(1) {
+        let started = Instant::now();
+        detector.score(data.view())?;
+        score_seconds = score_seconds.min(started.elapsed().as_secs_f64());
+    }
+    let record = PerfRecord {
+        detector: args.detector.clone(),
+        params: serde_json::to_value(&config)?["params"].clone(),
+        rows: args.rows,
+        features: args.features,
+        threads: std::thread::available_parallelism().map_or(1, usize::from),
+        fit_seconds,
+        median_epoch_seconds: (!epoch_seconds.is_empty()).then(|| {
+            quantile(
+                &epoch_seconds.iter().map(|&s| s as f32).collect::<Vec<_>>(),
+                0.5,
+            )
+        }),
+        epoch_seconds,
+        score_seconds,
+        score_rows_per_second: args.rows as f64 / score_seconds,
+    };
+    println!("{}", serde_json::to_string_pretty(&record)?);
+    if let Some(path) = &args.json {
+        write_bytes_atomic(path, &serde_json::to_vec_pretty(&record)?)?;
+    }
+    Ok(())
 }
 
 /// Parses `--seeds`.
