@@ -329,3 +329,40 @@ fn unknown_detectors_and_parameters_are_refused() {
         .failure()
         .stderr(contains("outside (0, 100)"));
 }
+
+#[test]
+fn bench_perf_times_a_detector_and_exports_its_rows() {
+    let ws = Workspace::new();
+    let (rows, json) = (ws.path("rows.npy"), ws.path("perf.json"));
+    deviant()
+        .args([
+            "bench",
+            "perf",
+            "--rows",
+            "600",
+            "--features",
+            "7",
+            "--score-repeats",
+            "1",
+        ])
+        .args([
+            "--set",
+            "training.epochs=2",
+            "--set",
+            "hidden=[4,2]",
+            "--export",
+        ])
+        .arg(&rows)
+        .arg("--json")
+        .arg(&json)
+        .assert()
+        .success();
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(record["rows"], 600);
+    assert_eq!(record["epoch_seconds"].as_array().unwrap().len(), 2);
+    assert!(record["score_rows_per_second"].as_f64().unwrap() > 0.0);
+    // An .npy header, then 600 × 7 little-endian f32 values.
+    let bytes = std::fs::read(&rows).unwrap();
+    assert!(bytes.starts_with(b"\x93NUMPY"));
+    assert!(bytes.len() > 600 * 7 * 4);
+}

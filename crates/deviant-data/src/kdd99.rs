@@ -83,27 +83,9 @@ pub const FEATURES: [&str; 41] = [
 /// The symbolic features, one-hot encoded by the preprocessor.
 pub const SYMBOLIC: [&str; 3] = ["protocol_type", "service", "flag"];
 
-/// The 18 continuous features of the `cloudera` protocol.
-pub const CLOUDERA_FEATURES: [&str; 18] = [
-    "srv_count",
-    "serror_rate",
-    "srv_serror_rate",
-    "rerror_rate",
-    "srv_rerror_rate",
-    "same_srv_rate",
-    "diff_srv_rate",
-    "srv_diff_host_rate",
-    "dst_host_count",
-    "dst_host_srv_count",
-    "dst_host_same_srv_rate",
-    "dst_host_diff_srv_rate",
-    "dst_host_same_src_port_rate",
-    "dst_host_srv_diff_host_rate",
-    "dst_host_serror_rate",
-    "dst_host_srv_serror_rate",
-    "dst_host_rerror_rate",
-    "dst_host_srv_rerror_rate",
-];
+/// The 18 continuous features of the `cloudera` protocol: the traffic features from
+/// `srv_count` to the end of the row.
+pub const CLOUDERA_FEATURES: &[&str] = FEATURES.split_at(FEATURES.len() - 18).1;
 
 const NORMAL: &str = "normal.";
 
@@ -446,4 +428,25 @@ pub fn write_protocol(
     let json = serde_json::to_vec_pretty(&splits).map_err(|e| Error::Other(e.to_string()))?;
     write_bytes_atomic(&out.join("protocol.json"), &json)?;
     Ok(splits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloudera_keeps_the_18_traffic_features() {
+        assert_eq!(CLOUDERA_FEATURES.len(), 18);
+        assert_eq!(CLOUDERA_FEATURES[0], "srv_count");
+        assert_eq!(CLOUDERA_FEATURES[17], "dst_host_srv_rerror_rate");
+        assert!(!CLOUDERA_FEATURES.contains(&"count"));
+    }
+
+    #[test]
+    fn protocols_read_back_their_names() {
+        for protocol in Protocol::ALL {
+            assert_eq!(protocol.name().parse::<Protocol>().unwrap(), protocol);
+        }
+        assert!("kdd".parse::<Protocol>().is_err());
+    }
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use deviant_core::detector::FitSummary;
+use deviant_core::metrics::Evaluation;
 use deviant_core::{
     Dataset, Detector, Error, FitContext, Result, Schema, Threshold, ThresholdRule,
 };
@@ -71,6 +72,14 @@ pub struct Scored {
     pub scores: Array1<f32>,
     pub flags: Vec<bool>,
     pub threshold: f64,
+}
+
+impl Scored {
+    /// Metrics of these scores against `labels` (1 = anomaly) at the batch's threshold.
+    pub fn evaluate(&self, labels: &[u8]) -> Result<Evaluation> {
+        let scores = self.scores.as_slice().expect("scores are contiguous");
+        Evaluation::new(scores, labels, self.threshold)
+    }
 }
 
 impl Model {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use deviant_core::metrics::{Evaluation, quantile};
+use deviant_core::metrics::quantile;
 use deviant_core::{FitContext, Progress};
 use deviant_data::fsutil::write_bytes_atomic;
 use deviant_data::kdd99::{self, Protocol, ProtocolSplits};
@@ -295,11 +295,7 @@ pub fn kdd99_bench(args: &Kdd99BenchArgs, quiet: bool) -> Result<Vec<BenchRecord
             let started = Instant::now();
             let scored = model.score(&test)?;
             let score_seconds = started.elapsed().as_secs_f64();
-            let eval = Evaluation::new(
-                scored.scores.as_slice().expect("contiguous"),
-                &labels,
-                scored.threshold,
-            )?;
+            let eval = scored.evaluate(&labels)?;
             let t = &model.manifest.threshold;
             records.push(BenchRecord {
                 dataset: "kddcup99".into(),

@@ -2,7 +2,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use deviant_core::metrics::Evaluation;
 use deviant_data::TableReader;
 use deviant_data::fsutil::write_bytes_atomic;
 use deviant_detectors::Model;
@@ -39,11 +38,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let data = model.prepare(&table)?;
     let scored = model.score(&data)?;
     let labels = data.labels.as_ref().expect("labels were read").to_vec();
-    let eval = Evaluation::new(
-        scored.scores.as_slice().expect("contiguous"),
-        &labels,
-        scored.threshold,
-    )?;
+    let eval = scored.evaluate(&labels)?;
     let t = &model.manifest.threshold;
     println!(
         "rows: {} ({} anomalies)",

@@ -159,22 +159,24 @@ impl DetectorConfig for AeConfig {
 }
 
 impl Autoencoder {
-    /// Squared reconstruction error per feature.
-    fn squared_errors(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+    /// Squared reconstruction errors of `x` (`[rows, features]`), in row chunks run in
+    /// parallel, each chunk's errors turned into a `T` by `finish`.
+    fn chunked_errors<T: Send>(
+        &self,
+        x: ArrayView2<f32>,
+        finish: impl Fn(Tensor<2>) -> Result<T> + Send + Sync,
+    ) -> Result<Vec<T>> {
         check_input(x, self.n_features, "ae")?;
         let device = cpu();
-        let parts: Vec<Array2<f32>> = x
-            .axis_chunks_iter(Axis(0), SCORE_CHUNK)
+        x.axis_chunks_iter(Axis(0), SCORE_CHUNK)
             .collect::<Vec<_>>()
             .into_par_iter()
             .map(|chunk| {
                 let input = to_tensor(chunk, &device);
                 let out = self.net.forward(input.clone(), self.activation, None);
-                to_array2((out - input).square())
+                finish((out - input).square())
             })
-            .collect::<Result<_>>()?;
-        let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-        Ok(concatenate(Axis(0), &views).expect("chunks share their width"))
+            .collect()
     }
 }
 
@@ -184,23 +186,15 @@ impl Detector for Autoencoder {
     }
 
     fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-        check_input(x, self.n_features, "ae")?;
-        let device = cpu();
-        let parts: Vec<Vec<f32>> = x
-            .axis_chunks_iter(Axis(0), SCORE_CHUNK)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .map(|chunk| {
-                let input = to_tensor(chunk, &device);
-                let out = self.net.forward(input.clone(), self.activation, None);
-                to_vec((out - input).square().mean_dim(1))
-            })
-            .collect::<Result<_>>()?;
+        let parts = self.chunked_errors(x, |errors| to_vec(errors.mean_dim(1)))?;
         Ok(Array1::from(parts.concat()))
     }
 
     fn explain(&self, x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
-        Some(self.squared_errors(x))
+        Some(self.chunked_errors(x, to_array2).map(|parts| {
+            let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+            concatenate(Axis(0), &views).expect("chunks share their width")
+        }))
     }
 
     fn save(&self, dir: &Path) -> Result<()> {
@@ -219,5 +213,39 @@ impl Detector for Autoencoder {
 
     fn fit_summary(&self) -> FitSummary {
         self.summary.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deep::train::LoopConfig;
+
+    #[test]
+    fn explanations_average_to_the_score_across_chunks() {
+        // More rows than two scoring chunks, so the chunks are stitched back in order.
+        let rows = 2 * SCORE_CHUNK + 37;
+        let x = Array2::from_shape_fn((rows, 5), |(i, j)| ((i * 7 + j * 3) % 11) as f32 / 11.0);
+        let config = AeConfig {
+            hidden: vec![4, 2],
+            training: LoopConfig {
+                epochs: 1,
+                ..LoopConfig::default()
+            },
+            ..AeConfig::default()
+        };
+        let ae = config
+            .fit(&Dataset::new(x.clone(), None), &FitContext::new(3))
+            .unwrap();
+        let scores = ae.score(x.view()).unwrap();
+        let explained = ae.explain(x.view()).unwrap().unwrap();
+        assert_eq!(explained.dim(), (rows, 5));
+        for (row, score) in explained.rows().into_iter().zip(&scores) {
+            let mean = row.mean().unwrap();
+            assert!(
+                (mean - score).abs() <= 1e-6 * score.max(1.0),
+                "{mean} vs {score}"
+            );
+        }
     }
 }
