@@ -366,3 +366,57 @@ fn bench_perf_times_a_detector_and_exports_its_rows() {
     assert!(bytes.starts_with(b"\x93NUMPY"));
     assert!(bytes.len() > 600 * 7 * 4);
 }
+
+#[test]
+fn npz_files_train_and_score_with_y_as_the_label() {
+    use ndarray_npy::NpzWriter;
+    let ws = Workspace::new();
+    let write_npz = |name: &str, rows: usize, anomaly_every: usize| {
+        let path = ws.path(name);
+        let x = ndarray::Array2::from_shape_fn((rows, 3), |(i, j)| {
+            let anomaly = anomaly_every > 0 && i % anomaly_every == anomaly_every - 1;
+            let base = ((i * 13 + j * 7) % 17) as f64 / 17.0;
+            if anomaly { base + 5.0 } else { base }
+        });
+        let y = ndarray::Array1::from_shape_fn(rows, |i| {
+            i64::from(anomaly_every > 0 && i % anomaly_every == anomaly_every - 1)
+        });
+        let mut npz = NpzWriter::new(std::fs::File::create(&path).unwrap());
+        npz.add_array("X", &x).unwrap();
+        npz.add_array("y", &y).unwrap();
+        npz.finish().unwrap();
+        path
+    };
+    let train = write_npz("train.npz", 200, 10);
+    let test = write_npz("test.npz", 50, 5);
+    let model = ws.path("model");
+    deviant()
+        .args(["fit", "-d", "iforest", "--out"])
+        .arg(&model)
+        .arg(&train)
+        .assert()
+        .success()
+        .stdout(contains("trained iforest on 180 rows x 3 features"));
+    deviant()
+        .arg("eval")
+        .arg(&model)
+        .arg(&test)
+        .assert()
+        .success()
+        .stdout(contains("rows: 50 (10 anomalies)").and(contains("roc_auc              1.0000")));
+    let scores = ws.path("scores.csv");
+    deviant()
+        .arg("score")
+        .arg(&model)
+        .arg(&test)
+        .arg("--out")
+        .arg(&scores)
+        .assert()
+        .success();
+    let rows = read_scores(&scores);
+    assert_eq!(
+        (rows.len(), rows[0].0, rows[49].0),
+        (50, 1, 50),
+        "row numbers from 1"
+    );
+}

@@ -57,25 +57,41 @@ fn read_any<D: Dimension>(npz: &mut Npz, name: &str, file: &str) -> Result<ndarr
         })
 }
 
-/// Reads `X` (rows × features) and `y` (1 = anomaly) from an `.npz` file.
-pub fn read_npz(path: &Path) -> Result<Dataset> {
+/// The `X` matrix and, when the file has it, the `y` vector of an `.npz` file, with their
+/// shapes checked against each other.
+fn read_arrays(path: &Path) -> Result<(Array2<f64>, Option<Array1<f64>>)> {
     let file = path.display().to_string();
     let handle = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut npz = NpzReader::new(handle).map_err(|e| Error::format(&file, e.to_string()))?;
     let x: Array2<f64> = read_any(&mut npz, "X", &file)?;
-    let y: Array1<f64> = read_any(&mut npz, "y", &file)?;
-    if x.nrows() != y.len() {
+    let has_y = npz.names().unwrap_or_default().iter().any(|n| n == "y");
+    let y: Option<Array1<f64>> = if has_y {
+        Some(read_any(&mut npz, "y", &file)?)
+    } else {
+        None
+    };
+    if let Some(y) = &y
+        && x.nrows() != y.len()
+    {
         return Err(Error::format(
             &file,
             format!("`X` has {} rows but `y` has {} labels", x.nrows(), y.len()),
         ));
     }
-    if x.nrows() == 0 {
+    if x.is_empty() {
         return Err(Error::Empty {
             what: file,
-            remedy: "`X` has no rows".into(),
+            remedy: "`X` needs at least one row and one column".into(),
         });
     }
+    Ok((x, y))
+}
+
+/// Reads `X` (rows × features) and `y` (1 = anomaly) from an `.npz` file.
+pub fn read_npz(path: &Path) -> Result<Dataset> {
+    let file = path.display().to_string();
+    let (x, y) = read_arrays(path)?;
+    let y = y.ok_or_else(|| Error::format(&file, "no array `y` of labels"))?;
     if let Some(((row, col), v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(Error::format(
             &file,
@@ -84,6 +100,24 @@ pub fn read_npz(path: &Path) -> Result<Dataset> {
     }
     let labels = y.mapv(|v| u8::from(v != 0.0));
     Ok(Dataset::new(x.mapv(|v| v as f32), Some(labels)))
+}
+
+/// The name the table readers give column `j` of `X`.
+pub fn feature_name(j: usize) -> String {
+    format!("x{j}")
+}
+
+/// An `.npz` file as named columns, for the table readers: `x0`, `x1`, … from `X`, then `y`
+/// when the file has labels.
+pub fn read_npz_columns(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>)> {
+    let (x, y) = read_arrays(path)?;
+    let mut names: Vec<String> = (0..x.ncols()).map(feature_name).collect();
+    let mut columns: Vec<Vec<f64>> = x.columns().into_iter().map(|c| c.to_vec()).collect();
+    if let Some(y) = y {
+        names.push("y".into());
+        columns.push(y.to_vec());
+    }
+    Ok((names, columns))
 }
 
 #[cfg(test)]
@@ -125,5 +159,7 @@ mod tests {
         w.add_array("X", &array![[1.0f64]]).unwrap();
         w.finish().unwrap();
         assert!(read_npz(&path).unwrap_err().to_string().contains("`y`"));
+        let (names, columns) = read_npz_columns(&path).unwrap();
+        assert_eq!((names, columns), (vec!["x0".to_string()], vec![vec![1.0]]));
     }
 }

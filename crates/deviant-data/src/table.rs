@@ -9,6 +9,8 @@ use deviant_core::schema::LabelSpec;
 use deviant_core::{ColumnKind, ColumnSpec, Error, Result, Schema};
 use flate2::read::MultiGzDecoder;
 
+use crate::npz::read_npz_columns;
+
 /// How to read a delimited file.
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
@@ -56,6 +58,12 @@ fn parse_number(cell: &str) -> std::result::Result<f64, ()> {
         return Ok(f64::NAN);
     }
     cell.parse::<f64>().map_err(|_| ())
+}
+
+/// Whether `path` is a NumPy `.npz` archive, which is read whole rather than streamed.
+fn is_npz(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 
 fn display_name(path: &Path) -> String {
@@ -149,12 +157,24 @@ fn check_known(names: &[String], wanted: &[String], option: &str, file: &str) ->
 /// `opts` can override either way, ignore columns, and name the label column.
 pub fn infer_schema(path: &Path, read: &ReadOptions, opts: &SchemaOptions) -> Result<Schema> {
     let file = display_name(path);
-    let mut reader = open_reader(path, read)?;
-    let names = read_header(path, &mut reader, read)?;
+    let (names, numeric, label) = if is_npz(path) {
+        let (names, _) = read_npz_columns(path)?;
+        // ADBench's `y` is the label, 0 = normal, unless the user names another column.
+        let label = opts.label.clone().or_else(|| {
+            names.iter().any(|n| n == "y").then(|| LabelSpec {
+                column: "y".into(),
+                normal_values: vec!["0".into()],
+            })
+        });
+        (names.clone(), vec![true; names.len()], label)
+    } else {
+        let (names, numeric) = sample_text_columns(path, read, opts)?;
+        (names, numeric, opts.label.clone())
+    };
     check_known(&names, &opts.categorical, "--categorical", &file)?;
     check_known(&names, &opts.numeric, "--numeric", &file)?;
     check_known(&names, &read.ignore, "--ignore", &file)?;
-    if let Some(label) = &opts.label {
+    if let Some(label) = &label {
         check_known(
             &names,
             std::slice::from_ref(&label.column),
@@ -162,6 +182,48 @@ pub fn infer_schema(path: &Path, read: &ReadOptions, opts: &SchemaOptions) -> Re
             &file,
         )?;
     }
+    let label_column = label.as_ref().map(|l| l.column.as_str());
+    let features = names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| Some(n.as_str()) != label_column && !read.ignore.contains(n))
+        .map(|(i, name)| {
+            let kind = if opts.categorical.contains(name) {
+                ColumnKind::Categorical
+            } else if opts.numeric.contains(name) || numeric[i] {
+                ColumnKind::Numeric
+            } else {
+                ColumnKind::Categorical
+            };
+            ColumnSpec {
+                name: name.clone(),
+                kind,
+            }
+        })
+        .collect::<Vec<_>>();
+    if features.is_empty() {
+        return Err(Error::format(
+            file,
+            "no feature columns are left after the label and --ignore",
+        ));
+    }
+    Ok(Schema {
+        features,
+        label,
+        ignored: read.ignore.clone(),
+    })
+}
+
+/// The column names of a delimited file and, from its first rows, whether each column holds
+/// only numbers (or missing markers).
+fn sample_text_columns(
+    path: &Path,
+    read: &ReadOptions,
+    opts: &SchemaOptions,
+) -> Result<(Vec<String>, Vec<bool>)> {
+    let file = display_name(path);
+    let mut reader = open_reader(path, read)?;
+    let names = read_header(path, &mut reader, read)?;
     let mut numeric = vec![true; names.len()];
     let mut rows = 0;
     let mut record = csv::StringRecord::new();
@@ -191,36 +253,7 @@ pub fn infer_schema(path: &Path, read: &ReadOptions, opts: &SchemaOptions) -> Re
             remedy: "the file has no data rows".into(),
         });
     }
-    let label_column = opts.label.as_ref().map(|l| l.column.as_str());
-    let features = names
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| Some(n.as_str()) != label_column && !read.ignore.contains(n))
-        .map(|(i, name)| {
-            let kind = if opts.categorical.contains(name) {
-                ColumnKind::Categorical
-            } else if opts.numeric.contains(name) || numeric[i] {
-                ColumnKind::Numeric
-            } else {
-                ColumnKind::Categorical
-            };
-            ColumnSpec {
-                name: name.clone(),
-                kind,
-            }
-        })
-        .collect::<Vec<_>>();
-    if features.is_empty() {
-        return Err(Error::format(
-            file,
-            "no feature columns are left after the label and --ignore",
-        ));
-    }
-    Ok(Schema {
-        features,
-        label: opts.label.clone(),
-        ignored: read.ignore.clone(),
-    })
+    Ok((names, numeric))
 }
 
 /// The cells of one feature column.
@@ -284,14 +317,28 @@ impl Table {
 /// Reads a file in chunks of rows under a fixed schema, so files larger than memory can be
 /// scored piece by piece.
 pub struct TableReader {
+    columns: ColumnMap,
+    source: Source,
+}
+
+/// Where the schema's columns are in one file.
+struct ColumnMap {
     file: String,
-    reader: csv::Reader<Box<dyn Read + Send>>,
     schema: Schema,
-    n_columns: usize,
     /// For each schema feature, its position in the file.
     feature_positions: Vec<usize>,
     label_position: Option<usize>,
-    record: csv::StringRecord,
+}
+
+enum Source {
+    /// Delimited text, read record by record.
+    Text {
+        reader: csv::Reader<Box<dyn Read + Send>>,
+        n_columns: usize,
+        record: csv::StringRecord,
+    },
+    /// A format read whole (`.npz`): every column of the file, and the next row to hand out.
+    Loaded { columns: Vec<Vec<f64>>, next: usize },
 }
 
 impl TableReader {
@@ -299,8 +346,19 @@ impl TableReader {
     /// no column the schema does not know (unless ignored or the label).
     pub fn open(path: &Path, read: &ReadOptions, schema: &Schema) -> Result<Self> {
         let file = display_name(path);
-        let mut reader = open_reader(path, read)?;
-        let names = read_header(path, &mut reader, read)?;
+        let (names, source) = if is_npz(path) {
+            let (names, columns) = read_npz_columns(path)?;
+            (names, Source::Loaded { columns, next: 0 })
+        } else {
+            let mut reader = open_reader(path, read)?;
+            let names = read_header(path, &mut reader, read)?;
+            let source = Source::Text {
+                reader,
+                n_columns: names.len(),
+                record: csv::StringRecord::new(),
+            };
+            (names, source)
+        };
         let position = |name: &str| names.iter().position(|n| n == name);
         let mut feature_positions = Vec::with_capacity(schema.features.len());
         for column in &schema.features {
@@ -332,23 +390,95 @@ impl TableReader {
             }
         }
         Ok(Self {
-            file,
-            reader,
-            schema: schema.clone(),
-            n_columns: names.len(),
-            feature_positions,
-            label_position,
-            record: csv::StringRecord::new(),
+            columns: ColumnMap {
+                file,
+                schema: schema.clone(),
+                feature_positions,
+                label_position,
+            },
+            source,
         })
     }
 
     /// Whether the file has the schema's label column.
     pub fn has_labels(&self) -> bool {
-        self.label_position.is_some()
+        self.columns.label_position.is_some()
     }
 
     /// Reads up to `max_rows` rows; `None` at the end of the file.
     pub fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Table>> {
+        let chunk = match &mut self.source {
+            Source::Text {
+                reader,
+                n_columns,
+                record,
+            } => self
+                .columns
+                .text_chunk(reader, *n_columns, record, max_rows)?,
+            Source::Loaded { columns, next } => {
+                let rows = *next..columns[0].len().min(next.saturating_add(max_rows));
+                *next = rows.end;
+                self.columns.loaded_chunk(columns, rows)
+            }
+        };
+        Ok((!chunk.lines.is_empty()).then_some(chunk))
+    }
+
+    /// Reads every remaining row; an empty file is an error.
+    pub fn read_all(mut self) -> Result<Table> {
+        match self.next_chunk(usize::MAX)? {
+            Some(table) => Ok(table),
+            None => Err(Error::Empty {
+                what: self.columns.file,
+                remedy: "the file has no data rows".into(),
+            }),
+        }
+    }
+}
+
+impl ColumnMap {
+    /// Rows `rows` of a file read whole; line numbers are row numbers counted from 1.
+    fn loaded_chunk(&self, columns: &[Vec<f64>], rows: std::ops::Range<usize>) -> Table {
+        let features = self
+            .schema
+            .features
+            .iter()
+            .zip(&self.feature_positions)
+            .map(|(spec, &pos)| {
+                let values = &columns[pos][rows.clone()];
+                match spec.kind {
+                    ColumnKind::Numeric => ColumnData::Numeric(values.to_vec()),
+                    ColumnKind::Categorical => {
+                        ColumnData::Categorical(values.iter().map(f64::to_string).collect())
+                    }
+                }
+            })
+            .collect();
+        let labels = self
+            .label_position
+            .zip(self.schema.label.as_ref())
+            .map(|(pos, spec)| {
+                columns[pos][rows.clone()]
+                    .iter()
+                    .map(|v| spec.encode(&v.to_string()))
+                    .collect()
+            });
+        Table {
+            source: self.file.clone(),
+            columns: features,
+            labels,
+            lines: rows.map(|r| r as u64 + 1).collect(),
+        }
+    }
+
+    /// Up to `max_rows` records of a delimited file, parsed under the schema.
+    fn text_chunk(
+        &self,
+        reader: &mut csv::Reader<Box<dyn Read + Send>>,
+        n_columns: usize,
+        record: &mut csv::StringRecord,
+        max_rows: usize,
+    ) -> Result<Table> {
         let mut columns: Vec<ColumnData> = self
             .schema
             .features
@@ -363,25 +493,24 @@ impl TableReader {
         let mut labels = self.label_position.map(|_| Vec::new());
         let mut lines = Vec::new();
         while lines.len() < max_rows {
-            let found = self
-                .reader
-                .read_record(&mut self.record)
+            let found = reader
+                .read_record(record)
                 .map_err(|e| Error::format(&self.file, e.to_string()))?;
             if !found {
                 break;
             }
-            let line = self.record.position().map_or(0, |p| p.line());
-            if self.record.len() == 1 && self.record[0].trim().is_empty() {
+            let line = record.position().map_or(0, |p| p.line());
+            if record.len() == 1 && record[0].trim().is_empty() {
                 continue;
             }
-            if self.record.len() != self.n_columns {
+            if record.len() != n_columns {
                 return Err(Error::format(
                     &self.file,
                     format!(
                         "line {line} has {} fields but the header has {}; check the delimiter \
                          and quoting of that row",
-                        self.record.len(),
-                        self.n_columns
+                        record.len(),
+                        n_columns
                     ),
                 ));
             }
@@ -392,7 +521,7 @@ impl TableReader {
                 .zip(&self.feature_positions)
                 .zip(&mut columns)
             {
-                let cell = &self.record[pos];
+                let cell = &record[pos];
                 match column {
                     ColumnData::Numeric(values) => {
                         let value = parse_number(cell).map_err(|()| Error::Cell {
@@ -413,30 +542,16 @@ impl TableReader {
             if let (Some(labels), Some(pos), Some(spec)) =
                 (&mut labels, self.label_position, &self.schema.label)
             {
-                labels.push(spec.encode(&self.record[pos]));
+                labels.push(spec.encode(&record[pos]));
             }
             lines.push(line);
         }
-        if lines.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(Table {
+        Ok(Table {
             source: self.file.clone(),
             columns,
             labels,
             lines,
-        }))
-    }
-
-    /// Reads every remaining row; an empty file is an error.
-    pub fn read_all(mut self) -> Result<Table> {
-        match self.next_chunk(usize::MAX)? {
-            Some(table) => Ok(table),
-            None => Err(Error::Empty {
-                what: self.file,
-                remedy: "the file has no data rows".into(),
-            }),
-        }
+        })
     }
 }
 
@@ -612,5 +727,42 @@ mod tests {
             sizes.push(chunk.n_rows());
         }
         assert_eq!(sizes, vec![4, 4, 2]);
+    }
+
+    #[test]
+    fn npz_files_read_like_tables_with_y_as_the_label() {
+        use ndarray::array;
+        use ndarray_npy::NpzWriter;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("set.npz");
+        let mut w = NpzWriter::new(File::create(&path).unwrap());
+        w.add_array("X", &array![[1.0f64, 10.0], [2.0, 20.0], [3.0, f64::NAN]])
+            .unwrap();
+        w.add_array("y", &array![0i32, 1, 0]).unwrap();
+        w.finish().unwrap();
+        let schema =
+            infer_schema(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
+        assert_eq!(schema.feature_names().collect::<Vec<_>>(), ["x0", "x1"]);
+        assert_eq!(schema.label.as_ref().unwrap().column, "y");
+        let mut reader = TableReader::open(&path, &ReadOptions::default(), &schema).unwrap();
+        assert!(reader.has_labels());
+        let first = reader.next_chunk(2).unwrap().unwrap();
+        assert_eq!(first.columns[1], ColumnData::Numeric(vec![10.0, 20.0]));
+        assert_eq!(first.labels, Some(vec![0, 1]));
+        let second = reader.next_chunk(2).unwrap().unwrap();
+        assert_eq!(second.lines, vec![3]);
+        assert!(matches!(&second.columns[1], ColumnData::Numeric(v) if v[0].is_nan()));
+        assert!(reader.next_chunk(2).unwrap().is_none());
+
+        // A model trained on more columns names the missing one.
+        let mut wider = schema.clone();
+        wider.features.push(ColumnSpec {
+            name: "x2".into(),
+            kind: ColumnKind::Numeric,
+        });
+        let err = TableReader::open(&path, &ReadOptions::default(), &wider)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("column `x2` is missing"), "{err}");
     }
 }

@@ -12,7 +12,7 @@ use crate::progress::Bars;
 
 #[derive(Debug, Args)]
 pub struct FitArgs {
-    /// Training table (CSV or TSV, optionally gzipped).
+    /// Training table: CSV or TSV (optionally gzipped), or an `.npz` with arrays `X` and `y`.
     pub data: PathBuf,
     /// Detector kind (see `deviant models`).
     #[arg(long, short)]
