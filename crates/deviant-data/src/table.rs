@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use deviant_core::schema::LabelSpec;
-use deviant_core::{ColumnKind, ColumnSpec, Error, Result, Schema};
+use deviant_core::{ColumnKind, ColumnSpec, Error, NoProgress, Progress, Result, Schema};
 use flate2::read::MultiGzDecoder;
 
 use crate::npz::read_npz_columns;
@@ -302,6 +302,21 @@ impl Table {
         }
     }
 
+    /// Appends the rows of `other`, a later chunk of the same file.
+    fn append(&mut self, other: Table) {
+        for (mine, theirs) in self.columns.iter_mut().zip(other.columns) {
+            match (mine, theirs) {
+                (ColumnData::Numeric(a), ColumnData::Numeric(b)) => a.extend(b),
+                (ColumnData::Categorical(a), ColumnData::Categorical(b)) => a.extend(b),
+                _ => unreachable!("chunks of one reader share their column kinds"),
+            }
+        }
+        if let (Some(a), Some(b)) = (&mut self.labels, other.labels) {
+            a.extend(b);
+        }
+        self.lines.extend(other.lines);
+    }
+
     /// Only the rows labelled normal (all rows when the table has no labels).
     pub fn normal_rows(&self) -> Table {
         match &self.labels {
@@ -425,14 +440,28 @@ impl TableReader {
     }
 
     /// Reads every remaining row; an empty file is an error.
-    pub fn read_all(mut self) -> Result<Table> {
-        match self.next_chunk(usize::MAX)? {
-            Some(table) => Ok(table),
-            None => Err(Error::Empty {
-                what: self.columns.file,
-                remedy: "the file has no data rows".into(),
-            }),
+    pub fn read_all(self) -> Result<Table> {
+        self.read_all_with_progress(&NoProgress)
+    }
+
+    /// [`TableReader::read_all`], reporting the rows read so far to `progress`.
+    pub fn read_all_with_progress(mut self, progress: &dyn Progress) -> Result<Table> {
+        const CHUNK_ROWS: usize = 1 << 16;
+        progress.begin("reading", 0);
+        let mut table: Option<Table> = None;
+        while let Some(chunk) = self.next_chunk(CHUNK_ROWS)? {
+            match &mut table {
+                Some(table) => table.append(chunk),
+                None => table = Some(chunk),
+            }
+            let rows = table.as_ref().map_or(0, Table::n_rows);
+            progress.message(&format!("{} rows of {}", rows, self.columns.file));
         }
+        progress.finish();
+        table.ok_or_else(|| Error::Empty {
+            what: self.columns.file,
+            remedy: "the file has no data rows".into(),
+        })
     }
 }
 
@@ -764,5 +793,30 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("column `x2` is missing"), "{err}");
+    }
+
+    #[test]
+    fn read_all_stitches_chunks_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = 70_000; // more than one reading chunk
+        let mut text = String::from("n,c,label\n");
+        for i in 0..rows {
+            text.push_str(&format!(
+                "{i},{},{}\n",
+                if i % 2 == 0 { "a" } else { "b" },
+                i % 3
+            ));
+        }
+        let path = write(&dir, "big.csv", &text);
+        let (_, table) = read_table(&path, &ReadOptions::default(), &label("label", "0")).unwrap();
+        assert_eq!(table.n_rows(), rows);
+        assert_eq!(table.lines[rows - 1], rows as u64 + 1);
+        let ColumnData::Numeric(n) = &table.columns[0] else {
+            panic!("n is numeric")
+        };
+        assert!(n.iter().enumerate().all(|(i, &v)| v == i as f64));
+        assert!(matches!(&table.columns[1], ColumnData::Categorical(c) if c[rows - 1] == "b"));
+        let labels = table.labels.unwrap();
+        assert_eq!(labels[rows - 1], u8::from((rows - 1) % 3 != 0));
     }
 }

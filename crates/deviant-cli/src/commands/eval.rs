@@ -7,6 +7,7 @@ use deviant_data::fsutil::write_bytes_atomic;
 use deviant_detectors::Model;
 
 use crate::args::ReadArgs;
+use crate::progress::Bars;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -21,7 +22,7 @@ pub struct EvalArgs {
     pub read: ReadArgs,
 }
 
-pub fn run(args: EvalArgs) -> Result<()> {
+pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
     let model = Model::load(&args.model)?;
     let schema = &model.manifest.schema;
     let label = schema.label.as_ref().with_context(
@@ -34,7 +35,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         args.data.display(),
         label.column
     );
-    let table = reader.read_all()?;
+    let table = reader.read_all_with_progress(&Bars::new(quiet))?;
     let data = model.prepare(&table)?;
     let scored = model.score(&data)?;
     let labels = data.labels.as_ref().expect("labels were read").to_vec();

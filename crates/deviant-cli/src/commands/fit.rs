@@ -54,7 +54,8 @@ pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
     let detector = detector_config(args.detector.as_deref(), args.config.as_ref(), &args.sets)?;
     let read = args.read.options()?;
     let schema = infer_schema(&args.data, &read, &args.schema.options())?;
-    let table = TableReader::open(&args.data, &read, &schema)?.read_all()?;
+    let bars = Arc::new(Bars::new(quiet));
+    let table = TableReader::open(&args.data, &read, &schema)?.read_all_with_progress(&*bars)?;
     let table = if args.keep_anomalies {
         table
     } else {
@@ -68,7 +69,7 @@ pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
     let train = preprocessor.dataset(&table)?;
     let validation = match &args.validation {
         Some(path) => {
-            let t = TableReader::open(path, &read, &schema)?.read_all()?;
+            let t = TableReader::open(path, &read, &schema)?.read_all_with_progress(&*bars)?;
             Some(preprocessor.dataset(&t)?)
         }
         None => None,
@@ -77,7 +78,6 @@ pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
         Some(v) if v.labels.is_some() => ThresholdRule::BestF1,
         _ => ThresholdRule::Contamination { fraction: 0.1 },
     });
-    let bars = Arc::new(Bars::new(quiet));
     let cx = FitContext::new(args.seed).with_progress(bars);
     let model = Model::train(
         TrainSpec {

@@ -46,7 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Fit(args) => fit::run(args, quiet),
         Command::Score(args) => score::run(args, quiet),
-        Command::Eval(args) => eval::run(args),
+        Command::Eval(args) => eval::run(args, quiet),
         Command::Data(command) => data::run(command, quiet),
         Command::Bench(command) => bench::run(command, quiet),
         Command::Models(args) => models::run(args),
