@@ -96,16 +96,23 @@ pub enum Protocol {
     Cloudera,
     Dagmm,
     Alad,
+    Alibi,
 }
 
 impl Protocol {
-    pub const ALL: [Protocol; 3] = [Protocol::Cloudera, Protocol::Dagmm, Protocol::Alad];
+    pub const ALL: [Protocol; 4] = [
+        Protocol::Cloudera,
+        Protocol::Dagmm,
+        Protocol::Alad,
+        Protocol::Alibi,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Protocol::Cloudera => "cloudera",
             Protocol::Dagmm => "dagmm",
             Protocol::Alad => "alad",
+            Protocol::Alibi => "alibi",
         }
     }
 
@@ -114,17 +121,22 @@ impl Protocol {
         match self {
             Protocol::Cloudera => ThresholdRule::BestF1,
             Protocol::Dagmm | Protocol::Alad => ThresholdRule::TopPercent { percent: 20.0 },
+            // The 95th percentile of the (unlabelled) validation batch's scores.
+            Protocol::Alibi => ThresholdRule::Contamination { fraction: 0.05 },
         }
     }
 
     /// The scaling the protocol fits on its training rows.
     pub fn scaling(self) -> Scaling {
-        Scaling::MinMax
+        match self {
+            Protocol::Alibi => Scaling::Standard,
+            _ => Scaling::MinMax,
+        }
     }
 
     fn feature_indices(self) -> Vec<usize> {
         match self {
-            Protocol::Cloudera => CLOUDERA_FEATURES
+            Protocol::Cloudera | Protocol::Alibi => CLOUDERA_FEATURES
                 .iter()
                 .map(|f| FEATURES.iter().position(|g| g == f).expect("a KDD feature"))
                 .collect(),
@@ -134,7 +146,7 @@ impl Protocol {
 
     fn is_anomaly(self, label: &str) -> bool {
         match self {
-            Protocol::Cloudera => label != NORMAL,
+            Protocol::Cloudera | Protocol::Alibi => label != NORMAL,
             Protocol::Dagmm | Protocol::Alad => label == NORMAL,
         }
     }
@@ -155,7 +167,7 @@ impl std::str::FromStr for Protocol {
             .ok_or_else(|| {
                 Error::config(
                     "protocol",
-                    format!("`{s}` is not one of cloudera, dagmm, alad"),
+                    format!("`{s}` is not one of cloudera, dagmm, alad, alibi"),
                 )
             })
     }
@@ -303,6 +315,29 @@ fn select(protocol: Protocol, seed: u64, train: &[Record], corrected: &[Record])
                 train: normal_train,
                 validation: Some((true, validation)),
                 test: (true, test),
+            }
+        }
+        Protocol::Alibi => {
+            // Two 1,000-row batches from the 10 % file: validation with 5 % attacks, test with
+            // 10 %; the normal rows left over are the training set.
+            let mut by_class = |class: bool| -> Vec<usize> {
+                let rows = (0..train.len()).filter(|&i| anomalous(&train[i]) == class);
+                shuffled(rows.collect(), &mut rng)
+            };
+            let (normal, attack) = (by_class(false), by_class(true));
+            let (val_normal, rest) = normal.split_at(950);
+            let (test_normal, fit) = rest.split_at(900);
+            let batch = |normal: &[usize], attack: &[usize]| {
+                let mut rows = [normal, attack].concat();
+                rows.sort_unstable();
+                rows
+            };
+            let mut fit = fit.to_vec();
+            fit.sort_unstable();
+            Selection {
+                train: fit,
+                validation: Some((false, batch(val_normal, &attack[..50]))),
+                test: (false, batch(test_normal, &attack[50..150])),
             }
         }
         Protocol::Dagmm | Protocol::Alad => {

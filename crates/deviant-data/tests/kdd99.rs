@@ -125,3 +125,30 @@ fn alad_splits_80_20_and_holds_out_a_quarter_of_training_for_validation() {
     assert_eq!(count(ProtocolSplits::VALIDATION), validation);
     assert_eq!(count(ProtocolSplits::TEST), splits.test);
 }
+
+#[test]
+fn alibi_tests_on_1000_row_batches_with_5_and_10_percent_attacks() {
+    let Some((dir, splits)) = write(Protocol::Alibi, 1) else {
+        return;
+    };
+    let count = |name| count_csv(&dir.path().join(name), 19);
+    let train = SplitCount {
+        rows: 97_278 - 950 - 900,
+        anomalies: 0,
+    };
+    let validation = SplitCount {
+        rows: 1_000,
+        anomalies: 50,
+    };
+    let test = SplitCount {
+        rows: 1_000,
+        anomalies: 100,
+    };
+    assert_eq!(
+        (splits.train, splits.validation, splits.test),
+        (train, Some(validation), test)
+    );
+    assert_eq!(count(ProtocolSplits::TRAIN), train);
+    assert_eq!(count(ProtocolSplits::VALIDATION), validation);
+    assert_eq!(count(ProtocolSplits::TEST), test);
+}

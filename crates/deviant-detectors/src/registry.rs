@@ -7,6 +7,7 @@ use deviant_core::{Dataset, Detector, DetectorConfig, Error, FitContext, Result}
 use serde::{Deserialize, Serialize};
 
 use crate::classic::iforest::IforestConfig;
+use crate::classic::mahalanobis::MahalanobisConfig;
 use crate::classic::pca::PcaConfig;
 use crate::deep::ae::AeConfig;
 
@@ -17,6 +18,7 @@ pub enum AnyConfig {
     Ae(AeConfig),
     Pca(PcaConfig),
     Iforest(IforestConfig),
+    Mahalanobis(MahalanobisConfig),
 }
 
 /// Runs `$body` with `$c` bound to the concrete config of any variant.
@@ -26,6 +28,7 @@ macro_rules! each {
             AnyConfig::Ae($c) => $body,
             AnyConfig::Pca($c) => $body,
             AnyConfig::Iforest($c) => $body,
+            AnyConfig::Mahalanobis($c) => $body,
         }
     };
 }
@@ -55,6 +58,11 @@ impl AnyConfig {
                 kind: IforestConfig::KIND,
                 summary: "isolation forest (Liu et al. 2008); score = 2^(-mean path / c(psi))",
                 defaults: AnyConfig::Iforest(IforestConfig::default()),
+            },
+            KindInfo {
+                kind: MahalanobisConfig::KIND,
+                summary: "Mahalanobis distance to the training mean (regularised covariance)",
+                defaults: AnyConfig::Mahalanobis(MahalanobisConfig::default()),
             },
         ]
     }

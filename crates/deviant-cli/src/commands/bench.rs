@@ -20,7 +20,7 @@ use crate::progress::Bars;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// KDD Cup 99 under the cloudera, dagmm or alad protocol.
+    /// KDD Cup 99 under the cloudera, dagmm, alad or alibi protocol.
     Kdd99(Kdd99BenchArgs),
     /// Training and scoring speed of one detector on seeded synthetic rows.
     Perf(PerfArgs),

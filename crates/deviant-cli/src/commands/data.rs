@@ -14,7 +14,7 @@ pub enum DataCommand {
 
 #[derive(Debug, Args)]
 pub struct Kdd99Args {
-    /// cloudera, dagmm or alad (see the README).
+    /// cloudera, dagmm, alad or alibi (see the README).
     #[arg(long)]
     pub protocol: Protocol,
     /// Folder for the CSVs.

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use deviant_core::dataset::check_input;
 use deviant_core::{Dataset, Detector, DetectorConfig, Error, FitContext, Result};
-use nalgebra::{DMatrix, SymmetricEigen};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
+use super::{mean_and_covariance, sorted_eigen};
 use crate::{read_json, write_json};
 
 /// How many principal components to keep: `n_components` if set, else the fewest that
@@ -67,18 +67,8 @@ impl DetectorConfig for PcaConfig {
                 format!("{k} is more than the {d} features"),
             ));
         }
-        let x64 = x.mapv(f64::from);
-        let mean = x64.mean_axis(Axis(0)).expect("rows were checked");
-        let centred = &x64 - &mean;
-        let denom = (x.nrows().max(2) - 1) as f64;
-        let cov = centred.t().dot(&centred) / denom;
-        let eigen = SymmetricEigen::new(DMatrix::from_fn(d, d, |i, j| cov[[i, j]]));
-        let mut order: Vec<usize> = (0..d).collect();
-        order.sort_by(|&a, &b| eigen.eigenvalues[b].total_cmp(&eigen.eigenvalues[a]));
-        let values: Vec<f64> = order
-            .iter()
-            .map(|&i| eigen.eigenvalues[i].max(0.0))
-            .collect();
+        let (mean, cov) = mean_and_covariance(x);
+        let (values, vectors) = sorted_eigen(&cov);
         let total: f64 = values.iter().sum();
         let k = match self.n_components {
             Some(k) => k,
@@ -94,8 +84,7 @@ impl DetectorConfig for PcaConfig {
                     .map_or(d, |i| i + 1)
             }
         };
-        let components =
-            Array2::from_shape_fn((k, d), |(c, j)| eigen.eigenvectors[(j, order[c])] as f32);
+        let components = Array2::from_shape_fn((k, d), |(c, j)| vectors[[j, c]] as f32);
         Ok(Pca {
             mean: mean.mapv(|v| v as f32),
             components,
