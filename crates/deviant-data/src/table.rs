@@ -166,7 +166,8 @@ pub fn infer_schema(path: &Path, read: &ReadOptions, opts: &SchemaOptions) -> Re
                 normal_values: vec!["0".into()],
             })
         });
-        (names.clone(), vec![true; names.len()], label)
+        let numeric = vec![true; names.len()];
+        (names, numeric, label)
     } else {
         let (names, numeric) = sample_text_columns(path, read, opts)?;
         (names, numeric, opts.label.clone())
@@ -318,9 +319,9 @@ impl Table {
     }
 
     /// Only the rows labelled normal (all rows when the table has no labels).
-    pub fn normal_rows(&self) -> Table {
+    pub fn normal_rows(self) -> Table {
         match &self.labels {
-            None => self.clone(),
+            None => self,
             Some(labels) => {
                 let rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == 0).collect();
                 self.select(&rows)

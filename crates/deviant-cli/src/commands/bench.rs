@@ -176,12 +176,7 @@ fn perf(args: &PerfArgs, quiet: bool) -> Result<()> {
         features: args.features,
         threads: std::thread::available_parallelism().map_or(1, usize::from),
         fit_seconds,
-        median_epoch_seconds: (!epoch_seconds.is_empty()).then(|| {
-            quantile(
-                &epoch_seconds.iter().map(|&s| s as f32).collect::<Vec<_>>(),
-                0.5,
-            )
-        }),
+        median_epoch_seconds: (!epoch_seconds.is_empty()).then(|| quantile(&epoch_seconds, 0.5)),
         epoch_seconds,
         score_seconds,
         score_rows_per_second: args.rows as f64 / score_seconds,
