@@ -10,12 +10,14 @@ use crate::classic::iforest::IforestConfig;
 use crate::classic::mahalanobis::MahalanobisConfig;
 use crate::classic::pca::PcaConfig;
 use crate::deep::ae::AeConfig;
+use crate::deep::vae::VaeConfig;
 
 /// A detector kind with its hyperparameters, as JSON `{"kind": …, "params": {…}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "params", rename_all = "snake_case")]
 pub enum AnyConfig {
     Ae(AeConfig),
+    Vae(VaeConfig),
     Pca(PcaConfig),
     Iforest(IforestConfig),
     Mahalanobis(MahalanobisConfig),
@@ -26,6 +28,7 @@ macro_rules! each {
     ($self:expr, $c:ident => $body:expr) => {
         match $self {
             AnyConfig::Ae($c) => $body,
+            AnyConfig::Vae($c) => $body,
             AnyConfig::Pca($c) => $body,
             AnyConfig::Iforest($c) => $body,
             AnyConfig::Mahalanobis($c) => $body,
@@ -48,6 +51,12 @@ impl AnyConfig {
                 kind: AeConfig::KIND,
                 summary: "dense autoencoder (burn); score = mean squared reconstruction error",
                 defaults: AnyConfig::Ae(AeConfig::default()),
+            },
+            KindInfo {
+                kind: VaeConfig::KIND,
+                summary: "variational autoencoder; score = reconstruction error, negative ELBO \
+                          or reconstruction probability",
+                defaults: AnyConfig::Vae(VaeConfig::default()),
             },
             KindInfo {
                 kind: PcaConfig::KIND,
@@ -137,7 +146,7 @@ mod tests {
     #[test]
     fn unknown_kinds_and_fields_are_refused() {
         let err = AnyConfig::from_params("nope", &json!({})).unwrap_err();
-        assert!(err.to_string().contains("known: ae, pca, iforest"), "{err}");
+        assert!(err.to_string().contains("known: ae, vae,"), "{err}");
         let err = AnyConfig::from_params("iforest", &json!({"n_tree": 5})).unwrap_err();
         assert!(err.to_string().contains("n_tree"), "{err}");
     }

@@ -17,6 +17,7 @@ fn detectors() -> Vec<AnyConfig> {
         .map(|info| {
             let small = match info.kind {
                 "ae" => json!({"hidden": [16, 4], "training": {"epochs": 30, "batch_size": 64}}),
+                "vae" => json!({"hidden": [16], "latent": 2, "training": {"epochs": 30, "batch_size": 64}}),
                 _ => json!({}),
             };
             AnyConfig::from_params(info.kind, &small).unwrap()

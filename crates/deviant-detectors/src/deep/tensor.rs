@@ -1,14 +1,18 @@
 //! Moving data between ndarray and burn, and building layers from deviant's own seeded RNG
 //! (so initialisation never depends on a backend's global generator or on thread timing).
 
-use burn::module::Param;
+use std::path::Path;
+
+use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::TensorData;
+use deviant_core::dataset::check_input;
 use deviant_core::{Error, Result};
-use ndarray::{Array2, ArrayView2};
-use rand::Rng;
+use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate};
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 /// The CPU device deep models use.
 pub fn cpu() -> Device {
@@ -70,6 +74,97 @@ pub fn dropout_mask(shape: [usize; 2], p: f64, rng: &mut ChaCha8Rng, device: &De
         .map(|_| if rng.random_bool(keep) { scale } else { 0.0 })
         .collect();
     Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+/// Standard normal noise (reparameterisation, latent priors) from deviant's seeded RNG,
+/// by the Box–Muller transform.
+pub fn gaussian(shape: [usize; 2], rng: &mut ChaCha8Rng, device: &Device) -> Tensor<2> {
+    let values: Vec<f32> = (0..shape[0] * shape[1])
+        .map(|_| {
+            let (u, v): (f32, f32) = (rng.random_range(f32::EPSILON..1.0), rng.random());
+            (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+/// log Σ_j exp(t_ij) along dimension 1, computed stably (`[rows, n]` → `[rows, 1]`).
+pub fn log_sum_exp(t: Tensor<2>) -> Tensor<2> {
+    let max = t.clone().max_dim(1).detach();
+    max.clone() + (t - max).exp().sum_dim(1).log()
+}
+
+/// Rows per scoring chunk; chunks run in parallel.
+pub const SCORE_CHUNK: usize = 1024;
+
+/// Checks `x` against the fitted width, then runs `f` on row chunks in parallel and returns
+/// the results in row order. `f` also gets a generator seeded by the chunk's position, so
+/// sampled scores do not depend on thread timing.
+pub fn in_chunks<T: Send>(
+    x: ArrayView2<f32>,
+    n_features: usize,
+    context: &str,
+    f: impl Fn(Tensor<2>, &mut ChaCha8Rng) -> Result<T> + Send + Sync,
+) -> Result<Vec<T>> {
+    check_input(x, n_features, context)?;
+    let device = cpu();
+    x.axis_chunks_iter(Axis(0), SCORE_CHUNK)
+        .enumerate()
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|(i, chunk)| {
+            f(
+                to_tensor(chunk, &device),
+                &mut ChaCha8Rng::seed_from_u64(i as u64),
+            )
+        })
+        .collect()
+}
+
+/// Per-row values of each chunk as one vector (the usual `score`).
+pub fn score_in_chunks(
+    x: ArrayView2<f32>,
+    n_features: usize,
+    context: &str,
+    f: impl Fn(Tensor<2>, &mut ChaCha8Rng) -> Result<Tensor<1>> + Send + Sync,
+) -> Result<Array1<f32>> {
+    let parts = in_chunks(x, n_features, context, |t, rng| to_vec(f(t, rng)?))?;
+    Ok(Array1::from(parts.concat()))
+}
+
+/// Per-row, per-feature values of each chunk as one matrix (the usual `explain`).
+pub fn explain_in_chunks(
+    x: ArrayView2<f32>,
+    n_features: usize,
+    context: &str,
+    f: impl Fn(Tensor<2>, &mut ChaCha8Rng) -> Result<Tensor<2>> + Send + Sync,
+) -> Result<Array2<f32>> {
+    let parts = in_chunks(x, n_features, context, |t, rng| to_array2(f(t, rng)?))?;
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    Ok(concatenate(Axis(0), &views).expect("chunks share their width"))
+}
+
+/// Where a deep detector's weights live in its model folder.
+const WEIGHTS: &str = "weights.bpk";
+
+/// Writes `module`'s weights into the model folder `dir`.
+pub fn save_weights<M: Module>(module: &M, dir: &Path) -> Result<()> {
+    let path = dir.join(WEIGHTS);
+    module
+        .clone()
+        .save_file(&path)
+        .map_err(|e| Error::format(path.display(), format!("cannot write the weights: {e}")))
+}
+
+/// Loads the weights in the model folder `dir` into `module` (built with the saved shapes).
+pub fn load_weights<M: Module>(module: M, dir: &Path) -> Result<M> {
+    let path = dir.join(WEIGHTS);
+    module.try_load_file(&path).map_err(|e| {
+        Error::format(
+            path.display(),
+            format!("cannot load the weights ({e}); was the model saved by another version?"),
+        )
+    })
 }
 
 /// A hidden-layer nonlinearity.

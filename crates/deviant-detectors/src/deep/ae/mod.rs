@@ -5,4 +5,4 @@ mod config;
 mod model;
 
 pub use config::AeConfig;
-pub use model::{AeNet, Autoencoder};
+pub use model::Autoencoder;

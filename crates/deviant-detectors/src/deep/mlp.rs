@@ -1,0 +1,56 @@
+//! The dense stack every deep detector builds from: linear layers with one nonlinearity
+//! between them (none after the last), optional dropout on the hidden layers.
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::prelude::*;
+use rand_chacha::ChaCha8Rng;
+
+use super::tensor::{Activation, dropout_mask, linear};
+
+#[derive(Module, Debug)]
+pub struct Mlp {
+    layers: Vec<Linear>,
+}
+
+impl Mlp {
+    /// Layers `widths[0] → widths[1] → …`; `bias = false` gives bias-free layers (Deep SVDD).
+    pub fn new(widths: &[usize], bias: bool, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        let layers = widths
+            .windows(2)
+            .map(|w| {
+                let mut layer = linear(w[0], w[1], rng, device);
+                if !bias {
+                    layer.bias = None;
+                }
+                layer
+            })
+            .collect();
+        Self { layers }
+    }
+
+    /// `dropout` (rate, rng) applies after each hidden activation while training.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, widths[0]]` → `[batch, widths.last()]`
+    pub fn forward(
+        &self,
+        x: Tensor<2>,
+        activation: Activation,
+        mut dropout: Option<(f64, &mut ChaCha8Rng)>,
+    ) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        let mut h = x;
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward(h);
+            if i < last {
+                h = activation.apply(h);
+                if let Some((rate, rng)) = dropout.as_mut() {
+                    let mask = dropout_mask(h.dims(), *rate, rng, &h.device());
+                    h = h * mask;
+                }
+            }
+        }
+        h
+    }
+}

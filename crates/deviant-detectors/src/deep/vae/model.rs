@@ -1,0 +1,248 @@
+use std::path::Path;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use deviant_core::dataset::check_input;
+use deviant_core::detector::FitSummary;
+use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
+use ndarray::{Array1, Array2, ArrayView2};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::{VaeConfig, VaeScore};
+use crate::deep::Shape;
+use crate::deep::mlp::Mlp;
+use crate::deep::tensor::{
+    cpu, explain_in_chunks, gaussian, load_weights, log_sum_exp, save_weights, score_in_chunks,
+};
+use crate::deep::train::{Losses, TrainStep, train};
+use crate::{read_json, write_json};
+
+#[derive(Module, Debug)]
+pub struct VaeNet {
+    encoder: Mlp,
+    decoder: Mlp,
+}
+
+/// The per-row terms of the negative ELBO for one sampled code.
+struct Terms {
+    /// `[batch, features]`: (x − x̂)² / (2σ²).
+    reconstruction: Tensor<2>,
+    /// `[batch]`: KL(q(z|x) ‖ N(0, I)).
+    kl: Tensor<1>,
+}
+
+impl VaeNet {
+    fn new(config: &VaeConfig, n_features: usize, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        Self {
+            encoder: Mlp::new(&config.encoder_widths(n_features), true, rng, device),
+            decoder: Mlp::new(&config.decoder_widths(n_features), true, rng, device),
+        }
+    }
+
+    /// Mean and log-variance of q(z|x), each `[batch, latent]`.
+    fn encode(&self, x: Tensor<2>, config: &VaeConfig) -> (Tensor<2>, Tensor<2>) {
+        let h = self.encoder.forward(x, config.activation, None);
+        let mean = h.clone().narrow(1, 0, config.latent);
+        // Clamped so exp() stays finite however far out a row lies.
+        let log_var = h.narrow(1, config.latent, config.latent).clamp(-20.0, 20.0);
+        (mean, log_var)
+    }
+
+    fn decode(&self, z: Tensor<2>, config: &VaeConfig) -> Tensor<2> {
+        self.decoder.forward(z, config.activation, None)
+    }
+
+    /// The loss terms for one code per row drawn by reparameterisation (`noise` = None
+    /// decodes the mean code).
+    fn terms(&self, x: Tensor<2>, config: &VaeConfig, noise: Option<&mut ChaCha8Rng>) -> Terms {
+        let (mean, log_var) = self.encode(x.clone(), config);
+        let z = match noise {
+            Some(rng) => {
+                let eps = gaussian(mean.dims(), rng, &mean.device());
+                mean.clone() + (log_var.clone() * 0.5).exp() * eps
+            }
+            None => mean.clone(),
+        };
+        let out = self.decode(z, config);
+        let two_var = 2.0 * config.decoder_std * config.decoder_std;
+        let reconstruction = (out - x).square() / two_var;
+        let kl = ((mean.square() + log_var.clone().exp() - log_var - 1.0) * 0.5)
+            .sum_dim(1)
+            .squeeze_dim(1);
+        Terms { reconstruction, kl }
+    }
+}
+
+struct VaeStep {
+    net: VaeNet,
+    optimizer: ModuleOptimizer,
+    config: VaeConfig,
+}
+
+impl VaeStep {
+    /// Mean negative β-ELBO of the batch with its two parts.
+    fn losses(&self, net: &VaeNet, batch: Tensor<2>, rng: &mut ChaCha8Rng) -> (Tensor<1>, Losses) {
+        let terms = net.terms(batch, &self.config, Some(rng));
+        let reconstruction = terms.reconstruction.sum_dim(1).squeeze_dim::<1>(1).mean();
+        let kl = terms.kl.mean();
+        let loss = reconstruction.clone() + kl.clone() * self.config.beta;
+        let value = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
+        let losses = Losses(vec![
+            ("loss", value(loss.clone())),
+            ("reconstruction", value(reconstruction)),
+            ("kl", value(kl)),
+        ]);
+        (loss, losses)
+    }
+}
+
+impl TrainStep for VaeStep {
+    fn step(mut self, batch: Tensor<2>, rng: &mut ChaCha8Rng) -> (Self, Losses) {
+        let (loss, losses) = self.losses(&self.net, batch, rng);
+        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
+        self.net = self
+            .optimizer
+            .step(self.config.learning_rate, self.net, grads);
+        (self, losses)
+    }
+
+    fn evaluate(&self, batch: Tensor<2>) -> Losses {
+        // A fixed generator, so the validation loss moves only when the weights do.
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        self.losses(&self.net.valid(), batch, &mut rng).1
+    }
+}
+
+/// A fitted variational autoencoder.
+#[derive(Debug)]
+pub struct Vae {
+    net: VaeNet,
+    config: VaeConfig,
+    n_features: usize,
+    summary: FitSummary,
+}
+
+const STATE: &str = "vae.json";
+
+impl DetectorConfig for VaeConfig {
+    const KIND: &'static str = "vae";
+    type Fitted = Vae;
+
+    fn validate(&self) -> Result<()> {
+        self.check()
+    }
+
+    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<Vae> {
+        self.validate()?;
+        let x = train_set.view();
+        check_input(x, x.ncols(), "vae fit")?;
+        let device = cpu().autodiff();
+        let mut rng = ChaCha8Rng::seed_from_u64(cx.seed);
+        let step = VaeStep {
+            net: VaeNet::new(self, x.ncols(), &mut rng, &device),
+            optimizer: AdamConfig::new().init(),
+            config: self.clone(),
+        };
+        let (step, summary) = train(step, x, &self.training, cx, &device)?;
+        Ok(Vae {
+            net: step.net.valid(),
+            config: self.clone(),
+            n_features: x.ncols(),
+            summary,
+        })
+    }
+
+    fn load(&self, dir: &Path) -> Result<Vae> {
+        let shape: Shape = read_json(&dir.join(STATE))?;
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let net = VaeNet::new(self, shape.n_features, &mut rng, &cpu());
+        Ok(Vae {
+            net: load_weights(net, dir)?,
+            config: self.clone(),
+            n_features: shape.n_features,
+            summary: FitSummary::default(),
+        })
+    }
+}
+
+impl Vae {
+    /// The configured score of each row of `x`; sampled scores draw from `rng`.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, features]` → `[batch]`
+    fn score_rows(&self, x: Tensor<2>, rng: &mut ChaCha8Rng) -> Tensor<1> {
+        let config = &self.config;
+        match config.score {
+            VaeScore::Reconstruction => {
+                let terms = self.net.terms(x, config, None);
+                // Back from (x − x̂)²/(2σ²) to the plain squared error, like the autoencoder's.
+                let two_var = 2.0 * config.decoder_std * config.decoder_std;
+                (terms.reconstruction * two_var).mean_dim(1).squeeze_dim(1)
+            }
+            VaeScore::Elbo | VaeScore::Probability => {
+                let n = x.dims()[1] as f64;
+                // −log N(x; x̂, σ²I) = Σ (x − x̂)²/(2σ²) + n·log(σ√(2π)).
+                let log_norm = n * (config.decoder_std * std::f64::consts::TAU.sqrt()).ln();
+                let samples: Vec<(Tensor<1>, Tensor<1>)> = (0..config.samples)
+                    .map(|_| {
+                        let terms = self.net.terms(x.clone(), config, Some(&mut *rng));
+                        let neg_log_p = terms.reconstruction.sum_dim(1).squeeze_dim(1) + log_norm;
+                        (neg_log_p, terms.kl)
+                    })
+                    .collect();
+                let l = config.samples as f64;
+                if config.score == VaeScore::Elbo {
+                    let sum = samples
+                        .into_iter()
+                        .map(|(nlp, kl)| nlp + kl)
+                        .reduce(|a, b| a + b)
+                        .expect("samples ≥ 1");
+                    sum / l
+                } else {
+                    // −log((1/L) Σ_l p(x|z_l)), in log-space.
+                    let neg_log_p: Vec<Tensor<2>> = samples
+                        .into_iter()
+                        .map(|(nlp, _)| nlp.unsqueeze_dim(1))
+                        .collect();
+                    let lse = log_sum_exp(-Tensor::cat(neg_log_p, 1)).squeeze_dim(1);
+                    -(lse - l.ln())
+                }
+            }
+        }
+    }
+}
+
+impl Detector for Vae {
+    fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
+        score_in_chunks(x, self.n_features, "vae", |t, rng| {
+            Ok(self.score_rows(t, rng))
+        })
+    }
+
+    fn explain(&self, x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
+        let two_var = 2.0 * self.config.decoder_std * self.config.decoder_std;
+        Some(explain_in_chunks(x, self.n_features, "vae", |t, _| {
+            Ok(self.net.terms(t, &self.config, None).reconstruction * two_var)
+        }))
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        write_json(
+            &dir.join(STATE),
+            &Shape {
+                n_features: self.n_features,
+            },
+        )?;
+        save_weights(&self.net, dir)
+    }
+
+    fn fit_summary(&self) -> FitSummary {
+        self.summary.clone()
+    }
+}
