@@ -10,6 +10,8 @@ use crate::classic::iforest::IforestConfig;
 use crate::classic::mahalanobis::MahalanobisConfig;
 use crate::classic::pca::PcaConfig;
 use crate::deep::ae::AeConfig;
+use crate::deep::dagmm::{DagmmConfig, VaegmmConfig};
+use crate::deep::svdd::DeepSvddConfig;
 use crate::deep::vae::VaeConfig;
 
 /// A detector kind with its hyperparameters, as JSON `{"kind": …, "params": {…}}`.
@@ -18,6 +20,9 @@ use crate::deep::vae::VaeConfig;
 pub enum AnyConfig {
     Ae(AeConfig),
     Vae(VaeConfig),
+    Dagmm(DagmmConfig),
+    Vaegmm(VaegmmConfig),
+    DeepSvdd(DeepSvddConfig),
     Pca(PcaConfig),
     Iforest(IforestConfig),
     Mahalanobis(MahalanobisConfig),
@@ -29,6 +34,9 @@ macro_rules! each {
         match $self {
             AnyConfig::Ae($c) => $body,
             AnyConfig::Vae($c) => $body,
+            AnyConfig::Dagmm($c) => $body,
+            AnyConfig::Vaegmm($c) => $body,
+            AnyConfig::DeepSvdd($c) => $body,
             AnyConfig::Pca($c) => $body,
             AnyConfig::Iforest($c) => $body,
             AnyConfig::Mahalanobis($c) => $body,
@@ -57,6 +65,21 @@ impl AnyConfig {
                 summary: "variational autoencoder; score = reconstruction error, negative ELBO \
                           or reconstruction probability",
                 defaults: AnyConfig::Vae(VaeConfig::default()),
+            },
+            KindInfo {
+                kind: DagmmConfig::KIND,
+                summary: "deep autoencoding Gaussian mixture (Zong et al. 2018); score = sample energy",
+                defaults: AnyConfig::Dagmm(DagmmConfig::default()),
+            },
+            KindInfo {
+                kind: VaegmmConfig::KIND,
+                summary: "DAGMM with a variational compression network; score = sample energy",
+                defaults: AnyConfig::Vaegmm(VaegmmConfig::default()),
+            },
+            KindInfo {
+                kind: DeepSvddConfig::KIND,
+                summary: "Deep SVDD (Ruff et al. 2018); score = squared distance to the centre",
+                defaults: AnyConfig::DeepSvdd(DeepSvddConfig::default()),
             },
             KindInfo {
                 kind: PcaConfig::KIND,

@@ -2,7 +2,9 @@
 //! and built from [`mlp::Mlp`] stacks.
 
 pub mod ae;
+pub mod dagmm;
 pub mod mlp;
+pub mod svdd;
 pub mod tensor;
 pub mod train;
 pub mod vae;

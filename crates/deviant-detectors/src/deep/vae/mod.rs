@@ -8,3 +8,4 @@ mod model;
 
 pub use config::{VaeConfig, VaeScore};
 pub use model::Vae;
+pub(crate) use model::gaussian_code;

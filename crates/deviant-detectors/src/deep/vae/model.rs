@@ -41,38 +41,42 @@ impl VaeNet {
         }
     }
 
-    /// Mean and log-variance of q(z|x), each `[batch, latent]`.
-    fn encode(&self, x: Tensor<2>, config: &VaeConfig) -> (Tensor<2>, Tensor<2>) {
-        let h = self.encoder.forward(x, config.activation, None);
-        let mean = h.clone().narrow(1, 0, config.latent);
-        // Clamped so exp() stays finite however far out a row lies.
-        let log_var = h.narrow(1, config.latent, config.latent).clamp(-20.0, 20.0);
-        (mean, log_var)
-    }
-
-    fn decode(&self, z: Tensor<2>, config: &VaeConfig) -> Tensor<2> {
-        self.decoder.forward(z, config.activation, None)
-    }
-
     /// The loss terms for one code per row drawn by reparameterisation (`noise` = None
     /// decodes the mean code).
     fn terms(&self, x: Tensor<2>, config: &VaeConfig, noise: Option<&mut ChaCha8Rng>) -> Terms {
-        let (mean, log_var) = self.encode(x.clone(), config);
-        let z = match noise {
-            Some(rng) => {
-                let eps = gaussian(mean.dims(), rng, &mean.device());
-                mean.clone() + (log_var.clone() * 0.5).exp() * eps
-            }
-            None => mean.clone(),
-        };
-        let out = self.decode(z, config);
+        let h = self.encoder.forward(x.clone(), config.activation, None);
+        let (z, kl) = gaussian_code(h, config.latent, noise);
+        let out = self.decoder.forward(z, config.activation, None);
         let two_var = 2.0 * config.decoder_std * config.decoder_std;
-        let reconstruction = (out - x).square() / two_var;
-        let kl = ((mean.square() + log_var.clone().exp() - log_var - 1.0) * 0.5)
-            .sum_dim(1)
-            .squeeze_dim(1);
-        Terms { reconstruction, kl }
+        Terms {
+            reconstruction: (out - x).square() / two_var,
+            kl,
+        }
     }
+}
+
+/// Reads an encoder output `[B, 2·latent]` as the mean and log-variance of q(z|x) and returns
+/// a code per row — the mean, or a reparameterised sample when `noise` is given — with each
+/// row's KL(q(z|x) ‖ N(0, I)) (`[B]`).
+pub(crate) fn gaussian_code(
+    h: Tensor<2>,
+    latent: usize,
+    noise: Option<&mut ChaCha8Rng>,
+) -> (Tensor<2>, Tensor<1>) {
+    let mean = h.clone().narrow(1, 0, latent);
+    // Clamped so exp() stays finite however far out a row lies.
+    let log_var = h.narrow(1, latent, latent).clamp(-20.0, 20.0);
+    let kl = ((mean.clone().square() + log_var.clone().exp() - log_var.clone() - 1.0) * 0.5)
+        .sum_dim(1)
+        .squeeze_dim(1);
+    let z = match noise {
+        Some(rng) => {
+            let eps = gaussian(mean.dims(), rng, &mean.device());
+            mean + (log_var * 0.5).exp() * eps
+        }
+        None => mean,
+    };
+    (z, kl)
 }
 
 struct VaeStep {

@@ -1,0 +1,138 @@
+use deviant_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::deep::tensor::Activation;
+use crate::deep::train::LoopConfig;
+
+/// The compression network in front of the mixture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// A deterministic autoencoder (DAGMM).
+    #[default]
+    Autoencoder,
+    /// A variational autoencoder whose KL term, weighted by `beta`, joins the loss (VAEGMM).
+    Variational,
+}
+
+/// DAGMM hyperparameters; the defaults are Zong et al.'s KDD Cup 99 settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DagmmConfig {
+    pub compression: Compression,
+    /// Compression encoder widths after the input; the last is the code size. The decoder
+    /// mirrors them.
+    pub hidden: Vec<usize>,
+    pub activation: Activation,
+    /// Hidden widths of the estimation network that maps [code, relative distance, cosine]
+    /// to mixture memberships.
+    pub estimation_hidden: Vec<usize>,
+    /// Dropout after the estimation network's hidden layers while training.
+    pub estimation_dropout: f64,
+    /// Mixture components.
+    pub components: usize,
+    /// Weight λ1 of the mean sample energy in the loss.
+    pub lambda_energy: f64,
+    /// Weight λ2 of the inverse-diagonal covariance penalty in the loss.
+    pub lambda_covariance: f64,
+    /// Weight of the KL term with `compression = "variational"`.
+    pub beta: f64,
+    /// Added to covariance diagonals (and the floor of Cholesky pivots) so no covariance is
+    /// singular.
+    pub covariance_jitter: f64,
+    pub learning_rate: f64,
+    pub training: LoopConfig,
+}
+
+impl Default for DagmmConfig {
+    fn default() -> Self {
+        Self {
+            compression: Compression::Autoencoder,
+            hidden: vec![60, 30, 10, 1],
+            activation: Activation::Tanh,
+            estimation_hidden: vec![10],
+            estimation_dropout: 0.5,
+            components: 4,
+            lambda_energy: 0.1,
+            lambda_covariance: 0.005,
+            beta: 1.0,
+            covariance_jitter: 1e-6,
+            learning_rate: 1e-4,
+            training: LoopConfig {
+                epochs: 50,
+                batch_size: 1024,
+                ..LoopConfig::default()
+            },
+        }
+    }
+}
+
+impl DagmmConfig {
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.hidden.is_empty() || self.hidden.contains(&0) {
+            return Err(Error::config(
+                "hidden",
+                "give at least one layer width, each at least 1",
+            ));
+        }
+        if self.estimation_hidden.contains(&0) {
+            return Err(Error::config(
+                "estimation_hidden",
+                "layer widths must be at least 1",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.estimation_dropout) {
+            return Err(Error::config(
+                "estimation_dropout",
+                format!("{} is outside [0, 1)", self.estimation_dropout),
+            ));
+        }
+        if self.components == 0 {
+            return Err(Error::config("components", "must be at least 1"));
+        }
+        for (field, value) in [
+            ("lambda_energy", self.lambda_energy),
+            ("lambda_covariance", self.lambda_covariance),
+            ("beta", self.beta),
+        ] {
+            if !(value >= 0.0 && value.is_finite()) {
+                return Err(Error::config(field, "must be zero or positive"));
+            }
+        }
+        if !(self.covariance_jitter > 0.0 && self.covariance_jitter.is_finite()) {
+            return Err(Error::config("covariance_jitter", "must be positive"));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(Error::config("learning_rate", "must be positive"));
+        }
+        self.training.validate()
+    }
+
+    pub(crate) fn code_size(&self) -> usize {
+        *self.hidden.last().expect("checked: hidden is not empty")
+    }
+
+    /// Encoder widths; a variational encoder outputs a mean and a log-variance per code unit.
+    pub(crate) fn encoder_widths(&self, n_features: usize) -> Vec<usize> {
+        let mut widths = vec![n_features];
+        widths.extend(&self.hidden);
+        if self.compression == Compression::Variational {
+            *widths.last_mut().expect("not empty") *= 2;
+        }
+        widths
+    }
+
+    pub(crate) fn decoder_widths(&self, n_features: usize) -> Vec<usize> {
+        let mut widths: Vec<usize> = self.hidden.iter().rev().copied().collect();
+        widths.push(n_features);
+        widths
+    }
+
+    /// Estimation widths: code + 2 reconstruction features → hidden → components.
+    pub(crate) fn estimation_widths(&self) -> Vec<usize> {
+        let mut widths = vec![self.code_size() + 2];
+        widths.extend(&self.estimation_hidden);
+        widths.push(self.components);
+        widths
+    }
+}

@@ -1,0 +1,345 @@
+use std::path::Path;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use deviant_core::dataset::check_input;
+use deviant_core::detector::FitSummary;
+use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
+use ndarray::{Array1, ArrayView2};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::gmm::{Gmm, GmmStats, GmmTensors};
+use super::{Compression, DagmmConfig};
+use crate::deep::mlp::Mlp;
+use crate::deep::tensor::{cpu, in_chunks, load_weights, save_weights, score_in_chunks, to_array2};
+use crate::deep::train::{Losses, TrainStep, train};
+use crate::deep::vae::gaussian_code;
+use crate::{read_json, write_json};
+
+#[derive(Module, Debug)]
+pub struct DagmmNet {
+    encoder: Mlp,
+    decoder: Mlp,
+    estimation: Mlp,
+}
+
+/// Keeps the norms in the reconstruction features away from zero (and their gradients finite).
+const NORM_EPS: f64 = 1e-6;
+
+/// What the networks make of a batch.
+struct Forward {
+    x: Tensor<2>,
+    reconstruction: Tensor<2>,
+    /// `[B, code + 2]`: code, relative Euclidean distance, cosine similarity.
+    z: Tensor<2>,
+    /// `[B]` KL terms of a variational compression network.
+    kl: Option<Tensor<1>>,
+}
+
+impl DagmmNet {
+    fn new(config: &DagmmConfig, n_features: usize, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        Self {
+            encoder: Mlp::new(&config.encoder_widths(n_features), true, rng, device),
+            decoder: Mlp::new(&config.decoder_widths(n_features), true, rng, device),
+            estimation: Mlp::new(&config.estimation_widths(), true, rng, device),
+        }
+    }
+
+    /// Compresses `x`; `noise` samples variational codes (training), else the mean code is used.
+    fn compress(
+        &self,
+        x: Tensor<2>,
+        config: &DagmmConfig,
+        noise: Option<&mut ChaCha8Rng>,
+    ) -> Forward {
+        let h = self.encoder.forward(x.clone(), config.activation, None);
+        let (code, kl) = match config.compression {
+            Compression::Autoencoder => (h, None),
+            Compression::Variational => {
+                let (code, kl) = gaussian_code(h, config.code_size(), noise);
+                (code, Some(kl))
+            }
+        };
+        let reconstruction = self.decoder.forward(code.clone(), config.activation, None);
+        let norm = |t: Tensor<2>| (t.square().sum_dim(1) + NORM_EPS).sqrt();
+        let x_norm = norm(x.clone());
+        let distance = norm(x.clone() - reconstruction.clone()) / x_norm.clone();
+        let cosine = (x.clone() * reconstruction.clone()).sum_dim(1)
+            / (x_norm * norm(reconstruction.clone()));
+        Forward {
+            x,
+            reconstruction,
+            z: Tensor::cat(vec![code, distance, cosine], 1),
+            kl,
+        }
+    }
+
+    /// Soft mixture memberships `[B, K]` of the samples `z`.
+    fn memberships(
+        &self,
+        z: Tensor<2>,
+        config: &DagmmConfig,
+        dropout: Option<&mut ChaCha8Rng>,
+    ) -> Tensor<2> {
+        let dropout = dropout
+            .filter(|_| config.estimation_dropout > 0.0)
+            .map(|rng| (config.estimation_dropout, rng));
+        softmax(self.estimation.forward(z, config.activation, dropout), 1)
+    }
+}
+
+struct DagmmStep {
+    net: DagmmNet,
+    optimizer: ModuleOptimizer,
+    config: DagmmConfig,
+}
+
+impl DagmmStep {
+    /// Loss = reconstruction + λ1·energy + λ2·penalty (+ β·KL), mixture from this batch.
+    fn losses(
+        &self,
+        net: &DagmmNet,
+        batch: Tensor<2>,
+        rng: &mut ChaCha8Rng,
+    ) -> (Tensor<1>, Losses) {
+        let config = &self.config;
+        let f = net.compress(batch, config, Some(&mut *rng));
+        // (1/N) Σ ‖x − x̂‖², as in the paper.
+        let reconstruction = (f.reconstruction - f.x)
+            .square()
+            .sum_dim(1)
+            .squeeze_dim::<1>(1)
+            .mean();
+        let gamma = net.memberships(f.z.clone(), config, Some(rng));
+        let gmm = GmmTensors::from_memberships(f.z.clone(), gamma);
+        let energy = gmm.energy(f.z, config.covariance_jitter).mean();
+        let penalty = gmm.inverse_diagonal_penalty(config.covariance_jitter);
+        let mut loss = reconstruction.clone()
+            + energy.clone() * config.lambda_energy
+            + penalty.clone() * config.lambda_covariance;
+        let value = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
+        let mut losses = vec![
+            ("reconstruction", value(reconstruction)),
+            ("energy", value(energy)),
+            ("covariance_penalty", value(penalty)),
+        ];
+        if let Some(kl) = f.kl {
+            let kl = kl.mean();
+            losses.push(("kl", value(kl.clone())));
+            loss = loss + kl * config.beta;
+        }
+        losses.insert(0, ("loss", value(loss.clone())));
+        (loss, Losses(losses))
+    }
+}
+
+impl TrainStep for DagmmStep {
+    fn step(mut self, batch: Tensor<2>, rng: &mut ChaCha8Rng) -> (Self, Losses) {
+        let (loss, losses) = self.losses(&self.net, batch, rng);
+        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
+        self.net = self
+            .optimizer
+            .step(self.config.learning_rate, self.net, grads);
+        (self, losses)
+    }
+
+    fn evaluate(&self, batch: Tensor<2>) -> Losses {
+        // Fixed noise, so the validation loss moves only when the weights do.
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        self.losses(&self.net.valid(), batch, &mut rng).1
+    }
+}
+
+/// A fitted DAGMM or VAEGMM: the networks and the mixture of the whole training set.
+#[derive(Debug)]
+pub struct Dagmm {
+    net: DagmmNet,
+    config: DagmmConfig,
+    state: DagmmState,
+    summary: FitSummary,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DagmmState {
+    n_features: usize,
+    gmm: Gmm,
+}
+
+const STATE: &str = "dagmm.json";
+
+impl Dagmm {
+    /// The mixture's variables `[B, code + 2]` for each row, without dropout or sampling.
+    fn features(&self, x: Tensor<2>) -> Tensor<2> {
+        self.net.compress(x, &self.config, None).z
+    }
+}
+
+fn fit(config: &DagmmConfig, kind: &str, train_set: &Dataset, cx: &FitContext) -> Result<Dagmm> {
+    config.check()?;
+    let x = train_set.view();
+    check_input(x, x.ncols(), &format!("{kind} fit"))?;
+    let device = cpu().autodiff();
+    let mut rng = ChaCha8Rng::seed_from_u64(cx.seed);
+    let step = DagmmStep {
+        net: DagmmNet::new(config, x.ncols(), &mut rng, &device),
+        optimizer: AdamConfig::new().init(),
+        config: config.clone(),
+    };
+    let (step, summary) = train(step, x, &config.training, cx, &device)?;
+    let net = step.net.valid();
+    // The mixture used for scoring is estimated from all training rows (paper, §3.4).
+    let parts = in_chunks(x, x.ncols(), kind, |t, _| {
+        let z = net.compress(t, config, None).z;
+        let gamma = net.memberships(z.clone(), config, None);
+        Ok((to_array2(z)?, to_array2(gamma)?))
+    })?;
+    let mut stats = GmmStats::new(config.components, config.code_size() + 2);
+    for (z, gamma) in &parts {
+        stats.add(z.view(), gamma.view());
+    }
+    Ok(Dagmm {
+        net,
+        config: config.clone(),
+        state: DagmmState {
+            n_features: x.ncols(),
+            gmm: stats.finish(),
+        },
+        summary,
+    })
+}
+
+fn load(config: &DagmmConfig, dir: &Path) -> Result<Dagmm> {
+    let state: DagmmState = read_json(&dir.join(STATE))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let net = DagmmNet::new(config, state.n_features, &mut rng, &cpu());
+    Ok(Dagmm {
+        net: load_weights(net, dir)?,
+        config: config.clone(),
+        state,
+        summary: FitSummary::default(),
+    })
+}
+
+impl DetectorConfig for DagmmConfig {
+    const KIND: &'static str = "dagmm";
+    type Fitted = Dagmm;
+
+    fn validate(&self) -> Result<()> {
+        self.check()
+    }
+
+    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<Dagmm> {
+        fit(self, Self::KIND, train_set, cx)
+    }
+
+    fn load(&self, dir: &Path) -> Result<Dagmm> {
+        load(self, dir)
+    }
+}
+
+/// VAEGMM: DAGMM's settings with a variational compression network by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VaegmmConfig(pub DagmmConfig);
+
+impl Default for VaegmmConfig {
+    fn default() -> Self {
+        Self(DagmmConfig {
+            compression: Compression::Variational,
+            ..DagmmConfig::default()
+        })
+    }
+}
+
+impl DetectorConfig for VaegmmConfig {
+    const KIND: &'static str = "vaegmm";
+    type Fitted = Dagmm;
+
+    fn validate(&self) -> Result<()> {
+        self.0.check()
+    }
+
+    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<Dagmm> {
+        fit(&self.0, Self::KIND, train_set, cx)
+    }
+
+    fn load(&self, dir: &Path) -> Result<Dagmm> {
+        load(&self.0, dir)
+    }
+}
+
+impl Detector for Dagmm {
+    fn n_features(&self) -> usize {
+        self.state.n_features
+    }
+
+    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
+        score_in_chunks(x, self.state.n_features, "dagmm", |t, _| {
+            let gmm = self.state.gmm.to_tensors(&t.device());
+            Ok(gmm.energy(self.features(t), self.config.covariance_jitter))
+        })
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        write_json(&dir.join(STATE), &self.state)?;
+        save_weights(&self.net, dir)
+    }
+
+    fn fit_summary(&self) -> FitSummary {
+        self.summary.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deep::train::LoopConfig;
+    use ndarray::Array2;
+
+    #[test]
+    fn constant_and_duplicate_columns_stay_finite() {
+        // Column 0 is constant, 1 and 2 are near-duplicates, 3 is all zero; some rows repeat.
+        let x = Array2::from_shape_fn((400, 6), |(i, j)| {
+            let t = ((i % 50) as f32 * 0.37).sin();
+            match j {
+                0 => 1.0,
+                1 => t,
+                2 => t + 1e-7 * (i % 3) as f32,
+                3 => 0.0,
+                _ => ((i % 50) as f32 * 0.11 + j as f32).cos(),
+            }
+        });
+        for compression in [Compression::Autoencoder, Compression::Variational] {
+            let config = DagmmConfig {
+                compression,
+                hidden: vec![8, 2],
+                learning_rate: 1e-2,
+                training: LoopConfig {
+                    epochs: 15,
+                    batch_size: 32,
+                    ..LoopConfig::default()
+                },
+                ..DagmmConfig::default()
+            };
+            let model = fit(
+                &config,
+                "dagmm",
+                &Dataset::new(x.clone(), None),
+                &FitContext::new(1),
+            )
+            .unwrap_or_else(|e| panic!("{compression:?}: {e}"));
+            let mut far = x.clone();
+            far.row_mut(0).fill(1e6);
+            let scores = model.score(far.view()).unwrap();
+            assert!(
+                scores.iter().all(|s| s.is_finite()),
+                "{compression:?}: {scores}"
+            );
+        }
+    }
+}
