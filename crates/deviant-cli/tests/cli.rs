@@ -365,28 +365,30 @@ fn bench_perf_times_a_detector_and_exports_its_rows() {
     assert!(bytes.len() > 600 * 7 * 4);
 }
 
+/// Writes `X` (rows × 3) and `y` into an `.npz`; every `anomaly_every`-th row is an anomaly
+/// lying far from the others.
+fn write_npz(path: &Path, rows: usize, anomaly_every: usize) -> PathBuf {
+    use ndarray_npy::NpzWriter;
+    let x = ndarray::Array2::from_shape_fn((rows, 3), |(i, j)| {
+        let anomaly = anomaly_every > 0 && i % anomaly_every == anomaly_every - 1;
+        let base = ((i * 13 + j * 7) % 17) as f64 / 17.0;
+        if anomaly { base + 5.0 } else { base }
+    });
+    let y = ndarray::Array1::from_shape_fn(rows, |i| {
+        i64::from(anomaly_every > 0 && i % anomaly_every == anomaly_every - 1)
+    });
+    let mut npz = NpzWriter::new(std::fs::File::create(path).unwrap());
+    npz.add_array("X", &x).unwrap();
+    npz.add_array("y", &y).unwrap();
+    npz.finish().unwrap();
+    path.to_path_buf()
+}
+
 #[test]
 fn npz_files_train_and_score_with_y_as_the_label() {
-    use ndarray_npy::NpzWriter;
     let ws = Workspace::new();
-    let write_npz = |name: &str, rows: usize, anomaly_every: usize| {
-        let path = ws.path(name);
-        let x = ndarray::Array2::from_shape_fn((rows, 3), |(i, j)| {
-            let anomaly = anomaly_every > 0 && i % anomaly_every == anomaly_every - 1;
-            let base = ((i * 13 + j * 7) % 17) as f64 / 17.0;
-            if anomaly { base + 5.0 } else { base }
-        });
-        let y = ndarray::Array1::from_shape_fn(rows, |i| {
-            i64::from(anomaly_every > 0 && i % anomaly_every == anomaly_every - 1)
-        });
-        let mut npz = NpzWriter::new(std::fs::File::create(&path).unwrap());
-        npz.add_array("X", &x).unwrap();
-        npz.add_array("y", &y).unwrap();
-        npz.finish().unwrap();
-        path
-    };
-    let train = write_npz("train.npz", 200, 10);
-    let test = write_npz("test.npz", 50, 5);
+    let train = write_npz(&ws.path("train.npz"), 200, 10);
+    let test = write_npz(&ws.path("test.npz"), 50, 5);
     let model = ws.path("model");
     deviant()
         .args(["fit", "-d", "iforest", "--out"])
@@ -408,4 +410,66 @@ fn npz_files_train_and_score_with_y_as_the_label() {
         (50, 1, 50),
         "row numbers from 1"
     );
+}
+
+#[test]
+fn bench_adbench_runs_every_detector_on_every_set_or_says_why_not() {
+    let ws = Workspace::new();
+    let sets = ws.path("sets");
+    std::fs::create_dir_all(sets.join("npz")).unwrap();
+    write_npz(&sets.join("npz/1_alpha.npz"), 300, 10);
+    write_npz(&sets.join("npz/2_beta.npz"), 1_500, 20);
+    let json = ws.path("adbench.json");
+    let markdown = ws.path("adbench.md");
+    deviant()
+        .args([
+            "bench",
+            "adbench",
+            "--detectors",
+            "iforest,ae",
+            "--seeds",
+            "2",
+        ])
+        .args(["--set", "ae.training.epochs=2", "--data"])
+        .arg(&sets)
+        .arg("--json")
+        .arg(&json)
+        .arg("--markdown")
+        .arg(&markdown)
+        .assert()
+        .success()
+        .stdout(contains("| dataset | iforest | ae |").and(contains("| alpha | 1.0000 |")));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["records"].as_array().unwrap().len(), 2 * 2 * 2);
+    assert_eq!(report["per_dataset"].as_array().unwrap().len(), 2 * 2);
+    assert_eq!(report["overall"][0]["detector"], "iforest");
+    assert_eq!(report["overall"][0]["datasets"], 2);
+    assert!(
+        std::fs::read_to_string(&markdown)
+            .unwrap()
+            .contains("**mean**")
+    );
+
+    // Training far past the budget is cancelled; the run is listed as skipped.
+    deviant()
+        .args(["bench", "adbench", "--detectors", "ae", "--seeds", "1"])
+        .args([
+            "--set",
+            "ae.training.epochs=1000000",
+            "--set",
+            "ae.training.patience=0",
+        ])
+        .args(["--datasets", "alpha", "--budget", "1", "--data"])
+        .arg(&sets)
+        .assert()
+        .success()
+        .stdout(contains("| alpha | skipped |"))
+        .stdout(contains("alpha / ae / seed 1: over the 1 s budget"));
+
+    deviant()
+        .args(["bench", "adbench", "--datasets", "gamma", "--data"])
+        .arg(&sets)
+        .assert()
+        .failure()
+        .stderr(contains("no set `gamma`"));
 }

@@ -9,7 +9,7 @@ pub mod preprocess;
 pub mod split;
 pub mod table;
 
-pub use preprocess::{PreprocessOptions, Preprocessor, Scaling};
+pub use preprocess::{MatrixScaler, PreprocessOptions, Preprocessor, Scaling};
 pub use table::{
     ReadOptions, SchemaOptions, Table, TableReader, infer_schema, schema_options_for_label,
 };

@@ -3,7 +3,7 @@
 
 use deviant_core::metrics::quantile;
 use deviant_core::{ColumnKind, Dataset, Error, Result, Schema};
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::table::{ColumnData, Table};
@@ -209,6 +209,39 @@ fn non_finite(table: &Table, row: usize, column: &str, value: f64) -> Error {
     }
 }
 
+/// Per-column scaling of an all-numeric matrix (benchmark splits that never were a table),
+/// fitted on training rows with the same rules as [`Preprocessor`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixScaler {
+    /// (offset, scale) of each column.
+    columns: Vec<(f64, f64)>,
+}
+
+impl MatrixScaler {
+    pub fn fit(x: ArrayView2<f32>, scaling: Scaling) -> Self {
+        let columns = x
+            .columns()
+            .into_iter()
+            .map(|c| {
+                scaling_of(
+                    &c.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
+                    scaling,
+                )
+            })
+            .collect();
+        Self { columns }
+    }
+
+    /// `x` scaled column by column; `x` must have the fitted width.
+    pub fn transform(&self, x: ArrayView2<f32>) -> Array2<f32> {
+        let mut out = x.to_owned();
+        for (mut column, &(offset, scale)) in out.columns_mut().into_iter().zip(&self.columns) {
+            column.mapv_inplace(|v| ((f64::from(v) - offset) / scale) as f32);
+        }
+        out
+    }
+}
+
 /// (offset, scale) for a column; a constant column gets scale 1 so it never divides by zero.
 fn scaling_of(values: &[f64], scaling: Scaling) -> (f64, f64) {
     let guard = |s: f64| if s > f64::EPSILON * 16.0 { s } else { 1.0 };
@@ -238,6 +271,18 @@ mod tests {
         let path = dir.path().join("p.csv");
         std::fs::write(&path, text).unwrap();
         (dir, path)
+    }
+
+    #[test]
+    fn matrix_scaler_uses_training_statistics_only() {
+        let train = ndarray::array![[0.0f32, 5.0], [2.0, 5.0]];
+        let scaler = MatrixScaler::fit(train.view(), Scaling::MinMax);
+        let test = ndarray::array![[1.0f32, 7.0], [4.0, 5.0]];
+        // Column 1 is constant in training, so it is shifted but not divided.
+        assert_eq!(
+            scaler.transform(test.view()),
+            ndarray::array![[0.5f32, 2.0], [2.0, 0.0]]
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::classic::iforest::IforestConfig;
 use crate::classic::mahalanobis::MahalanobisConfig;
 use crate::classic::pca::PcaConfig;
+use crate::deep::aae::AaeConfig;
 use crate::deep::ae::AeConfig;
 use crate::deep::dagmm::{DagmmConfig, VaegmmConfig};
 use crate::deep::svdd::DeepSvddConfig;
@@ -20,6 +21,7 @@ use crate::deep::vae::VaeConfig;
 pub enum AnyConfig {
     Ae(AeConfig),
     Vae(VaeConfig),
+    Aae(AaeConfig),
     Dagmm(DagmmConfig),
     Vaegmm(VaegmmConfig),
     DeepSvdd(DeepSvddConfig),
@@ -34,6 +36,7 @@ macro_rules! each {
         match $self {
             AnyConfig::Ae($c) => $body,
             AnyConfig::Vae($c) => $body,
+            AnyConfig::Aae($c) => $body,
             AnyConfig::Dagmm($c) => $body,
             AnyConfig::Vaegmm($c) => $body,
             AnyConfig::DeepSvdd($c) => $body,
@@ -65,6 +68,12 @@ impl AnyConfig {
                 summary: "variational autoencoder; score = reconstruction error, negative ELBO \
                           or reconstruction probability",
                 defaults: AnyConfig::Vae(VaeConfig::default()),
+            },
+            KindInfo {
+                kind: AaeConfig::KIND,
+                summary: "adversarial autoencoder (Makhzani et al. 2016); score = reconstruction \
+                          error, optionally plus a latent-density term",
+                defaults: AnyConfig::Aae(AaeConfig::default()),
             },
             KindInfo {
                 kind: DagmmConfig::KIND,

@@ -24,6 +24,10 @@ fn detectors() -> Vec<AnyConfig> {
                     "hidden": [16, 2], "learning_rate": 3e-3, "lambda_covariance": 0.0,
                     "training": {"epochs": 60, "batch_size": 64, "patience": 0}
                 }),
+                "aae" => json!({
+                    "hidden": [16], "latent": 2, "latent_weight": 0.01,
+                    "training": {"epochs": 30, "batch_size": 64}
+                }),
                 "deep_svdd" => json!({
                     "hidden": [16, 4], "learning_rate": 1e-3,
                     "training": {"epochs": 30, "batch_size": 64}

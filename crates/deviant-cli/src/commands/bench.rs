@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use deviant_core::detector::EpochRecord;
 use deviant_core::metrics::quantile;
 use deviant_core::{FitContext, Progress};
 use deviant_data::fsutil::write_bytes_atomic;
@@ -22,6 +23,8 @@ use crate::progress::Bars;
 pub enum BenchCommand {
     /// KDD Cup 99 under the cloudera, dagmm, alad or alibi protocol.
     Kdd99(Kdd99BenchArgs),
+    /// ADBench's unsupervised protocol on a folder of `.npz` tabular sets.
+    Adbench(super::adbench::AdbenchArgs),
     /// Training and scoring speed of one detector on seeded synthetic rows.
     Perf(PerfArgs),
 }
@@ -112,6 +115,12 @@ pub struct BenchRecord {
     pub threshold: f64,
     pub threshold_rule: String,
     pub fit_seconds: f64,
+    /// Epochs trained (0 for detectors without a training loop).
+    #[serde(default)]
+    pub epochs: usize,
+    /// Median wall time of one training epoch (0 without a training loop).
+    #[serde(default)]
+    pub epoch_seconds: f64,
     pub score_seconds: f64,
     /// Peak resident memory of the process during this run (0 where unknown).
     pub peak_rss_bytes: u64,
@@ -124,6 +133,7 @@ pub fn run(command: BenchCommand, quiet: bool) -> Result<()> {
             report(&records, args.json.as_deref(), args.markdown.as_deref())?;
             Ok(())
         }
+        BenchCommand::Adbench(args) => super::adbench::run(&args, quiet),
         BenchCommand::Perf(args) => perf(&args, quiet),
     }
 }
@@ -157,12 +167,8 @@ fn perf(args: &PerfArgs, quiet: bool) -> Result<()> {
     let started = Instant::now();
     let detector = config.fit(&data, &cx)?;
     let fit_seconds = started.elapsed().as_secs_f64();
-    let epoch_seconds: Vec<f64> = detector
-        .fit_summary()
-        .history
-        .iter()
-        .map(|e| e.seconds)
-        .collect();
+    let history = detector.fit_summary().history;
+    let epoch_seconds: Vec<f64> = history.iter().map(|e| e.seconds).collect();
     let mut score_seconds = f64::INFINITY;
     for _ in 0..args.score_repeats.max(1) {
         let started = Instant::now();
@@ -176,7 +182,7 @@ fn perf(args: &PerfArgs, quiet: bool) -> Result<()> {
         features: args.features,
         threads: std::thread::available_parallelism().map_or(1, usize::from),
         fit_seconds,
-        median_epoch_seconds: (!epoch_seconds.is_empty()).then(|| quantile(&epoch_seconds, 0.5)),
+        median_epoch_seconds: median_epoch_seconds(&history),
         epoch_seconds,
         score_seconds,
         score_rows_per_second: args.rows as f64 / score_seconds,
@@ -188,8 +194,14 @@ fn perf(args: &PerfArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
+/// The median wall time of the epochs in a training history (None without one).
+pub(crate) fn median_epoch_seconds(history: &[EpochRecord]) -> Option<f64> {
+    let seconds: Vec<f64> = history.iter().map(|e| e.seconds).collect();
+    (!seconds.is_empty()).then(|| quantile(&seconds, 0.5))
+}
+
 /// Parses `--seeds`.
-fn parse_seeds(spec: &str) -> Result<Vec<u64>> {
+pub(crate) fn parse_seeds(spec: &str) -> Result<Vec<u64>> {
     if spec.contains(',') {
         return spec
             .split(',')
@@ -292,6 +304,7 @@ pub fn kdd99_bench(args: &Kdd99BenchArgs, quiet: bool) -> Result<Vec<BenchRecord
             let score_seconds = started.elapsed().as_secs_f64();
             let eval = scored.evaluate(&labels)?;
             let t = &model.manifest.threshold;
+            let history = &model.manifest.training.summary.history;
             records.push(BenchRecord {
                 dataset: "kddcup99".into(),
                 detector: detector.kind().into(),
@@ -307,6 +320,8 @@ pub fn kdd99_bench(args: &Kdd99BenchArgs, quiet: bool) -> Result<Vec<BenchRecord
                 threshold: eval.threshold,
                 threshold_rule: format!("{} on {}", t.rule, t.chosen_on),
                 fit_seconds: model.manifest.training.fit_seconds,
+                epochs: history.len(),
+                epoch_seconds: median_epoch_seconds(history).unwrap_or(0.0),
                 score_seconds,
                 peak_rss_bytes: peak_rss(),
             });
@@ -344,7 +359,7 @@ pub fn report(
 }
 
 /// Mean ± sample standard deviation.
-fn mean_std(values: &[f64]) -> (f64, f64) {
+pub(crate) fn mean_std(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     let var = if values.len() > 1 {
@@ -365,8 +380,8 @@ pub fn leaderboard(records: &[BenchRecord]) -> String {
         }
     }
     let mut out = String::from(
-        "| dataset | protocol | detector | seeds | ROC AUC | AP | precision | recall | F1 | F2 | fit s | score s |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| dataset | protocol | detector | seeds | ROC AUC | AP | precision | recall | F1 | F2 | fit s | epoch s | score s |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for (dataset, protocol, detector) in groups {
         let runs: Vec<&BenchRecord> = records
@@ -378,7 +393,7 @@ pub fn leaderboard(records: &[BenchRecord]) -> String {
             format!("{m:.digits$} ± {s:.digits$}")
         };
         out.push_str(&format!(
-            "| {dataset} | {protocol} | {detector} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {dataset} | {protocol} | {detector} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             runs.len(),
             cell(|r| r.roc_auc, 4),
             cell(|r| r.average_precision, 4),
@@ -387,6 +402,11 @@ pub fn leaderboard(records: &[BenchRecord]) -> String {
             cell(|r| r.f1, 4),
             cell(|r| r.f2, 4),
             cell(|r| r.fit_seconds, 2),
+            if runs.iter().all(|r| r.epochs == 0) {
+                "–".to_string()
+            } else {
+                cell(|r| r.epoch_seconds, 3)
+            },
             cell(|r| r.score_seconds, 3),
         ));
     }
@@ -447,6 +467,8 @@ mod tests {
             threshold: 0.0,
             threshold_rule: String::new(),
             fit_seconds: 0.0,
+            epochs: 0,
+            epoch_seconds: 0.0,
             score_seconds: 0.0,
             peak_rss_bytes: 0,
         };

@@ -1,5 +1,6 @@
 //! One file per command, each with `pub fn run(args) -> anyhow::Result<()>`.
 
+pub mod adbench;
 pub mod bench;
 pub mod data;
 pub mod demo;

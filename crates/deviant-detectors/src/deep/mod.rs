@@ -1,6 +1,7 @@
 //! Deep detectors on burn 0.22: one folder per detector, all trained by [`train`]'s one loop
 //! and built from [`mlp::Mlp`] stacks.
 
+pub mod aae;
 pub mod ae;
 pub mod dagmm;
 pub mod mlp;

@@ -1,0 +1,265 @@
+use std::path::Path;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::activation::softplus;
+use deviant_core::dataset::check_input;
+use deviant_core::detector::FitSummary;
+use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
+use ndarray::{Array1, Array2, ArrayView2};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::AaeConfig;
+use crate::deep::Shape;
+use crate::deep::mlp::Mlp;
+use crate::deep::tensor::{
+    cpu, explain_in_chunks, gaussian, load_weights, save_weights, score_in_chunks,
+};
+use crate::deep::train::{Losses, TrainStep, train};
+use crate::{read_json, write_json};
+
+/// The autoencoder half, the only part kept after training.
+#[derive(Module, Debug)]
+pub struct AaeNet {
+    encoder: Mlp,
+    decoder: Mlp,
+}
+
+impl AaeNet {
+    fn new(config: &AaeConfig, n_features: usize, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        Self {
+            encoder: Mlp::new(&config.encoder_widths(n_features), true, rng, device),
+            decoder: Mlp::new(&config.decoder_widths(n_features), true, rng, device),
+        }
+    }
+
+    /// Codes `[B, latent]` and squared reconstruction errors `[B, features]` of `x`.
+    fn forward(&self, x: Tensor<2>, config: &AaeConfig) -> (Tensor<2>, Tensor<2>) {
+        let z = self.encoder.forward(x.clone(), config.activation, None);
+        let out = self.decoder.forward(z.clone(), config.activation, None);
+        (z, (out - x).square())
+    }
+}
+
+/// −log σ(logits) averaged: the cross-entropy of calling every row "from the prior".
+fn said_real(logits: Tensor<2>) -> Tensor<1> {
+    softplus(-logits, 1.0).mean()
+}
+
+/// −log(1 − σ(logits)) averaged: the cross-entropy of calling every row "a code".
+fn said_fake(logits: Tensor<2>) -> Tensor<1> {
+    softplus(logits, 1.0).mean()
+}
+
+/// Two optimisers in one step: the autoencoder minimises reconstruction error plus the
+/// weighted "fool the discriminator" term; the discriminator then learns to tell the new
+/// codes from prior samples.
+struct AaeStep {
+    net: AaeNet,
+    discriminator: Mlp,
+    net_optimizer: ModuleOptimizer,
+    discriminator_optimizer: ModuleOptimizer,
+    config: AaeConfig,
+}
+
+impl AaeStep {
+    /// (autoencoder loss, reconstruction, adversarial term, codes) for `batch`.
+    fn autoencoder_loss(
+        &self,
+        net: &AaeNet,
+        discriminator: &Mlp,
+        batch: Tensor<2>,
+    ) -> (Tensor<1>, Tensor<1>, Tensor<1>, Tensor<2>) {
+        let config = &self.config;
+        let (z, errors) = net.forward(batch, config);
+        let reconstruction = errors.mean();
+        let adversarial = said_real(discriminator.forward(z.clone(), config.activation, None));
+        let loss = reconstruction.clone() + adversarial.clone() * config.adversarial_weight;
+        (loss, reconstruction, adversarial, z)
+    }
+
+    fn discriminator_loss(
+        &self,
+        discriminator: &Mlp,
+        codes: Tensor<2>,
+        prior: Tensor<2>,
+    ) -> Tensor<1> {
+        let activation = self.config.activation;
+        said_real(discriminator.forward(prior, activation, None))
+            + said_fake(discriminator.forward(codes, activation, None))
+    }
+}
+
+fn value(t: Tensor<1>) -> f64 {
+    f64::from(t.into_scalar::<f32>())
+}
+
+impl TrainStep for AaeStep {
+    fn step(mut self, batch: Tensor<2>, rng: &mut ChaCha8Rng) -> (Self, Losses) {
+        let (loss, reconstruction, adversarial, z) =
+            self.autoencoder_loss(&self.net, &self.discriminator, batch);
+        let codes = z.detach();
+        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
+        self.net = self
+            .net_optimizer
+            .step(self.config.learning_rate, self.net, grads);
+
+        let prior = gaussian(codes.dims(), rng, &codes.device());
+        let d_loss = self.discriminator_loss(&self.discriminator, codes, prior);
+        let d_value = value(d_loss.clone());
+        let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
+        self.discriminator =
+            self.discriminator_optimizer
+                .step(self.config.learning_rate, self.discriminator, grads);
+        (self, losses(reconstruction, adversarial, d_value))
+    }
+
+    fn evaluate(&self, batch: Tensor<2>) -> Losses {
+        let discriminator = self.discriminator.valid();
+        let (_, reconstruction, adversarial, codes) =
+            self.autoencoder_loss(&self.net.valid(), &discriminator, batch);
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let prior = gaussian(codes.dims(), &mut rng, &codes.device());
+        let d_loss = self.discriminator_loss(&discriminator, codes, prior);
+        losses(reconstruction, adversarial, value(d_loss))
+    }
+}
+
+/// The monitored "loss" is the reconstruction error: the adversarial terms oscillate by
+/// design, so early stopping on them would stop at random.
+fn losses(reconstruction: Tensor<1>, adversarial: Tensor<1>, discriminator: f64) -> Losses {
+    Losses(vec![
+        ("loss", value(reconstruction)),
+        ("adversarial", value(adversarial)),
+        ("discriminator", discriminator),
+    ])
+}
+
+/// A fitted adversarial autoencoder.
+#[derive(Debug)]
+pub struct AdversarialAutoencoder {
+    net: AaeNet,
+    config: AaeConfig,
+    n_features: usize,
+    summary: FitSummary,
+}
+
+const STATE: &str = "aae.json";
+
+impl DetectorConfig for AaeConfig {
+    const KIND: &'static str = "aae";
+    type Fitted = AdversarialAutoencoder;
+
+    fn validate(&self) -> Result<()> {
+        self.check()
+    }
+
+    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<AdversarialAutoencoder> {
+        self.check()?;
+        let x = train_set.view();
+        check_input(x, x.ncols(), "aae fit")?;
+        let device = cpu().autodiff();
+        let mut rng = ChaCha8Rng::seed_from_u64(cx.seed);
+        let step = AaeStep {
+            net: AaeNet::new(self, x.ncols(), &mut rng, &device),
+            discriminator: Mlp::new(&self.discriminator_widths(), true, &mut rng, &device),
+            net_optimizer: AdamConfig::new().init(),
+            discriminator_optimizer: AdamConfig::new().init(),
+            config: self.clone(),
+        };
+        let (step, summary) = train(step, x, &self.training, cx, &device)?;
+        Ok(AdversarialAutoencoder {
+            net: step.net.valid(),
+            config: self.clone(),
+            n_features: x.ncols(),
+            summary,
+        })
+    }
+
+    fn load(&self, dir: &Path) -> Result<AdversarialAutoencoder> {
+        let shape: Shape = read_json(&dir.join(STATE))?;
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let net = AaeNet::new(self, shape.n_features, &mut rng, &cpu());
+        Ok(AdversarialAutoencoder {
+            net: load_weights(net, dir)?,
+            config: self.clone(),
+            n_features: shape.n_features,
+            summary: FitSummary::default(),
+        })
+    }
+}
+
+impl Detector for AdversarialAutoencoder {
+    fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// Mean squared reconstruction error, plus `latent_weight`·‖z‖²/2.
+    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
+        score_in_chunks(x, self.n_features, "aae", |t, _| {
+            let (z, errors) = self.net.forward(t, &self.config);
+            let prior_term = z.square().sum_dim(1) * (0.5 * self.config.latent_weight);
+            Ok((errors.mean_dim(1) + prior_term).squeeze_dim(1))
+        })
+    }
+
+    fn explain(&self, x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
+        Some(explain_in_chunks(x, self.n_features, "aae", |t, _| {
+            Ok(self.net.forward(t, &self.config).1)
+        }))
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        write_json(
+            &dir.join(STATE),
+            &Shape {
+                n_features: self.n_features,
+            },
+        )?;
+        save_weights(&self.net, dir)
+    }
+
+    fn fit_summary(&self) -> FitSummary {
+        self.summary.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deep::train::LoopConfig;
+
+    /// With the adversarial term, the codes of rows from a 2-d plane are pushed towards the
+    /// N(0, I) prior and the discriminator's loss stays near its chance level 2·ln 2; without
+    /// it, the discriminator learns to tell them apart.
+    #[test]
+    fn adversarial_term_keeps_the_discriminator_near_chance() {
+        let x = Array2::from_shape_fn((800, 4), |(i, j)| {
+            let (a, b) = ((i as f32 * 0.37).sin(), (i as f32 * 0.11).cos());
+            [a + 3.0, b - 2.0, a + b, a - b][j]
+        });
+        let discriminator_loss = |adversarial_weight: f64| {
+            let config = AaeConfig {
+                hidden: vec![16],
+                latent: 2,
+                adversarial_weight,
+                training: LoopConfig {
+                    epochs: 40,
+                    batch_size: 64,
+                    patience: 0,
+                    ..LoopConfig::default()
+                },
+                ..AaeConfig::default()
+            };
+            let model = config
+                .fit(&Dataset::new(x.clone(), None), &FitContext::new(5))
+                .unwrap();
+            model.summary.history.last().unwrap().train["discriminator"]
+        };
+        let (with, without) = (discriminator_loss(1.0), discriminator_loss(0.0));
+        assert!(with > 1.0, "with the adversarial term: {with}");
+        assert!(without < 0.7 * with, "without it: {without} vs {with}");
+    }
+}
