@@ -6,14 +6,15 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::prelude::*;
+use deviant_core::dataset::check_input;
 use deviant_core::detector::{EpochRecord, FitSummary};
-use deviant_core::{Error, FitContext, Result};
+use deviant_core::{Dataset, Error, FitContext, Result};
 use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::tensor::gather_rows;
+use super::tensor::{cpu, gather_rows};
 
 /// Named scalar losses of one batch; the first is the total that is optimised.
 #[derive(Debug, Clone, Default)]
@@ -77,6 +78,23 @@ impl LoopConfig {
 
 /// A relative improvement below this does not reset patience.
 const MIN_IMPROVEMENT: f64 = 1e-4;
+
+/// Checks `kind`'s training rows, builds its step from them on the autodiff device with the
+/// run's seeded generator, and trains it: the start of every deep detector's `fit`.
+pub fn fit_step<S: TrainStep>(
+    train_set: &Dataset,
+    kind: &str,
+    config: &LoopConfig,
+    cx: &FitContext,
+    build: impl FnOnce(ArrayView2<f32>, &mut ChaCha8Rng, &Device) -> Result<S>,
+) -> Result<(S, FitSummary)> {
+    let x = train_set.view();
+    check_input(x, x.ncols(), &format!("{kind} fit"))?;
+    let device = cpu().autodiff();
+    let mut rng = ChaCha8Rng::seed_from_u64(cx.seed);
+    let step = build(x, &mut rng, &device)?;
+    train(step, x, config, cx, &device)
+}
 
 /// Trains `state` on the rows of `x` and returns it with the per-epoch history.
 pub fn train<S: TrainStep>(

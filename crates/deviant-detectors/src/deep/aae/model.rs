@@ -4,7 +4,6 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::softplus;
-use deviant_core::dataset::check_input;
 use deviant_core::detector::FitSummary;
 use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
 use ndarray::{Array1, Array2, ArrayView2};
@@ -12,13 +11,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::AaeConfig;
-use crate::deep::Shape;
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{
-    cpu, explain_in_chunks, gaussian, load_weights, save_weights, score_in_chunks,
-};
-use crate::deep::train::{Losses, TrainStep, train};
-use crate::{read_json, write_json};
+use crate::deep::tensor::{cpu, explain_in_chunks, gaussian, score_in_chunks};
+use crate::deep::train::{Losses, TrainStep, fit_step};
+use crate::deep::{load_net, save_net};
 
 /// The autoencoder half, the only part kept after training.
 #[derive(Module, Debug)]
@@ -146,8 +142,6 @@ pub struct AdversarialAutoencoder {
     summary: FitSummary,
 }
 
-const STATE: &str = "aae.json";
-
 impl DetectorConfig for AaeConfig {
     const KIND: &'static str = "aae";
     type Fitted = AdversarialAutoencoder;
@@ -158,34 +152,37 @@ impl DetectorConfig for AaeConfig {
 
     fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<AdversarialAutoencoder> {
         self.check()?;
-        let x = train_set.view();
-        check_input(x, x.ncols(), "aae fit")?;
-        let device = cpu().autodiff();
-        let mut rng = ChaCha8Rng::seed_from_u64(cx.seed);
-        let step = AaeStep {
-            net: AaeNet::new(self, x.ncols(), &mut rng, &device),
-            discriminator: Mlp::new(&self.discriminator_widths(), true, &mut rng, &device),
-            net_optimizer: AdamConfig::new().init(),
-            discriminator_optimizer: AdamConfig::new().init(),
-            config: self.clone(),
-        };
-        let (step, summary) = train(step, x, &self.training, cx, &device)?;
+        let (step, summary) = fit_step(
+            train_set,
+            Self::KIND,
+            &self.training,
+            cx,
+            |x, rng, device| {
+                Ok(AaeStep {
+                    net: AaeNet::new(self, x.ncols(), rng, device),
+                    discriminator: Mlp::new(&self.discriminator_widths(), true, rng, device),
+                    net_optimizer: AdamConfig::new().init(),
+                    discriminator_optimizer: AdamConfig::new().init(),
+                    config: self.clone(),
+                })
+            },
+        )?;
         Ok(AdversarialAutoencoder {
             net: step.net.valid(),
             config: self.clone(),
-            n_features: x.ncols(),
+            n_features: train_set.n_features(),
             summary,
         })
     }
 
     fn load(&self, dir: &Path) -> Result<AdversarialAutoencoder> {
-        let shape: Shape = read_json(&dir.join(STATE))?;
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let net = AaeNet::new(self, shape.n_features, &mut rng, &cpu());
+        let (net, n_features) = load_net(dir, Self::KIND, |n| {
+            AaeNet::new(self, n, &mut ChaCha8Rng::seed_from_u64(0), &cpu())
+        })?;
         Ok(AdversarialAutoencoder {
-            net: load_weights(net, dir)?,
+            net,
             config: self.clone(),
-            n_features: shape.n_features,
+            n_features,
             summary: FitSummary::default(),
         })
     }
@@ -212,13 +209,7 @@ impl Detector for AdversarialAutoencoder {
     }
 
     fn save(&self, dir: &Path) -> Result<()> {
-        write_json(
-            &dir.join(STATE),
-            &Shape {
-                n_features: self.n_features,
-            },
-        )?;
-        save_weights(&self.net, dir)
+        save_net(dir, AaeConfig::KIND, self.n_features, &self.net)
     }
 
     fn fit_summary(&self) -> FitSummary {

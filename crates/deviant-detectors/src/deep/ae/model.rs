@@ -3,7 +3,6 @@ use std::path::Path;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use deviant_core::dataset::check_input;
 use deviant_core::detector::FitSummary;
 use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
 use ndarray::{Array1, Array2, ArrayView2};
@@ -11,13 +10,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::AeConfig;
-use crate::deep::Shape;
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{
-    Activation, cpu, explain_in_chunks, load_weights, save_weights, score_in_chunks,
-};
-use crate::deep::train::{Losses, TrainStep, train};
-use crate::{read_json, write_json};
+use crate::deep::tensor::{Activation, cpu, explain_in_chunks, score_in_chunks};
+use crate::deep::train::{Losses, TrainStep, fit_step};
+use crate::deep::{load_net, save_net};
 
 struct AeStep {
     net: Mlp,
@@ -59,8 +55,6 @@ pub struct Autoencoder {
     summary: FitSummary,
 }
 
-const STATE: &str = "ae.json";
-
 impl DetectorConfig for AeConfig {
     const KIND: &'static str = "ae";
     type Fitted = Autoencoder;
@@ -71,35 +65,40 @@ impl DetectorConfig for AeConfig {
 
     fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<Autoencoder> {
         self.validate()?;
-        let x = train_set.view();
-        check_input(x, x.ncols(), "ae fit")?;
-        let device = cpu().autodiff();
-        let mut rng = ChaCha8Rng::seed_from_u64(cx.seed);
-        let net = Mlp::new(&self.widths(x.ncols()), true, &mut rng, &device);
-        let optimizer = AdamConfig::new().with_epsilon(1e-8).init();
-        let step = AeStep {
-            net,
-            optimizer,
-            config: self.clone(),
-        };
-        let (step, summary) = train(step, x, &self.training, cx, &device)?;
+        let (step, summary) = fit_step(
+            train_set,
+            Self::KIND,
+            &self.training,
+            cx,
+            |x, rng, device| {
+                Ok(AeStep {
+                    net: Mlp::new(&self.widths(x.ncols()), true, rng, device),
+                    optimizer: AdamConfig::new().with_epsilon(1e-8).init(),
+                    config: self.clone(),
+                })
+            },
+        )?;
         Ok(Autoencoder {
             net: step.net.valid(),
             activation: self.activation,
-            n_features: x.ncols(),
+            n_features: train_set.n_features(),
             summary,
         })
     }
 
     fn load(&self, dir: &Path) -> Result<Autoencoder> {
-        let state: Shape = read_json(&dir.join(STATE))?;
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let net = Mlp::new(&self.widths(state.n_features), true, &mut rng, &cpu());
-        let net = load_weights(net, dir)?;
+        let (net, n_features) = load_net(dir, Self::KIND, |n| {
+            Mlp::new(
+                &self.widths(n),
+                true,
+                &mut ChaCha8Rng::seed_from_u64(0),
+                &cpu(),
+            )
+        })?;
         Ok(Autoencoder {
             net,
             activation: self.activation,
-            n_features: state.n_features,
+            n_features,
             summary: FitSummary::default(),
         })
     }
@@ -131,13 +130,7 @@ impl Detector for Autoencoder {
     }
 
     fn save(&self, dir: &Path) -> Result<()> {
-        write_json(
-            &dir.join(STATE),
-            &Shape {
-                n_features: self.n_features,
-            },
-        )?;
-        save_weights(&self.net, dir)
+        save_net(dir, AeConfig::KIND, self.n_features, &self.net)
     }
 
     fn fit_summary(&self) -> FitSummary {

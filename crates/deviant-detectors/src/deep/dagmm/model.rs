@@ -4,7 +4,6 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
-use deviant_core::dataset::check_input;
 use deviant_core::detector::FitSummary;
 use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
 use ndarray::{Array1, ArrayView2};
@@ -16,7 +15,7 @@ use super::gmm::{Gmm, GmmStats, GmmTensors};
 use super::{Compression, DagmmConfig};
 use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{cpu, in_chunks, load_weights, save_weights, score_in_chunks, to_array2};
-use crate::deep::train::{Losses, TrainStep, train};
+use crate::deep::train::{Losses, TrainStep, fit_step};
 use crate::deep::vae::gaussian_code;
 use crate::{read_json, write_json};
 
@@ -181,17 +180,15 @@ impl Dagmm {
 
 fn fit(config: &DagmmConfig, kind: &str, train_set: &Dataset, cx: &FitContext) -> Result<Dagmm> {
     config.check()?;
-    let x = train_set.view();
-    check_input(x, x.ncols(), &format!("{kind} fit"))?;
-    let device = cpu().autodiff();
-    let mut rng = ChaCha8Rng::seed_from_u64(cx.seed);
-    let step = DagmmStep {
-        net: DagmmNet::new(config, x.ncols(), &mut rng, &device),
-        optimizer: AdamConfig::new().init(),
-        config: config.clone(),
-    };
-    let (step, summary) = train(step, x, &config.training, cx, &device)?;
+    let (step, summary) = fit_step(train_set, kind, &config.training, cx, |x, rng, device| {
+        Ok(DagmmStep {
+            net: DagmmNet::new(config, x.ncols(), rng, device),
+            optimizer: AdamConfig::new().init(),
+            config: config.clone(),
+        })
+    })?;
     let net = step.net.valid();
+    let x = train_set.view();
     // The mixture used for scoring is estimated from all training rows (paper, §3.4).
     let parts = in_chunks(x, x.ncols(), kind, |t, _| {
         let z = net.compress(t, config, None).z;

@@ -5,7 +5,6 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use deviant_core::dataset::check_input;
 use deviant_core::detector::FitSummary;
 use deviant_core::metrics::quantile;
 use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
@@ -19,7 +18,7 @@ use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{
     cpu, in_chunks, load_weights, save_weights, score_in_chunks, to_array2, to_vec,
 };
-use crate::deep::train::{Losses, TrainStep, train};
+use crate::deep::train::{Losses, TrainStep, fit_step};
 use crate::{read_json, write_json};
 
 /// What a fitted Deep SVDD needs besides its weights.
@@ -130,29 +129,30 @@ impl DetectorConfig for DeepSvddConfig {
 
     fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<DeepSvdd> {
         self.check()?;
-        let x = train_set.view();
-        check_input(x, x.ncols(), "deep_svdd fit")?;
-        let device = cpu().autodiff();
-        let mut rng = ChaCha8Rng::seed_from_u64(cx.seed);
-        // Bias-free layers: with biases the network could map everything onto the centre.
-        let net = Mlp::new(&self.widths(x.ncols()), false, &mut rng, &device);
-        let centre = initial_centre(&net.clone().valid(), x, self)?;
-        let optimizer = AdamConfig::new()
-            .with_weight_decay(
-                (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32)),
-            )
-            .init();
-        let step = SvddStep {
-            net,
-            optimizer,
-            config: self.clone(),
-            state: SvddState {
-                n_features: x.ncols(),
-                centre,
-                radius_squared: 0.0,
+        let (step, summary) = fit_step(
+            train_set,
+            Self::KIND,
+            &self.training,
+            cx,
+            |x, rng, device| {
+                // Bias-free layers: with biases the network could map everything onto the
+                // centre.
+                let net = Mlp::new(&self.widths(x.ncols()), false, rng, device);
+                let centre = initial_centre(&net.clone().valid(), x, self)?;
+                let weight_decay = (self.weight_decay > 0.0)
+                    .then(|| WeightDecayConfig::new(self.weight_decay as f32));
+                Ok(SvddStep {
+                    net,
+                    optimizer: AdamConfig::new().with_weight_decay(weight_decay).init(),
+                    config: self.clone(),
+                    state: SvddState {
+                        n_features: x.ncols(),
+                        centre,
+                        radius_squared: 0.0,
+                    },
+                })
             },
-        };
-        let (step, summary) = train(step, x, &self.training, cx, &device)?;
+        )?;
         Ok(DeepSvdd {
             net: step.net.valid(),
             config: self.clone(),

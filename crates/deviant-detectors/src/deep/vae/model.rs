@@ -3,7 +3,6 @@ use std::path::Path;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use deviant_core::dataset::check_input;
 use deviant_core::detector::FitSummary;
 use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
 use ndarray::{Array1, Array2, ArrayView2};
@@ -11,13 +10,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::{VaeConfig, VaeScore};
-use crate::deep::Shape;
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{
-    cpu, explain_in_chunks, gaussian, load_weights, log_sum_exp, save_weights, score_in_chunks,
-};
-use crate::deep::train::{Losses, TrainStep, train};
-use crate::{read_json, write_json};
+use crate::deep::tensor::{cpu, explain_in_chunks, gaussian, log_sum_exp, score_in_chunks};
+use crate::deep::train::{Losses, TrainStep, fit_step};
+use crate::deep::{load_net, save_net};
 
 #[derive(Module, Debug)]
 pub struct VaeNet {
@@ -128,8 +124,6 @@ pub struct Vae {
     summary: FitSummary,
 }
 
-const STATE: &str = "vae.json";
-
 impl DetectorConfig for VaeConfig {
     const KIND: &'static str = "vae";
     type Fitted = Vae;
@@ -140,32 +134,35 @@ impl DetectorConfig for VaeConfig {
 
     fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<Vae> {
         self.validate()?;
-        let x = train_set.view();
-        check_input(x, x.ncols(), "vae fit")?;
-        let device = cpu().autodiff();
-        let mut rng = ChaCha8Rng::seed_from_u64(cx.seed);
-        let step = VaeStep {
-            net: VaeNet::new(self, x.ncols(), &mut rng, &device),
-            optimizer: AdamConfig::new().init(),
-            config: self.clone(),
-        };
-        let (step, summary) = train(step, x, &self.training, cx, &device)?;
+        let (step, summary) = fit_step(
+            train_set,
+            Self::KIND,
+            &self.training,
+            cx,
+            |x, rng, device| {
+                Ok(VaeStep {
+                    net: VaeNet::new(self, x.ncols(), rng, device),
+                    optimizer: AdamConfig::new().init(),
+                    config: self.clone(),
+                })
+            },
+        )?;
         Ok(Vae {
             net: step.net.valid(),
             config: self.clone(),
-            n_features: x.ncols(),
+            n_features: train_set.n_features(),
             summary,
         })
     }
 
     fn load(&self, dir: &Path) -> Result<Vae> {
-        let shape: Shape = read_json(&dir.join(STATE))?;
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let net = VaeNet::new(self, shape.n_features, &mut rng, &cpu());
+        let (net, n_features) = load_net(dir, Self::KIND, |n| {
+            VaeNet::new(self, n, &mut ChaCha8Rng::seed_from_u64(0), &cpu())
+        })?;
         Ok(Vae {
-            net: load_weights(net, dir)?,
+            net,
             config: self.clone(),
-            n_features: shape.n_features,
+            n_features,
             summary: FitSummary::default(),
         })
     }
@@ -237,13 +234,7 @@ impl Detector for Vae {
     }
 
     fn save(&self, dir: &Path) -> Result<()> {
-        write_json(
-            &dir.join(STATE),
-            &Shape {
-                n_features: self.n_features,
-            },
-        )?;
-        save_weights(&self.net, dir)
+        save_net(dir, VaeConfig::KIND, self.n_features, &self.net)
     }
 
     fn fit_summary(&self) -> FitSummary {
