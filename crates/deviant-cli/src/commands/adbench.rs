@@ -193,7 +193,7 @@ fn dataset_files(args: &AdbenchArgs) -> Result<Vec<(String, PathBuf)>> {
         .map(|p| (set_name(&p), p))
         .filter(|(name, _)| args.datasets.is_empty() || args.datasets.contains(name))
         .collect();
-    files.sort_by(|a, b| a.0.to_lowercase().cmp(&b.0.to_lowercase()));
+    files.sort_by_key(|(name, _)| name.to_lowercase());
     if let Some(missing) = args
         .datasets
         .iter()

@@ -98,20 +98,17 @@ fn cholesky(covariances: &Tensor<3>, jitter: f64) -> Vec<Vec<Tensor<1>>> {
     let mut l: Vec<Vec<Tensor<1>>> = Vec::with_capacity(d);
     for i in 0..d {
         let mut row: Vec<Tensor<1>> = Vec::with_capacity(i + 1);
-        for j in 0..=i {
-            let mut s = a(i, j);
-            for m in 0..j {
-                // On the diagonal, row j is the row being built.
-                let ljm = if j == i { &row[m] } else { &l[j][m] };
-                s = s - row[m].clone() * ljm.clone();
-            }
-            let value = if i == j {
-                (s + jitter).clamp_min(jitter).sqrt()
-            } else {
-                s / l[j][j].clone()
-            };
-            row.push(value);
+        // Below the diagonal: L[i][j] = (A[i][j] − Σ_{m<j} L[i][m]·L[j][m]) / L[j][j].
+        for (j, lj) in l.iter().enumerate() {
+            let s = row
+                .iter()
+                .zip(lj)
+                .fold(a(i, j), |s, (lim, ljm)| s - lim.clone() * ljm.clone());
+            row.push(s / lj[j].clone());
         }
+        // The diagonal: L[i][i] = √(A[i][i] + jitter − Σ_{m<i} L[i][m]²), floored.
+        let s = row.iter().fold(a(i, i), |s, lim| s - lim.clone().square());
+        row.push((s + jitter).clamp_min(jitter).sqrt());
         l.push(row);
     }
     l
