@@ -311,7 +311,10 @@ fn unknown_detectors_and_parameters_are_refused() {
         .arg(&train)
         .assert()
         .failure()
-        .stderr(contains("unknown detector `nope`").and(contains("known: ae,").and(contains("iforest"))));
+        .stderr(
+            contains("unknown detector `nope`")
+                .and(contains("known: ae,").and(contains("iforest"))),
+        );
     deviant()
         .args(["fit", "-d", "iforest", "--set", "trees=5", "--out"])
         .arg(ws.path("m"))

@@ -6,8 +6,14 @@ use std::path::Path;
 use deviant_core::{Dataset, Detector, DetectorConfig, Error, FitContext, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::classic::copod::CopodConfig;
+use crate::classic::ecod::EcodConfig;
+use crate::classic::hbos::HbosConfig;
 use crate::classic::iforest::IforestConfig;
+use crate::classic::knn::KnnConfig;
+use crate::classic::lof::LofConfig;
 use crate::classic::mahalanobis::MahalanobisConfig;
+use crate::classic::ocsvm::OcsvmConfig;
 use crate::classic::pca::PcaConfig;
 use crate::deep::aae::AaeConfig;
 use crate::deep::ae::AeConfig;
@@ -28,6 +34,12 @@ pub enum AnyConfig {
     Pca(PcaConfig),
     Iforest(IforestConfig),
     Mahalanobis(MahalanobisConfig),
+    Ocsvm(OcsvmConfig),
+    Ecod(EcodConfig),
+    Copod(CopodConfig),
+    Hbos(HbosConfig),
+    Knn(KnnConfig),
+    Lof(LofConfig),
 }
 
 /// Runs `$body` with `$c` bound to the concrete config of any variant.
@@ -43,6 +55,12 @@ macro_rules! each {
             AnyConfig::Pca($c) => $body,
             AnyConfig::Iforest($c) => $body,
             AnyConfig::Mahalanobis($c) => $body,
+            AnyConfig::Ocsvm($c) => $body,
+            AnyConfig::Ecod($c) => $body,
+            AnyConfig::Copod($c) => $body,
+            AnyConfig::Hbos($c) => $body,
+            AnyConfig::Knn($c) => $body,
+            AnyConfig::Lof($c) => $body,
         }
     };
 }
@@ -104,6 +122,39 @@ impl AnyConfig {
                 kind: MahalanobisConfig::KIND,
                 summary: "Mahalanobis distance to the training mean (regularised covariance)",
                 defaults: AnyConfig::Mahalanobis(MahalanobisConfig::default()),
+            },
+            KindInfo {
+                kind: OcsvmConfig::KIND,
+                summary: "one-class SVM (Schölkopf et al. 2001, linfa-svm); score = negated \
+                          decision value",
+                defaults: AnyConfig::Ocsvm(OcsvmConfig::default()),
+            },
+            KindInfo {
+                kind: EcodConfig::KIND,
+                summary: "ECOD (Li et al. 2022); score = summed empirical-CDF tail surprise",
+                defaults: AnyConfig::Ecod(EcodConfig::default()),
+            },
+            KindInfo {
+                kind: CopodConfig::KIND,
+                summary: "COPOD (Li et al. 2020); score = empirical-copula tail surprise",
+                defaults: AnyConfig::Copod(CopodConfig::default()),
+            },
+            KindInfo {
+                kind: HbosConfig::KIND,
+                summary: "histogram-based outlier score (Goldstein & Dengel 2012), static or \
+                          dynamic bins",
+                defaults: AnyConfig::Hbos(HbosConfig::default()),
+            },
+            KindInfo {
+                kind: KnnConfig::KIND,
+                summary: "k-nearest-neighbour distance (largest, mean or median) to the \
+                          training rows",
+                defaults: AnyConfig::Knn(KnnConfig::default()),
+            },
+            KindInfo {
+                kind: LofConfig::KIND,
+                summary: "local outlier factor (Breunig et al. 2000) against the training rows",
+                defaults: AnyConfig::Lof(LofConfig::default()),
             },
         ]
     }

@@ -1,8 +1,16 @@
 //! Shallow baselines: one file per detector, plus the moments they share.
 
+pub mod copod;
+pub mod ecod;
+pub mod hbos;
 pub mod iforest;
+pub mod knn;
+pub mod lof;
 pub mod mahalanobis;
+mod neighbours;
+pub mod ocsvm;
 pub mod pca;
+mod tails;
 
 use nalgebra::{DMatrix, SymmetricEigen};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
