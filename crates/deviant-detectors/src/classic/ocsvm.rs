@@ -152,7 +152,7 @@ impl DetectorConfig for OcsvmConfig {
         let params = Svm::<f64, Pr>::params()
             .nu_weight(self.nu)
             .eps(self.tolerance)
-            .shrinking(true);
+            .shrinking(false);
         let params = match self.kernel {
             OcsvmKernel::Rbf => params.gaussian_kernel(1.0 / gamma),
             OcsvmKernel::Linear => params.linear_kernel(),
