@@ -422,6 +422,11 @@ fn bench_adbench_runs_every_detector_on_every_set_or_says_why_not() {
     std::fs::create_dir_all(sets.join("npz")).unwrap();
     write_npz(&sets.join("npz/1_alpha.npz"), 300, 10);
     write_npz(&sets.join("npz/2_beta.npz"), 1_500, 20);
+    std::fs::write(
+        sets.join("reference_aucroc.md"),
+        "## ADBench\n\n| dataset | IForest | DAGMM |\n|---|---|---|\n| alpha | 0.99 | 0.5 |\n",
+    )
+    .unwrap();
     let json = ws.path("adbench.json");
     let markdown = ws.path("adbench.md");
     deviant()
@@ -432,6 +437,7 @@ fn bench_adbench_runs_every_detector_on_every_set_or_says_why_not() {
             "iforest,ae",
             "--seeds",
             "2",
+            "--published",
         ])
         .args(["--set", "ae.training.epochs=2", "--data"])
         .arg(&sets)
@@ -441,16 +447,23 @@ fn bench_adbench_runs_every_detector_on_every_set_or_says_why_not() {
         .arg(&markdown)
         .assert()
         .success()
-        .stdout(contains("| dataset | iforest | ae |").and(contains("| alpha | 1.0000 |")));
+        .stdout(
+            contains("| dataset | iforest | ae |")
+                .and(contains("| alpha | 1.0000 (0.9900) |"))
+                .and(contains("| iforest | 2 |"))
+                .and(contains("| 1 of 1 |")),
+        );
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(report["records"].as_array().unwrap().len(), 2 * 2 * 2);
     assert_eq!(report["per_dataset"].as_array().unwrap().len(), 2 * 2);
     assert_eq!(report["overall"][0]["detector"], "iforest");
     assert_eq!(report["overall"][0]["datasets"], 2);
+    assert!(report["overall"][0]["mean_rank"].as_f64().unwrap() >= 1.0);
+    assert_eq!(report["per_dataset"][0]["published"], 0.99);
     assert!(
         std::fs::read_to_string(&markdown)
             .unwrap()
-            .contains("**mean**")
+            .contains("| detector | sets | ROC AUC |")
     );
 
     // Training far past the budget is cancelled; the run is listed as skipped.

@@ -35,7 +35,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn verify(path: &Path, expected: &str) -> Result<()> {
+pub(crate) fn verify(path: &Path, expected: &str) -> Result<()> {
     let found = sha256_file(path)?;
     if found == expected {
         Ok(())

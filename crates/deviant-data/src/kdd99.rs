@@ -216,37 +216,39 @@ pub fn locate(data_dir: Option<&Path>, progress: &dyn Progress) -> Result<Source
 }
 
 /// One record: the 41 feature fields as they were written, and the label.
-struct Record {
-    fields: String,
-    label: String,
+pub(crate) struct Record {
+    pub fields: String,
+    pub label: String,
 }
 
-fn read_records(path: &Path) -> Result<Vec<Record>> {
+/// Reads `path` (gzipped when it ends in `.gz`): 41 features, the label, then `trailing`
+/// fields that are dropped (NSL-KDD's difficulty level).
+pub(crate) fn read_records(path: &Path, trailing: usize) -> Result<Vec<Record>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = BufReader::with_capacity(1 << 16, MultiGzDecoder::new(file));
+    let reader: Box<dyn BufRead> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(file)))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 16, file))
+    };
+    let expected = FEATURES.len() + 1 + trailing;
     let mut records = Vec::new();
     for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| Error::io(path, e))?;
         if line.trim().is_empty() {
             continue;
         }
-        let Some((fields, label)) = line.rsplit_once(',') else {
+        let n = line.split(',').count();
+        if n != expected {
             return Err(Error::format(
                 path.display(),
-                format!("line {} has no fields", i + 1),
-            ));
-        };
-        let n = fields.split(',').count();
-        if n != FEATURES.len() {
-            return Err(Error::format(
-                path.display(),
-                format!(
-                    "line {} has {} fields, KDD Cup 99 rows have 42",
-                    i + 1,
-                    n + 1
-                ),
+                format!("line {} has {n} fields where {expected} were expected", i + 1),
             ));
         }
+        let mut cut = line.as_str();
+        for _ in 0..trailing {
+            cut = cut.rsplit_once(',').expect("fields counted").0;
+        }
+        let (fields, label) = cut.rsplit_once(',').expect("fields counted");
         records.push(Record {
             fields: fields.to_string(),
             label: label.trim().to_string(),
@@ -373,13 +375,14 @@ fn select(protocol: Protocol, seed: u64, train: &[Record], corrected: &[Record])
     }
 }
 
-fn write_split(
+/// Writes the `columns` of the chosen `rows` and a 0/1 `label` column as a CSV.
+pub(crate) fn write_split(
     path: &Path,
-    protocol: Protocol,
+    columns: &[usize],
     records: &[Record],
     rows: &[usize],
+    is_anomaly: impl Fn(&str) -> bool,
 ) -> Result<SplitCount> {
-    let columns = protocol.feature_indices();
     let mut header: Vec<&str> = columns.iter().map(|&i| FEATURES[i]).collect();
     header.push("label");
     let mut anomalies = 0;
@@ -387,7 +390,7 @@ fn write_split(
         writeln!(out, "{}", header.join(","))?;
         for &i in rows {
             let record = &records[i];
-            let anomaly = protocol.is_anomaly(&record.label);
+            let anomaly = is_anomaly(&record.label);
             anomalies += usize::from(anomaly);
             if columns.len() == FEATURES.len() {
                 out.write_all(record.fields.as_bytes())?;
@@ -417,27 +420,31 @@ pub fn write_protocol(
 ) -> Result<ProtocolSplits> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     progress.begin(&format!("kdd99 {protocol}: reading"), 0);
-    let train = read_records(&sources.train_10_percent)?;
+    let train = read_records(&sources.train_10_percent, 0)?;
     let corrected = if protocol == Protocol::Cloudera {
-        read_records(&sources.corrected)?
+        read_records(&sources.corrected, 0)?
     } else {
         Vec::new()
     };
     progress.finish();
     let selection = select(protocol, seed, &train, &corrected);
     let file_of = |from_corrected: bool| if from_corrected { &corrected } else { &train };
+    let columns = protocol.feature_indices();
+    let is_anomaly = |label: &str| protocol.is_anomaly(label);
     let train_count = write_split(
         &out.join(ProtocolSplits::TRAIN),
-        protocol,
+        &columns,
         &train,
         &selection.train,
+        is_anomaly,
     )?;
     let validation = match &selection.validation {
         Some((from_corrected, rows)) => Some(write_split(
             &out.join(ProtocolSplits::VALIDATION),
-            protocol,
+            &columns,
             file_of(*from_corrected),
             rows,
+            is_anomaly,
         )?),
         None => {
             let _ = std::fs::remove_file(out.join(ProtocolSplits::VALIDATION));
@@ -447,9 +454,10 @@ pub fn write_protocol(
     let (from_corrected, test_rows) = &selection.test;
     let test = write_split(
         &out.join(ProtocolSplits::TEST),
-        protocol,
+        &columns,
         file_of(*from_corrected),
         test_rows,
+        is_anomaly,
     )?;
     let splits = ProtocolSplits {
         protocol,

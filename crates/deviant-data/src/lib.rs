@@ -4,6 +4,7 @@
 pub mod download;
 pub mod fsutil;
 pub mod kdd99;
+pub mod nslkdd;
 pub mod npz;
 pub mod preprocess;
 pub mod split;

@@ -1,6 +1,7 @@
 //! `deviant bench adbench`: ADBench's unsupervised protocol (Han et al., NeurIPS 2022) over a
 //! folder of `.npz` tabular sets, every detector on every set within a time budget.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use deviant_core::metrics::{Evaluation, average_precision, quantile, roc_auc};
-use deviant_core::{Dataset, FitContext};
+use deviant_core::{Dataset, FitContext, Progress};
 use deviant_data::fsutil::write_bytes_atomic;
 use deviant_data::npz::read_npz;
 use deviant_data::split::{rng, split_stratified};
@@ -19,6 +20,7 @@ use rand::seq::index::sample;
 use serde::Serialize;
 
 use super::bench::{BenchRecord, detectors_with_sets, mean_std, parse_seeds};
+use crate::progress::Bars;
 
 /// ADBench resamples sets under this many rows up to it (with replacement)…
 const MIN_ROWS: usize = 1_000;
@@ -27,6 +29,7 @@ const MAX_ROWS: usize = 10_000;
 const TRAIN_SHARE: f64 = 0.7;
 /// Without labels, the flags in each record come from this share of the training scores.
 const CONTAMINATION: f64 = 0.1;
+const REFERENCE_FILE: &str = "reference_aucroc.md";
 
 #[derive(Debug, Args, Clone)]
 pub struct AdbenchArgs {
@@ -50,6 +53,10 @@ pub struct AdbenchArgs {
     /// reported as skipped.
     #[arg(long, default_value_t = 300)]
     pub budget: u64,
+    /// Print the published ADBench ROC AUC beside ours, read from `reference_aucroc.md` in
+    /// the data folder, and count the sets within ±0.02 of it.
+    #[arg(long)]
+    pub published: bool,
     /// Write the records, skipped runs and leaderboard as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -76,6 +83,9 @@ struct Cell {
     roc_auc: f64,
     roc_auc_std: f64,
     average_precision: f64,
+    fit_seconds: f64,
+    /// ADBench's published ROC AUC for this detector and set, with `--published`.
+    published: Option<f64>,
 }
 
 /// Mean over sets of one detector's per-set means.
@@ -85,7 +95,17 @@ struct Overall {
     datasets: usize,
     roc_auc: f64,
     average_precision: f64,
+    /// Mean rank by ROC AUC (1 = best) over the sets every detector ran on.
+    mean_rank: f64,
+    fit_seconds: f64,
+    score_seconds: f64,
+    /// Sets with a published value, and how many of those we are within ±0.02 of.
+    published_sets: usize,
+    within_tolerance: usize,
 }
+
+/// How far from the published value still counts as reproducing it (issue 5's criterion).
+const PUBLISHED_TOLERANCE: f64 = 0.02;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -109,6 +129,16 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
     let seeds = parse_seeds(&args.seeds)?;
     let files = dataset_files(args)?;
     let budget = Duration::from_secs(args.budget);
+    let published = if args.published {
+        Some(published_aucs(&data_root(args)?)?)
+    } else {
+        None
+    };
+    let bars = Bars::new(quiet);
+    bars.begin(
+        "adbench",
+        (files.len() * seeds.len() * detectors.len()) as u64,
+    );
     let (mut records, mut skipped) = (Vec::new(), Vec::new());
     for (name, path) in &files {
         let data = read_npz(path)?;
@@ -120,24 +150,13 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
                 .expect("npz sets are labelled")
                 .to_vec();
             for detector in &detectors {
+                bars.message(&format!("{name} / {} / seed {seed}", detector.kind()));
                 match run_one(detector, &train, &test, &labels, seed, budget) {
                     Ok(mut record) => {
                         record.dataset = name.clone();
-                        if !quiet {
-                            eprintln!(
-                                "{name:<16} {:<12} seed {seed}: roc_auc {:.4}  fit {:.2} s",
-                                detector.kind(),
-                                record.roc_auc,
-                                record.fit_seconds
-                            );
-                        }
                         records.push(record);
                     }
                     Err(reason) => {
-                        eprintln!(
-                            "{name:<16} {:<12} seed {seed}: skipped: {reason}",
-                            detector.kind()
-                        );
                         skipped.push(Skipped {
                             dataset: name.clone(),
                             detector: detector.kind().into(),
@@ -146,11 +165,13 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
                         });
                     }
                 }
+                bars.advance(1);
             }
         }
     }
-    let per_dataset = cells(&records);
-    let overall = overall(&per_dataset, &kinds);
+    bars.finish();
+    let per_dataset = cells(&records, published.as_ref());
+    let overall = overall(&per_dataset, &records, &kinds);
     let table = markdown(&per_dataset, &overall, &kinds, &skipped);
     println!("{table}");
     if let Some(path) = &args.json {
@@ -171,16 +192,19 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-/// The `.npz` sets to run, named by file stem without ADBench's number prefix, in file order.
-fn dataset_files(args: &AdbenchArgs) -> Result<Vec<(String, PathBuf)>> {
-    let root = match &args.data {
-        Some(dir) => dir.clone(),
+/// The folder given with `--data`, or the ADBench folder under $DEVIANT_DATASETS.
+fn data_root(args: &AdbenchArgs) -> Result<PathBuf> {
+    match &args.data {
+        Some(dir) => Ok(dir.clone()),
         None => std::env::var_os("DEVIANT_DATASETS")
             .map(|d| PathBuf::from(d).join("tabular-odds-adbench"))
-            .context(
-                "no ADBench folder: pass --data <folder of .npz files> or set DEVIANT_DATASETS",
-            )?,
-    };
+            .context("no ADBench folder: pass --data <folder of .npz files> or set DEVIANT_DATASETS"),
+    }
+}
+
+/// The `.npz` sets to run, named by file stem without ADBench's number prefix, in file order.
+fn dataset_files(args: &AdbenchArgs) -> Result<Vec<(String, PathBuf)>> {
+    let root = data_root(args)?;
     let dir = if root.join("npz").is_dir() {
         root.join("npz")
     } else {
@@ -215,6 +239,52 @@ fn set_name(path: &Path) -> String {
         Some((number, rest)) if number.chars().all(|c| c.is_ascii_digit()) => rest.to_string(),
         _ => stem.into_owned(),
     }
+}
+
+/// Published ROC AUCs keyed by (set, detector kind), both lower-case, from the ADBench table
+/// of `reference_aucroc.md` (beside `npz/`, or in its parent when `--data` is `npz/`). Its
+/// column names are matched to kinds without case or underscores: `DeepSVDD` = `deep_svdd`.
+fn published_aucs(root: &Path) -> Result<HashMap<(String, String), f64>> {
+    let path = [root.join(REFERENCE_FILE), root.join("..").join(REFERENCE_FILE)]
+        .into_iter()
+        .find(|p| p.is_file())
+        .with_context(|| {
+            format!(
+                "--published needs {REFERENCE_FILE} in {} (it ships with the ADBench folder); \
+                 run without --published",
+                root.display()
+            )
+        })?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let section = text
+        .split("\n## ")
+        .find(|s| s.starts_with("ADBench"))
+        .with_context(|| format!("{}: no `## ADBench` section", path.display()))?;
+    let mut rows = section
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .map(|l| l.trim_matches('|').split('|').map(str::trim).collect::<Vec<_>>());
+    let header = rows
+        .next()
+        .with_context(|| format!("{}: the ADBench table has no header", path.display()))?;
+    let kinds: Vec<String> = header
+        .iter()
+        .map(|h| h.to_lowercase().replace('_', ""))
+        .collect();
+    let mut out = HashMap::new();
+    for row in rows.filter(|r| !r[0].starts_with("---")) {
+        for (kind, cell) in kinds.iter().zip(&row).skip(1) {
+            if let Ok(value) = cell.parse::<f64>() {
+                out.insert((row[0].to_lowercase(), kind.clone()), value);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn published_key(dataset: &str, kind: &str) -> (String, String) {
+    (dataset.to_lowercase(), kind.replace('_', ""))
 }
 
 /// Resample to [1,000, 10,000] rows, split 70/30 by class, min-max scale on the training
@@ -308,7 +378,10 @@ fn run_one(
     run().map_err(|e| e.to_string())
 }
 
-fn cells(records: &[BenchRecord]) -> Vec<Cell> {
+fn cells(
+    records: &[BenchRecord],
+    published: Option<&HashMap<(String, String), f64>>,
+) -> Vec<Cell> {
     let mut out: Vec<Cell> = Vec::new();
     for r in records {
         if out
@@ -321,40 +394,89 @@ fn cells(records: &[BenchRecord]) -> Vec<Cell> {
             .iter()
             .filter(|s| s.dataset == r.dataset && s.detector == r.detector)
             .collect();
-        let (roc_auc, roc_auc_std) = mean_std(&runs.iter().map(|s| s.roc_auc).collect::<Vec<_>>());
-        let (average_precision, _) =
-            mean_std(&runs.iter().map(|s| s.average_precision).collect::<Vec<_>>());
+        let mean = |f: fn(&BenchRecord) -> f64| mean_std(&runs.iter().map(|s| f(s)).collect::<Vec<_>>());
+        let (roc_auc, roc_auc_std) = mean(|s| s.roc_auc);
         out.push(Cell {
             dataset: r.dataset.clone(),
             detector: r.detector.clone(),
             runs: runs.len(),
             roc_auc,
             roc_auc_std,
-            average_precision,
+            average_precision: mean(|s| s.average_precision).0,
+            fit_seconds: mean(|s| s.fit_seconds).0,
+            published: published
+                .and_then(|p| p.get(&published_key(&r.dataset, &r.detector)).copied()),
         });
     }
     out
 }
 
-fn overall(cells: &[Cell], kinds: &[String]) -> Vec<Overall> {
+fn overall(cells: &[Cell], records: &[BenchRecord], kinds: &[String]) -> Vec<Overall> {
+    let ranks = mean_ranks(cells, kinds);
     kinds
         .iter()
-        .map(|kind| {
+        .zip(ranks)
+        .map(|(kind, mean_rank)| {
             let own: Vec<&Cell> = cells.iter().filter(|c| &c.detector == kind).collect();
+            let runs: Vec<&BenchRecord> = records.iter().filter(|r| &r.detector == kind).collect();
             let mean =
                 |f: fn(&Cell) -> f64| mean_std(&own.iter().map(|c| f(c)).collect::<Vec<_>>()).0;
+            let run_mean = |f: fn(&BenchRecord) -> f64| {
+                mean_std(&runs.iter().map(|r| f(r)).collect::<Vec<_>>()).0
+            };
+            let gaps: Vec<f64> = own
+                .iter()
+                .filter_map(|c| c.published.map(|p| c.roc_auc - p))
+                .collect();
             Overall {
                 detector: kind.clone(),
                 datasets: own.len(),
                 roc_auc: mean(|c| c.roc_auc),
                 average_precision: mean(|c| c.average_precision),
+                mean_rank,
+                fit_seconds: run_mean(|r| r.fit_seconds),
+                score_seconds: run_mean(|r| r.score_seconds),
+                published_sets: gaps.len(),
+                within_tolerance: gaps
+                    .iter()
+                    .filter(|g| g.abs() <= PUBLISHED_TOLERANCE + 1e-12)
+                    .count(),
             }
         })
         .collect()
 }
 
-/// Two tables (ROC AUC, then AP), sets × detectors, mean over seeds; a last row with the mean
-/// over sets; then the skipped runs.
+/// Each kind's mean rank by ROC AUC (1 = best, ties share the mean of their places), over
+/// the sets on which every kind produced a score; NaN when there is no such set.
+fn mean_ranks(cells: &[Cell], kinds: &[String]) -> Vec<f64> {
+    let mut datasets: Vec<&str> = cells.iter().map(|c| c.dataset.as_str()).collect();
+    datasets.dedup();
+    let mut totals = vec![0.0; kinds.len()];
+    let mut counted = 0usize;
+    for dataset in datasets {
+        let aucs: Option<Vec<f64>> = kinds
+            .iter()
+            .map(|k| {
+                cells
+                    .iter()
+                    .find(|c| c.dataset == dataset && &c.detector == k)
+                    .map(|c| c.roc_auc)
+            })
+            .collect();
+        let Some(aucs) = aucs else { continue };
+        counted += 1;
+        for (total, &auc) in totals.iter_mut().zip(&aucs) {
+            let better = aucs.iter().filter(|&&a| a > auc).count() as f64;
+            let tied = aucs.iter().filter(|&&a| a == auc).count() as f64;
+            *total += better + (tied + 1.0) / 2.0;
+        }
+    }
+    totals.iter().map(|t| t / counted as f64).collect()
+}
+
+/// Two tables (ROC AUC, with the published value in brackets where asked for, then AP),
+/// sets × detectors, mean over seeds; the summary per detector; the sets off the published
+/// value by more than the tolerance; the skipped runs.
 fn markdown(cells: &[Cell], overall: &[Overall], kinds: &[String], skipped: &[Skipped]) -> String {
     let mut datasets: Vec<&str> = Vec::new();
     for c in cells
@@ -366,51 +488,88 @@ fn markdown(cells: &[Cell], overall: &[Overall], kinds: &[String], skipped: &[Sk
             datasets.push(c);
         }
     }
-    let mut out = String::new();
-    for (title, metric, total) in [
-        (
-            "ROC AUC",
-            (|c: &Cell| c.roc_auc) as fn(&Cell) -> f64,
-            (|o: &Overall| o.roc_auc) as fn(&Overall) -> f64,
-        ),
-        (
-            "AP",
-            |c: &Cell| c.average_precision,
-            |o: &Overall| o.average_precision,
-        ),
-    ] {
-        out.push_str(&format!(
-            "{title} on test, mean over seeds\n\n| dataset | {} |\n|---|{}\n",
+    let cell = |dataset: &str, kind: &String| {
+        cells
+            .iter()
+            .find(|c| c.dataset == dataset && &c.detector == kind)
+    };
+    let header = |first: &str| {
+        format!(
+            "| {first} | {} |\n|---|{}\n",
             kinds.join(" | "),
             "---|".repeat(kinds.len())
-        ));
+        )
+    };
+    let mut out = String::new();
+    let with_published = cells.iter().any(|c| c.published.is_some());
+    for (title, metric) in [
+        (
+            if with_published {
+                "ROC AUC on test, mean over seeds (published ADBench value in brackets)"
+            } else {
+                "ROC AUC on test, mean over seeds"
+            },
+            (|c: &Cell| c.roc_auc) as fn(&Cell) -> f64,
+        ),
+        ("AP on test, mean over seeds", |c: &Cell| c.average_precision),
+    ] {
+        out.push_str(&format!("{title}\n\n{}", header("dataset")));
         for dataset in &datasets {
             let row: Vec<String> = kinds
                 .iter()
-                .map(|kind| {
-                    match cells
-                        .iter()
-                        .find(|c| c.dataset == *dataset && &c.detector == kind)
-                    {
-                        Some(c) => format!("{:.4}", metric(c)),
-                        None => "skipped".into(),
-                    }
+                .map(|kind| match cell(dataset, kind) {
+                    Some(c) => match c.published {
+                        Some(p) if metric(c) == c.roc_auc => format!("{:.4} ({p:.4})", c.roc_auc),
+                        _ => format!("{:.4}", metric(c)),
+                    },
+                    None => "skipped".into(),
                 })
                 .collect();
             out.push_str(&format!("| {dataset} | {} |\n", row.join(" | ")));
         }
-        let row: Vec<String> = overall
-            .iter()
-            .map(|o| match o.datasets {
-                0 => "–".into(),
-                n if n == datasets.len() => format!("**{:.4}**", total(o)),
-                n => format!("**{:.4}** ({n} sets)", total(o)),
-            })
-            .collect();
-        out.push_str(&format!("| **mean** | {} |\n\n", row.join(" | ")));
+        out.push('\n');
+    }
+    out.push_str(
+        "Per detector (mean over sets; rank among these detectors by ROC AUC, 1 = best; \
+         seconds per run)\n\n| detector | sets | ROC AUC | AP | mean rank | fit s | score s |",
+    );
+    out.push_str(if with_published {
+        " within ±0.02 of published |\n|---|---|---|---|---|---|---|---|\n"
+    } else {
+        "\n|---|---|---|---|---|---|---|\n"
+    });
+    for o in overall {
+        out.push_str(&format!(
+            "| {} | {} | {:.4} | {:.4} | {:.2} | {:.3} | {:.3} |",
+            o.detector, o.datasets, o.roc_auc, o.average_precision, o.mean_rank, o.fit_seconds,
+            o.score_seconds
+        ));
+        if with_published {
+            out.push_str(&format!(" {} of {} |", o.within_tolerance, o.published_sets));
+        }
+        out.push('\n');
+    }
+    if with_published {
+        out.push_str(&format!(
+            "\nMore than {PUBLISHED_TOLERANCE} from the published value (ours − published):\n\n"
+        ));
+        for kind in kinds {
+            let gaps: Vec<String> = cells
+                .iter()
+                .filter(|c| &c.detector == kind)
+                .filter_map(|c| {
+                    let gap = c.roc_auc - c.published?;
+                    (gap.abs() > PUBLISHED_TOLERANCE + 1e-12)
+                        .then(|| format!("{} {gap:+.3}", c.dataset))
+                })
+                .collect();
+            if !gaps.is_empty() {
+                out.push_str(&format!("- {kind}: {}\n", gaps.join(", ")));
+            }
+        }
     }
     if !skipped.is_empty() {
-        out.push_str("Skipped runs:\n\n");
+        out.push_str("\nSkipped runs:\n\n");
         for s in skipped {
             out.push_str(&format!(
                 "- {} / {} / seed {}: {}\n",
@@ -449,6 +608,54 @@ mod tests {
             .view()
             .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
         assert_eq!((lo, hi), (0.0, 1.0), "min-max scaled on train");
+    }
+
+    fn cell(dataset: &str, detector: &str, roc_auc: f64) -> Cell {
+        Cell {
+            dataset: dataset.into(),
+            detector: detector.into(),
+            runs: 1,
+            roc_auc,
+            roc_auc_std: 0.0,
+            average_precision: 0.0,
+            fit_seconds: 0.0,
+            published: None,
+        }
+    }
+
+    #[test]
+    fn ranks_share_ties_and_skip_sets_a_detector_missed() {
+        let kinds = vec!["a".to_string(), "b".into(), "c".into()];
+        let cells = vec![
+            cell("x", "a", 0.9),
+            cell("x", "b", 0.8),
+            cell("x", "c", 0.8),
+            cell("y", "a", 0.5),
+            cell("y", "b", 0.7),
+            cell("y", "c", 0.6),
+            cell("z", "a", 0.1),
+        ];
+        assert_eq!(mean_ranks(&cells, &kinds), vec![2.0, 1.75, 2.25]);
+    }
+
+    #[test]
+    fn published_values_are_read_from_the_adbench_table() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("npz")).unwrap();
+        std::fs::write(
+            dir.path().join(REFERENCE_FILE),
+            "# refs\n\n## ADBench (x)\n\n| dataset | PCA | DeepSVDD | IForest |\n\
+             |---|---|---|---|\n| Hepatitis | 0.75 | 0.5 |  |\n\n## PyOD\n\n\
+             | Data | PCA |\n|---|---|\n| glass | 0.1 |\n",
+        )
+        .unwrap();
+        let published = published_aucs(&dir.path().join("npz")).unwrap();
+        assert_eq!(published.get(&published_key("Hepatitis", "deep_svdd")), Some(&0.5));
+        assert_eq!(published.get(&published_key("hepatitis", "pca")), Some(&0.75));
+        assert_eq!(published.get(&published_key("Hepatitis", "iforest")), None);
+        assert_eq!(published.get(&published_key("glass", "pca")), None, "PyOD table ignored");
+        let err = published_aucs(&dir.path().join("npz").join("none")).unwrap_err();
+        assert!(err.to_string().contains("run without --published"), "{err}");
     }
 
     #[test]

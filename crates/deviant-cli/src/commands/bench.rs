@@ -8,11 +8,14 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use deviant_core::detector::EpochRecord;
 use deviant_core::metrics::quantile;
-use deviant_core::{FitContext, Progress};
+use deviant_core::{FitContext, Progress, ThresholdRule};
 use deviant_data::fsutil::write_bytes_atomic;
 use deviant_data::kdd99::{self, Protocol, ProtocolSplits};
+use deviant_data::nslkdd;
 use deviant_data::schema_options_for_label;
-use deviant_data::{PreprocessOptions, Preprocessor, ReadOptions, TableReader, infer_schema};
+use deviant_data::{
+    PreprocessOptions, Preprocessor, ReadOptions, Scaling, TableReader, infer_schema,
+};
 use deviant_detectors::{AnyConfig, Model, TrainSpec};
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +26,8 @@ use crate::progress::Bars;
 pub enum BenchCommand {
     /// KDD Cup 99 under the cloudera, dagmm, alad or alibi protocol.
     Kdd99(Kdd99BenchArgs),
+    /// NSL-KDD: train on normal rows, threshold on validation, test on KDDTest+ and KDDTest-21.
+    Nslkdd(NslkddBenchArgs),
     /// ADBench's unsupervised protocol on a folder of `.npz` tabular sets.
     Adbench(super::adbench::AdbenchArgs),
     /// Training and scoring speed of one detector on seeded synthetic rows.
@@ -75,6 +80,19 @@ pub struct PerfRecord {
 pub struct Kdd99BenchArgs {
     #[arg(long, default_value = "cloudera")]
     pub protocol: Protocol,
+    #[command(flatten)]
+    pub run: ProtocolBenchArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct NslkddBenchArgs {
+    #[command(flatten)]
+    pub run: ProtocolBenchArgs,
+}
+
+/// What every benchmark over a dataset recipe takes.
+#[derive(Debug, Args, Clone)]
+pub struct ProtocolBenchArgs {
     /// Detector kinds, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "ae,pca,iforest")]
     pub detectors: Vec<String>,
@@ -93,7 +111,7 @@ pub struct Kdd99BenchArgs {
     /// Where the protocol's CSVs go (default: a temporary folder).
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
-    /// Folder holding the KDD files (see `deviant data kdd99 --help`).
+    /// Folder holding the dataset's files (see `deviant data … --help`).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
 }
@@ -130,7 +148,12 @@ pub fn run(command: BenchCommand, quiet: bool) -> Result<()> {
     match command {
         BenchCommand::Kdd99(args) => {
             let records = kdd99_bench(&args, quiet)?;
-            report(&records, args.json.as_deref(), args.markdown.as_deref())?;
+            report(&records, args.run.json.as_deref(), args.run.markdown.as_deref())?;
+            Ok(())
+        }
+        BenchCommand::Nslkdd(args) => {
+            let records = nslkdd_bench(&args.run, quiet)?;
+            report(&records, args.run.json.as_deref(), args.run.markdown.as_deref())?;
             Ok(())
         }
         BenchCommand::Adbench(args) => super::adbench::run(&args, quiet),
@@ -244,10 +267,57 @@ pub fn detectors_with_sets(kinds: &[String], sets: &[String]) -> Result<Vec<AnyC
 }
 
 pub fn kdd99_bench(args: &Kdd99BenchArgs, quiet: bool) -> Result<Vec<BenchRecord>> {
+    let bars = Arc::new(Bars::new(quiet));
+    let sources = kdd99::locate(args.run.data_dir.as_deref(), bars.as_ref())?;
+    let protocol = args.protocol;
+    bench_seeds(&args.run, protocol.name(), bars, quiet, |dir, seed, bars| {
+        let splits = kdd99::write_protocol(&sources, protocol, seed, dir, bars)?;
+        Ok(SplitFolder {
+            has_validation: splits.validation.is_some(),
+            scaling: protocol.scaling(),
+            threshold: protocol.threshold_rule(),
+            tests: vec![(ProtocolSplits::TEST, "kddcup99")],
+        })
+    })
+}
+
+pub fn nslkdd_bench(args: &ProtocolBenchArgs, quiet: bool) -> Result<Vec<BenchRecord>> {
+    let sources = nslkdd::locate(args.data_dir.as_deref())?;
+    let bars = Arc::new(Bars::new(quiet));
+    bench_seeds(args, "nslkdd", bars, quiet, |dir, seed, bars| {
+        nslkdd::write_protocol(&sources, seed, dir, bars)?;
+        Ok(SplitFolder {
+            has_validation: true,
+            scaling: nslkdd::Splits::SCALING,
+            threshold: nslkdd::Splits::THRESHOLD_RULE,
+            tests: vec![
+                (nslkdd::Splits::TEST_PLUS, "nsl-kdd test+"),
+                (nslkdd::Splits::TEST_21, "nsl-kdd test-21"),
+            ],
+        })
+    })
+}
+
+/// A recipe's CSVs for one seed: `train.csv`, maybe `validation.csv`, and test files with the
+/// dataset name their records carry.
+struct SplitFolder {
+    has_validation: bool,
+    scaling: Scaling,
+    threshold: ThresholdRule,
+    tests: Vec<(&'static str, &'static str)>,
+}
+
+/// For each seed: `write` lays out the recipe's CSVs in a folder, then every detector trains
+/// on them (threshold per the recipe's rule) and scores every test file.
+fn bench_seeds(
+    args: &ProtocolBenchArgs,
+    protocol: &str,
+    bars: Arc<Bars>,
+    quiet: bool,
+    write: impl Fn(&Path, u64, &Bars) -> deviant_core::Result<SplitFolder>,
+) -> Result<Vec<BenchRecord>> {
     let detectors = detectors_with_sets(&args.detectors, &args.sets)?;
     let seeds = parse_seeds(&args.seeds)?;
-    let bars = Arc::new(Bars::new(quiet));
-    let sources = kdd99::locate(args.data_dir.as_deref(), bars.as_ref())?;
     let temp;
     let work_dir = match &args.work_dir {
         Some(dir) => dir.clone(),
@@ -258,8 +328,8 @@ pub fn kdd99_bench(args: &Kdd99BenchArgs, quiet: bool) -> Result<Vec<BenchRecord
     };
     let mut records = Vec::new();
     for &seed in &seeds {
-        let dir = work_dir.join(format!("{}-seed{seed}", args.protocol));
-        let splits = kdd99::write_protocol(&sources, args.protocol, seed, &dir, bars.as_ref())?;
+        let dir = work_dir.join(format!("{protocol}-seed{seed}"));
+        let folder = write(&dir, seed, bars.as_ref())?;
         let label_options = schema_options_for_label("label", &["0"]);
         let read = ReadOptions::default();
         let schema = infer_schema(&dir.join(ProtocolSplits::TRAIN), &read, &label_options)?;
@@ -268,22 +338,21 @@ pub fn kdd99_bench(args: &Kdd99BenchArgs, quiet: bool) -> Result<Vec<BenchRecord
         };
         let train_table = load(ProtocolSplits::TRAIN)?;
         let options = PreprocessOptions {
-            scaling: args.protocol.scaling(),
+            scaling: folder.scaling,
             impute: false,
         };
         let preprocessor = Preprocessor::fit(&schema, &train_table, options)?;
         let train = preprocessor.dataset(&train_table)?;
         drop(train_table);
-        let validation = match splits.validation {
-            Some(_) => Some(preprocessor.dataset(&load(ProtocolSplits::VALIDATION)?)?),
-            None => None,
+        let validation = match folder.has_validation {
+            true => Some(preprocessor.dataset(&load(ProtocolSplits::VALIDATION)?)?),
+            false => None,
         };
-        let test = preprocessor.dataset(&load(ProtocolSplits::TEST)?)?;
-        let labels = test
-            .labels
-            .as_ref()
-            .expect("protocol files are labelled")
-            .to_vec();
+        let tests = folder
+            .tests
+            .iter()
+            .map(|&(file, dataset)| Ok((preprocessor.dataset(&load(file)?)?, dataset)))
+            .collect::<Result<Vec<_>>>()?;
         for detector in &detectors {
             reset_peak_rss();
             let cx = FitContext::new(seed).with_progress(bars.clone());
@@ -295,44 +364,51 @@ pub fn kdd99_bench(args: &Kdd99BenchArgs, quiet: bool) -> Result<Vec<BenchRecord
                     preprocessor: preprocessor.clone(),
                     train: &train,
                     validation: validation.as_ref(),
-                    threshold: args.protocol.threshold_rule(),
+                    threshold: folder.threshold.clone(),
                 },
                 &cx,
             )?;
-            let started = Instant::now();
-            let scored = model.score(&test)?;
-            let score_seconds = started.elapsed().as_secs_f64();
-            let eval = scored.evaluate(&labels)?;
-            let t = &model.manifest.threshold;
-            let history = &model.manifest.training.summary.history;
-            records.push(BenchRecord {
-                dataset: "kddcup99".into(),
-                detector: detector.kind().into(),
-                protocol: args.protocol.to_string(),
-                seed,
-                roc_auc: eval.roc_auc,
-                average_precision: eval.average_precision,
-                precision: eval.precision,
-                recall: eval.recall,
-                f1: eval.f1,
-                f2: eval.f2,
-                accuracy: eval.accuracy,
-                threshold: eval.threshold,
-                threshold_rule: format!("{} on {}", t.rule, t.chosen_on),
-                fit_seconds: model.manifest.training.fit_seconds,
-                epochs: history.len(),
-                epoch_seconds: median_epoch_seconds(history).unwrap_or(0.0),
-                score_seconds,
-                peak_rss_bytes: peak_rss(),
-            });
-            if !quiet {
-                eprintln!(
-                    "{:<8} seed {seed}: roc_auc {:.4}  f1 {:.4}  fit {:.1} s",
-                    detector.kind(),
-                    eval.roc_auc,
-                    eval.f1,
-                    model.manifest.training.fit_seconds
-                );
+            for (test, dataset) in &tests {
+                let labels = test
+                    .labels
+                    .as_ref()
+                    .expect("protocol files are labelled")
+                    .to_vec();
+                let started = Instant::now();
+                let scored = model.score(test)?;
+                let score_seconds = started.elapsed().as_secs_f64();
+                let eval = scored.evaluate(&labels)?;
+                let t = &model.manifest.threshold;
+                let history = &model.manifest.training.summary.history;
+                records.push(BenchRecord {
+                    dataset: dataset.to_string(),
+                    detector: detector.kind().into(),
+                    protocol: protocol.into(),
+                    seed,
+                    roc_auc: eval.roc_auc,
+                    average_precision: eval.average_precision,
+                    precision: eval.precision,
+                    recall: eval.recall,
+                    f1: eval.f1,
+                    f2: eval.f2,
+                    accuracy: eval.accuracy,
+                    threshold: eval.threshold,
+                    threshold_rule: format!("{} on {}", t.rule, t.chosen_on),
+                    fit_seconds: model.manifest.training.fit_seconds,
+                    epochs: history.len(),
+                    epoch_seconds: median_epoch_seconds(history).unwrap_or(0.0),
+                    score_seconds,
+                    peak_rss_bytes: peak_rss(),
+                });
+                if !quiet {
+                    eprintln!(
+                        "{dataset} {:<8} seed {seed}: roc_auc {:.4}  f1 {:.4}  fit {:.1} s",
+                        detector.kind(),
+                        eval.roc_auc,
+                        eval.f1,
+                        model.manifest.training.fit_seconds
+                    );
+                }
             }
         }
     }

@@ -2,7 +2,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use deviant_data::kdd99::{self, Protocol};
+use deviant_data::kdd99::{self, Protocol, SplitCount};
+use deviant_data::nslkdd;
 
 use crate::progress::Bars;
 
@@ -10,6 +11,21 @@ use crate::progress::Bars;
 pub enum DataCommand {
     /// KDD Cup 99 under a published protocol: writes train/validation/test CSVs.
     Kdd99(Kdd99Args),
+    /// NSL-KDD: train (normal rows), validation, KDDTest+ and KDDTest-21 as CSVs.
+    Nslkdd(NslkddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NslkddArgs {
+    /// Folder for the CSVs.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Folder holding KDDTrain+_20Percent.txt, KDDTest+.txt and KDDTest-21.txt (or their
+    /// .gz). Default: $DEVIANT_DATA_DIR, then $DEVIANT_DATASETS/nsl-kdd. Never downloaded.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -41,19 +57,32 @@ pub fn run(command: DataCommand, quiet: bool) -> Result<()> {
                 args.seed,
                 args.out.display()
             );
-            let line = |name: &str, c: &kdd99::SplitCount| {
-                println!(
-                    "  {name:<15} {:>7} rows, {:>6} anomalies",
-                    c.rows, c.anomalies
-                );
-            };
-            line("train.csv", &splits.train);
+            print_split("train.csv", &splits.train);
             if let Some(v) = &splits.validation {
-                line("validation.csv", v);
+                print_split("validation.csv", v);
             }
-            line("test.csv", &splits.test);
+            print_split("test.csv", &splits.test);
             println!("label column: `label` (1 = anomaly)");
             Ok(())
         }
+        DataCommand::Nslkdd(args) => {
+            let sources = nslkdd::locate(args.data_dir.as_deref())?;
+            let splits = nslkdd::write_protocol(&sources, args.seed, &args.out, &Bars::new(quiet))?;
+            println!(
+                "NSL-KDD (seed {}) written to {}",
+                args.seed,
+                args.out.display()
+            );
+            print_split(nslkdd::Splits::TRAIN, &splits.train);
+            print_split(nslkdd::Splits::VALIDATION, &splits.validation);
+            print_split(nslkdd::Splits::TEST_PLUS, &splits.test_plus);
+            print_split(nslkdd::Splits::TEST_21, &splits.test_21);
+            println!("label column: `label` (1 = attack); threshold: best F1 on validation.csv");
+            Ok(())
+        }
     }
+}
+
+fn print_split(name: &str, c: &SplitCount) {
+    println!("  {name:<15} {:>7} rows, {:>6} anomalies", c.rows, c.anomalies);
 }

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use deviant_data::kdd99::Protocol;
 
-use super::bench::{Kdd99BenchArgs, kdd99_bench, report};
+use super::bench::{Kdd99BenchArgs, ProtocolBenchArgs, kdd99_bench, report};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -49,16 +49,18 @@ pub fn run(args: DemoArgs, quiet: bool) -> Result<()> {
     );
     let bench = Kdd99BenchArgs {
         protocol: Protocol::Cloudera,
-        detectors: vec!["ae".into(), "pca".into(), "iforest".into()],
-        seeds: args.seeds.clone(),
-        sets: Vec::new(),
-        json: Some(args.out.join("results.json")),
-        markdown: Some(args.out.join("leaderboard.md")),
-        work_dir: Some(args.out.join("data")),
-        data_dir,
+        run: ProtocolBenchArgs {
+            detectors: vec!["ae".into(), "pca".into(), "iforest".into()],
+            seeds: args.seeds.clone(),
+            sets: Vec::new(),
+            json: Some(args.out.join("results.json")),
+            markdown: Some(args.out.join("leaderboard.md")),
+            work_dir: Some(args.out.join("data")),
+            data_dir,
+        },
     };
     let records = kdd99_bench(&bench, quiet)?;
-    report(&records, bench.json.as_deref(), bench.markdown.as_deref())?;
+    report(&records, bench.run.json.as_deref(), bench.run.markdown.as_deref())?;
     println!("protocol splits are in {}", args.out.join("data").display());
     Ok(())
 }
