@@ -489,3 +489,70 @@ fn bench_adbench_runs_every_detector_on_every_set_or_says_why_not() {
         .failure()
         .stderr(contains("no set `gamma`"));
 }
+
+/// NSL-KDD-shaped lines: 41 features (symbolic ones at 1–3), the label, the difficulty.
+/// Attacks (every `attack_every`-th row) have large byte counts and the `S0` flag.
+fn nsl_rows(rows: usize, attack_every: usize) -> String {
+    let mut text = String::new();
+    for i in 0..rows {
+        let attack = i % attack_every == 0;
+        let mut fields: Vec<String> = (0..41).map(|j| ((i * 7 + j * 3) % 5).to_string()).collect();
+        fields[1] = ["tcp", "udp"][i % 2].into();
+        fields[2] = ["http", "smtp", "private"][i % 3].into();
+        fields[3] = if attack { "S0" } else { "SF" }.into();
+        if attack {
+            fields[4] = (90_000 + i).to_string();
+            fields[22] = "500".into();
+        }
+        fields.push(if attack { "neptune" } else { "normal" }.into());
+        fields.push("18".into());
+        writeln!(text, "{}", fields.join(",")).unwrap();
+    }
+    text
+}
+
+#[test]
+fn nslkdd_data_and_bench_from_a_folder_of_release_files() {
+    let ws = Workspace::new();
+    let data = ws.path("nsl");
+    std::fs::create_dir(&data).unwrap();
+    deviant()
+        .args(["data", "nslkdd", "--out"])
+        .arg(ws.path("out"))
+        .arg("--data-dir")
+        .arg(&data)
+        .assert()
+        .failure()
+        .stderr(contains("KDDTrain+_20Percent.txt").and(contains("--data-dir FOLDER")));
+    for (name, rows) in [
+        ("KDDTrain+_20Percent.txt", 500),
+        ("KDDTest+.txt", 200),
+        ("KDDTest-21.txt", 100),
+    ] {
+        std::fs::write(data.join(name), nsl_rows(rows, 4)).unwrap();
+    }
+    deviant()
+        .args(["data", "nslkdd", "--out"])
+        .arg(ws.path("out"))
+        .arg("--data-dir")
+        .arg(&data)
+        .assert()
+        .success()
+        .stdout(contains("test-21.csv").and(contains("100 rows,     25 anomalies")));
+    let json = ws.path("nsl.json");
+    deviant()
+        .args(["bench", "nslkdd", "--detectors", "iforest,ecod", "--seeds", "1", "--data-dir"])
+        .arg(&data)
+        .arg("--json")
+        .arg(&json)
+        .assert()
+        .success()
+        .stdout(contains("| nsl-kdd test+ | nslkdd | ecod |").and(contains("| nsl-kdd test-21 |")));
+    let records: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let records = records.as_array().unwrap();
+    assert_eq!(records.len(), 2 * 2, "two detectors × two test files");
+    for r in records {
+        assert_eq!(r["threshold_rule"], "best-f1 on validation");
+        assert!(r["roc_auc"].as_f64().unwrap() > 0.75, "{r}");
+    }
+}

@@ -257,9 +257,11 @@ fn published_aucs(root: &Path) -> Result<HashMap<(String, String), f64>> {
         })?;
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading {}", path.display()))?;
-    let section = text
+    // The section from its `## ADBench` heading to the next heading of that level.
+    let section = format!("\n{text}")
         .split("\n## ")
         .find(|s| s.starts_with("ADBench"))
+        .map(str::to_string)
         .with_context(|| format!("{}: no `## ADBench` section", path.display()))?;
     let mut rows = section
         .lines()
