@@ -541,14 +541,23 @@ fn nslkdd_data_and_bench_from_a_folder_of_release_files() {
         .stdout(contains("test-21.csv").and(contains("100 rows,     25 anomalies")));
     let json = ws.path("nsl.json");
     deviant()
-        .args(["bench", "nslkdd", "--detectors", "iforest,ecod", "--seeds", "1", "--data-dir"])
+        .args([
+            "bench",
+            "nslkdd",
+            "--detectors",
+            "iforest,ecod",
+            "--seeds",
+            "1",
+            "--data-dir",
+        ])
         .arg(&data)
         .arg("--json")
         .arg(&json)
         .assert()
         .success()
         .stdout(contains("| nsl-kdd test+ | nslkdd | ecod |").and(contains("| nsl-kdd test-21 |")));
-    let records: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let records: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let records = records.as_array().unwrap();
     assert_eq!(records.len(), 2 * 2, "two detectors × two test files");
     for r in records {

@@ -51,6 +51,22 @@ pub(crate) fn verify(path: &Path, expected: &str) -> Result<()> {
 }
 
 /// The first of `dirs` holding `file` (checked against its digest), or `file` downloaded into
+/// Where a dataset's files are looked for, in order: `data_dir` alone if given, else
+/// `$DEVIANT_DATA_DIR` and `$DEVIANT_DATASETS/<shared_folder>` (those that are set).
+pub fn dataset_dirs(data_dir: Option<&Path>, shared_folder: &str) -> Vec<PathBuf> {
+    if let Some(dir) = data_dir {
+        return vec![dir.to_path_buf()];
+    }
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::var_os("DEVIANT_DATA_DIR") {
+        dirs.push(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("DEVIANT_DATASETS") {
+        dirs.push(PathBuf::from(dir).join(shared_folder));
+    }
+    dirs
+}
+
 /// `download_dir`. Offline, the error names the file and the `--data-dir` remedy.
 pub fn find_or_download(
     file: &RemoteFile,

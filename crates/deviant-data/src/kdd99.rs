@@ -16,7 +16,7 @@ use deviant_core::{Error, Progress, Result, ThresholdRule};
 use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
-use crate::download::{RemoteFile, find_or_download};
+use crate::download::{RemoteFile, dataset_dirs, find_or_download};
 use crate::fsutil::{write_atomic, write_bytes_atomic};
 use crate::preprocess::Scaling;
 use crate::split::{rng, shuffled, split_fraction};
@@ -183,17 +183,10 @@ pub struct Sources {
 /// The folders searched for the KDD files, in order: `data_dir` if given, else
 /// `$DEVIANT_DATA_DIR`, `$DEVIANT_DATASETS/kddcup99` and the user cache folder.
 pub fn search_dirs(data_dir: Option<&Path>) -> Vec<PathBuf> {
-    if let Some(dir) = data_dir {
-        return vec![dir.to_path_buf()];
+    let mut dirs = dataset_dirs(data_dir, "kddcup99");
+    if data_dir.is_none() {
+        dirs.push(cache_dir());
     }
-    let mut dirs = Vec::new();
-    if let Some(dir) = std::env::var_os("DEVIANT_DATA_DIR") {
-        dirs.push(PathBuf::from(dir));
-    }
-    if let Some(dir) = std::env::var_os("DEVIANT_DATASETS") {
-        dirs.push(PathBuf::from(dir).join("kddcup99"));
-    }
-    dirs.push(cache_dir());
     dirs
 }
 
@@ -241,7 +234,10 @@ pub(crate) fn read_records(path: &Path, trailing: usize) -> Result<Vec<Record>> 
         if n != expected {
             return Err(Error::format(
                 path.display(),
-                format!("line {} has {n} fields where {expected} were expected", i + 1),
+                format!(
+                    "line {} has {n} fields where {expected} were expected",
+                    i + 1
+                ),
             ));
         }
         let mut cut = line.as_str();

@@ -4,8 +4,8 @@
 pub mod download;
 pub mod fsutil;
 pub mod kdd99;
-pub mod nslkdd;
 pub mod npz;
+pub mod nslkdd;
 pub mod preprocess;
 pub mod split;
 pub mod table;

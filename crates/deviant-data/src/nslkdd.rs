@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use deviant_core::{Error, Progress, Result, ThresholdRule};
 use serde::{Deserialize, Serialize};
 
-use crate::download::verify;
+use crate::download::{dataset_dirs, verify};
 use crate::fsutil::write_bytes_atomic;
 use crate::kdd99::{FEATURES, SplitCount, read_records, write_split};
 use crate::preprocess::Scaling;
@@ -73,24 +73,8 @@ impl Splits {
     pub const SCALING: Scaling = Scaling::MinMax;
 }
 
-/// The folders searched, in order: `data_dir` if given, else `$DEVIANT_DATA_DIR` and
-/// `$DEVIANT_DATASETS/nsl-kdd`.
-pub fn search_dirs(data_dir: Option<&Path>) -> Vec<PathBuf> {
-    if let Some(dir) = data_dir {
-        return vec![dir.to_path_buf()];
-    }
-    let mut dirs = Vec::new();
-    if let Some(dir) = std::env::var_os("DEVIANT_DATA_DIR") {
-        dirs.push(PathBuf::from(dir));
-    }
-    if let Some(dir) = std::env::var_os("DEVIANT_DATASETS") {
-        dirs.push(PathBuf::from(dir).join("nsl-kdd"));
-    }
-    dirs
-}
-
 pub fn locate(data_dir: Option<&Path>) -> Result<Sources> {
-    let dirs = search_dirs(data_dir);
+    let dirs = dataset_dirs(data_dir, "nsl-kdd");
     Ok(Sources {
         train: find(&TRAIN_20_PERCENT, &dirs)?,
         test_plus: find(&TEST_PLUS, &dirs)?,
@@ -145,7 +129,10 @@ pub fn write_protocol(
     let is_anomaly = |label: &str| label != NORMAL;
     let (validation, fit) =
         split_fraction((0..train.len()).collect(), VALIDATION_SHARE, &mut rng(seed));
-    let mut fit: Vec<usize> = fit.into_iter().filter(|&i| train[i].label == NORMAL).collect();
+    let mut fit: Vec<usize> = fit
+        .into_iter()
+        .filter(|&i| train[i].label == NORMAL)
+        .collect();
     fit.sort_unstable();
     let mut validation = validation;
     validation.sort_unstable();
@@ -205,7 +192,11 @@ mod tests {
                 .map(|i| row(if i % 3 == 0 { "neptune" } else { NORMAL }, i) + "\n")
                 .collect()
         };
-        for (name, n) in [(TRAIN_20_PERCENT.name, 100), (TEST_PLUS.name, 30), (TEST_21.name, 12)] {
+        for (name, n) in [
+            (TRAIN_20_PERCENT.name, 100),
+            (TEST_PLUS.name, 30),
+            (TEST_21.name, 12),
+        ] {
             std::fs::write(dir.path().join(name), lines(n)).unwrap();
         }
         let sources = locate(Some(dir.path())).unwrap();
@@ -213,8 +204,14 @@ mod tests {
         let splits = write_protocol(&sources, 1, &out, &NoProgress).unwrap();
         assert_eq!(splits.validation.rows, 20);
         assert_eq!(splits.train.anomalies, 0, "train keeps only normal rows");
-        assert_eq!(splits.train.rows + splits.validation.rows - splits.validation.anomalies, 66);
-        assert_eq!((splits.test_plus.rows, splits.test_plus.anomalies), (30, 10));
+        assert_eq!(
+            splits.train.rows + splits.validation.rows - splits.validation.anomalies,
+            66
+        );
+        assert_eq!(
+            (splits.test_plus.rows, splits.test_plus.anomalies),
+            (30, 10)
+        );
         assert_eq!(splits.test_21.rows, 12);
         let header = std::fs::read_to_string(out.join(Splits::TEST_21)).unwrap();
         let header = header.lines().next().unwrap();
@@ -226,7 +223,10 @@ mod tests {
     fn missing_files_name_the_file_and_the_remedy() {
         let dir = tempfile::tempdir().unwrap();
         let err = locate(Some(dir.path())).unwrap_err().to_string();
-        assert!(err.contains("KDDTrain+_20Percent.txt") && err.contains("--data-dir"), "{err}");
+        assert!(
+            err.contains("KDDTrain+_20Percent.txt") && err.contains("--data-dir"),
+            "{err}"
+        );
     }
 
     #[test]

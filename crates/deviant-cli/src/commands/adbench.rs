@@ -30,6 +30,8 @@ const TRAIN_SHARE: f64 = 0.7;
 /// Without labels, the flags in each record come from this share of the training scores.
 const CONTAMINATION: f64 = 0.1;
 const REFERENCE_FILE: &str = "reference_aucroc.md";
+/// How long a cancelled fit gets to notice and return before the run moves on without it.
+const CANCEL_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Args, Clone)]
 pub struct AdbenchArgs {
@@ -198,7 +200,9 @@ fn data_root(args: &AdbenchArgs) -> Result<PathBuf> {
         Some(dir) => Ok(dir.clone()),
         None => std::env::var_os("DEVIANT_DATASETS")
             .map(|d| PathBuf::from(d).join("tabular-odds-adbench"))
-            .context("no ADBench folder: pass --data <folder of .npz files> or set DEVIANT_DATASETS"),
+            .context(
+                "no ADBench folder: pass --data <folder of .npz files> or set DEVIANT_DATASETS",
+            ),
     }
 }
 
@@ -245,28 +249,33 @@ fn set_name(path: &Path) -> String {
 /// of `reference_aucroc.md` (beside `npz/`, or in its parent when `--data` is `npz/`). Its
 /// column names are matched to kinds without case or underscores: `DeepSVDD` = `deep_svdd`.
 fn published_aucs(root: &Path) -> Result<HashMap<(String, String), f64>> {
-    let path = [root.join(REFERENCE_FILE), root.join("..").join(REFERENCE_FILE)]
-        .into_iter()
-        .find(|p| p.is_file())
-        .with_context(|| {
-            format!(
-                "--published needs {REFERENCE_FILE} in {} (it ships with the ADBench folder); \
+    let path = [
+        root.join(REFERENCE_FILE),
+        root.join("..").join(REFERENCE_FILE),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .with_context(|| {
+        format!(
+            "--published needs {REFERENCE_FILE} in {} (it ships with the ADBench folder); \
                  run without --published",
-                root.display()
-            )
-        })?;
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading {}", path.display()))?;
+            root.display()
+        )
+    })?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     // The section from its `## ADBench` heading to the next heading of that level.
     let section = format!("\n{text}")
         .split("\n## ")
         .find(|s| s.starts_with("ADBench"))
         .map(str::to_string)
         .with_context(|| format!("{}: no `## ADBench` section", path.display()))?;
-    let mut rows = section
-        .lines()
-        .filter(|l| l.starts_with('|'))
-        .map(|l| l.trim_matches('|').split('|').map(str::trim).collect::<Vec<_>>());
+    let mut rows = section.lines().filter(|l| l.starts_with('|')).map(|l| {
+        l.trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect::<Vec<_>>()
+    });
     let header = rows
         .next()
         .with_context(|| format!("{}: the ADBench table has no header", path.display()))?;
@@ -318,8 +327,9 @@ fn protocol_split(data: &Dataset, seed: u64) -> (Dataset, Dataset) {
     )
 }
 
-/// Fits one detector with a watchdog that cancels training after `budget`; a failure or
-/// cancellation comes back as the reason for skipping.
+/// Fits one detector on a thread of its own and waits at most `budget`: then deep detectors
+/// are cancelled, and a fit that cannot be cancelled is left to finish in the background
+/// while the run is recorded as skipped. A failure comes back as the reason for skipping.
 fn run_one(
     detector: &AnyConfig,
     train: &Dataset,
@@ -330,24 +340,30 @@ fn run_one(
 ) -> std::result::Result<BenchRecord, String> {
     let cx = FitContext::new(seed);
     let cancel = cx.cancel_flag();
-    let (done, wait) = mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        if wait.recv_timeout(budget) == Err(mpsc::RecvTimeoutError::Timeout) {
-            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    });
+    let (send, receive) = mpsc::channel();
+    let (config, rows) = (detector.clone(), train.clone());
     let started = Instant::now();
-    let fitted = detector.fit(train, &cx);
-    let fit_seconds = started.elapsed().as_secs_f64();
-    let _ = done.send(());
-    let _ = watchdog.join();
-    let fitted = fitted.map_err(|e| {
-        if fit_seconds >= budget.as_secs_f64() {
-            format!("over the {} s budget ({e})", budget.as_secs())
-        } else {
-            e.to_string()
+    std::thread::spawn(move || {
+        let _ = send.send(config.fit(&rows, &cx));
+    });
+    let over_budget = |e: String| format!("over the {} s budget ({e})", budget.as_secs());
+    let fitted = match receive.recv_timeout(budget) {
+        Ok(fitted) => fitted.map_err(|e| e.to_string())?,
+        Err(_) => {
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            return Err(match receive.recv_timeout(CANCEL_GRACE) {
+                Ok(result) => over_budget(
+                    result
+                        .err()
+                        .map_or("finished late".into(), |e| e.to_string()),
+                ),
+                Err(_) => {
+                    over_budget("cannot be cancelled; left to finish in the background".into())
+                }
+            });
         }
-    })?;
+    };
+    let fit_seconds = started.elapsed().as_secs_f64();
     let run = || -> deviant_core::Result<BenchRecord> {
         let started = Instant::now();
         let scores = fitted.score(test.view())?.to_vec();
@@ -380,10 +396,7 @@ fn run_one(
     run().map_err(|e| e.to_string())
 }
 
-fn cells(
-    records: &[BenchRecord],
-    published: Option<&HashMap<(String, String), f64>>,
-) -> Vec<Cell> {
+fn cells(records: &[BenchRecord], published: Option<&HashMap<(String, String), f64>>) -> Vec<Cell> {
     let mut out: Vec<Cell> = Vec::new();
     for r in records {
         if out
@@ -396,7 +409,8 @@ fn cells(
             .iter()
             .filter(|s| s.dataset == r.dataset && s.detector == r.detector)
             .collect();
-        let mean = |f: fn(&BenchRecord) -> f64| mean_std(&runs.iter().map(|s| f(s)).collect::<Vec<_>>());
+        let mean =
+            |f: fn(&BenchRecord) -> f64| mean_std(&runs.iter().map(|s| f(s)).collect::<Vec<_>>());
         let (roc_auc, roc_auc_std) = mean(|s| s.roc_auc);
         out.push(Cell {
             dataset: r.dataset.clone(),
@@ -513,7 +527,9 @@ fn markdown(cells: &[Cell], overall: &[Overall], kinds: &[String], skipped: &[Sk
             },
             (|c: &Cell| c.roc_auc) as fn(&Cell) -> f64,
         ),
-        ("AP on test, mean over seeds", |c: &Cell| c.average_precision),
+        ("AP on test, mean over seeds", |c: &Cell| {
+            c.average_precision
+        }),
     ] {
         out.push_str(&format!("{title}\n\n{}", header("dataset")));
         for dataset in &datasets {
@@ -543,11 +559,19 @@ fn markdown(cells: &[Cell], overall: &[Overall], kinds: &[String], skipped: &[Sk
     for o in overall {
         out.push_str(&format!(
             "| {} | {} | {:.4} | {:.4} | {:.2} | {:.3} | {:.3} |",
-            o.detector, o.datasets, o.roc_auc, o.average_precision, o.mean_rank, o.fit_seconds,
+            o.detector,
+            o.datasets,
+            o.roc_auc,
+            o.average_precision,
+            o.mean_rank,
+            o.fit_seconds,
             o.score_seconds
         ));
         if with_published {
-            out.push_str(&format!(" {} of {} |", o.within_tolerance, o.published_sets));
+            out.push_str(&format!(
+                " {} of {} |",
+                o.within_tolerance, o.published_sets
+            ));
         }
         out.push('\n');
     }
@@ -652,10 +676,20 @@ mod tests {
         )
         .unwrap();
         let published = published_aucs(&dir.path().join("npz")).unwrap();
-        assert_eq!(published.get(&published_key("Hepatitis", "deep_svdd")), Some(&0.5));
-        assert_eq!(published.get(&published_key("hepatitis", "pca")), Some(&0.75));
+        assert_eq!(
+            published.get(&published_key("Hepatitis", "deep_svdd")),
+            Some(&0.5)
+        );
+        assert_eq!(
+            published.get(&published_key("hepatitis", "pca")),
+            Some(&0.75)
+        );
         assert_eq!(published.get(&published_key("Hepatitis", "iforest")), None);
-        assert_eq!(published.get(&published_key("glass", "pca")), None, "PyOD table ignored");
+        assert_eq!(
+            published.get(&published_key("glass", "pca")),
+            None,
+            "PyOD table ignored"
+        );
         let err = published_aucs(&dir.path().join("npz").join("none")).unwrap_err();
         assert!(err.to_string().contains("run without --published"), "{err}");
     }

@@ -148,12 +148,20 @@ pub fn run(command: BenchCommand, quiet: bool) -> Result<()> {
     match command {
         BenchCommand::Kdd99(args) => {
             let records = kdd99_bench(&args, quiet)?;
-            report(&records, args.run.json.as_deref(), args.run.markdown.as_deref())?;
+            report(
+                &records,
+                args.run.json.as_deref(),
+                args.run.markdown.as_deref(),
+            )?;
             Ok(())
         }
         BenchCommand::Nslkdd(args) => {
             let records = nslkdd_bench(&args.run, quiet)?;
-            report(&records, args.run.json.as_deref(), args.run.markdown.as_deref())?;
+            report(
+                &records,
+                args.run.json.as_deref(),
+                args.run.markdown.as_deref(),
+            )?;
             Ok(())
         }
         BenchCommand::Adbench(args) => super::adbench::run(&args, quiet),
@@ -270,15 +278,21 @@ pub fn kdd99_bench(args: &Kdd99BenchArgs, quiet: bool) -> Result<Vec<BenchRecord
     let bars = Arc::new(Bars::new(quiet));
     let sources = kdd99::locate(args.run.data_dir.as_deref(), bars.as_ref())?;
     let protocol = args.protocol;
-    bench_seeds(&args.run, protocol.name(), bars, quiet, |dir, seed, bars| {
-        let splits = kdd99::write_protocol(&sources, protocol, seed, dir, bars)?;
-        Ok(SplitFolder {
-            has_validation: splits.validation.is_some(),
-            scaling: protocol.scaling(),
-            threshold: protocol.threshold_rule(),
-            tests: vec![(ProtocolSplits::TEST, "kddcup99")],
-        })
-    })
+    bench_seeds(
+        &args.run,
+        protocol.name(),
+        bars,
+        quiet,
+        |dir, seed, bars| {
+            let splits = kdd99::write_protocol(&sources, protocol, seed, dir, bars)?;
+            Ok(SplitFolder {
+                has_validation: splits.validation.is_some(),
+                scaling: protocol.scaling(),
+                threshold: protocol.threshold_rule(),
+                tests: vec![(ProtocolSplits::TEST, "kddcup99")],
+            })
+        },
+    )
 }
 
 pub fn nslkdd_bench(args: &ProtocolBenchArgs, quiet: bool) -> Result<Vec<BenchRecord>> {
@@ -364,7 +378,7 @@ fn bench_seeds(
                     preprocessor: preprocessor.clone(),
                     train: &train,
                     validation: validation.as_ref(),
-                    threshold: folder.threshold.clone(),
+                    threshold: folder.threshold,
                 },
                 &cx,
             )?;

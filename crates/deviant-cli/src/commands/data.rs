@@ -84,5 +84,8 @@ pub fn run(command: DataCommand, quiet: bool) -> Result<()> {
 }
 
 fn print_split(name: &str, c: &SplitCount) {
-    println!("  {name:<15} {:>7} rows, {:>6} anomalies", c.rows, c.anomalies);
+    println!(
+        "  {name:<15} {:>7} rows, {:>6} anomalies",
+        c.rows, c.anomalies
+    );
 }

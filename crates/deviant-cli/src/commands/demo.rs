@@ -60,7 +60,11 @@ pub fn run(args: DemoArgs, quiet: bool) -> Result<()> {
         },
     };
     let records = kdd99_bench(&bench, quiet)?;
-    report(&records, bench.run.json.as_deref(), bench.run.markdown.as_deref())?;
+    report(
+        &records,
+        bench.run.json.as_deref(),
+        bench.run.markdown.as_deref(),
+    )?;
     println!("protocol splits are in {}", args.out.join("data").display());
     Ok(())
 }

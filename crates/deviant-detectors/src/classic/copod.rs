@@ -4,79 +4,37 @@
 
 use std::path::Path;
 
-use deviant_core::dataset::check_input;
-use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
-use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
+use deviant_core::{Dataset, DetectorConfig, FitContext, Result};
 use serde::{Deserialize, Serialize};
 
-use super::tails::ColumnTails;
-use crate::{read_json, write_json};
+use super::tails::{TailDetector, TailRule};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CopodConfig {}
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Copod {
-    tails: ColumnTails,
-}
-
-const STATE: &str = "copod.json";
-
 impl DetectorConfig for CopodConfig {
     const KIND: &'static str = "copod";
-    type Fitted = Copod;
+    type Fitted = TailDetector;
 
     fn validate(&self) -> Result<()> {
         Ok(())
     }
 
-    fn fit(&self, train: &Dataset, _cx: &FitContext) -> Result<Copod> {
-        let x = train.view();
-        check_input(x, x.ncols(), "copod fit")?;
-        Ok(Copod {
-            tails: ColumnTails::fit(x),
-        })
+    fn fit(&self, train: &Dataset, _cx: &FitContext) -> Result<TailDetector> {
+        TailDetector::fit(train.view(), TailRule::Copod)
     }
 
-    fn load(&self, dir: &Path) -> Result<Copod> {
-        read_json(&dir.join(STATE))
-    }
-}
-
-impl Copod {
-    /// The per-feature copula terms whose row sums are the scores.
-    fn terms(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
-        check_input(x, self.tails.n_features(), "copod")?;
-        let t = self.tails.terms(x);
-        Ok(Zip::from(&t.left)
-            .and(&t.right)
-            .and(&t.skewed)
-            .map_collect(|&l, &r, &s| s.max(0.5 * (l + r))))
-    }
-}
-
-impl Detector for Copod {
-    fn n_features(&self) -> usize {
-        self.tails.n_features()
-    }
-
-    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-        Ok(self.terms(x)?.sum_axis(Axis(1)))
-    }
-
-    fn explain(&self, x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
-        Some(self.terms(x))
-    }
-
-    fn save(&self, dir: &Path) -> Result<()> {
-        write_json(&dir.join(STATE), self)
+    fn load(&self, dir: &Path) -> Result<TailDetector> {
+        TailDetector::load(dir)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use deviant_core::Detector;
+    use ndarray::Array2;
     use ndarray::array;
 
     #[test]

@@ -10,7 +10,7 @@ pub mod mahalanobis;
 mod neighbours;
 pub mod ocsvm;
 pub mod pca;
-mod tails;
+pub mod tails;
 
 use nalgebra::{DMatrix, SymmetricEigen};
 use ndarray::{Array1, Array2, ArrayView2, Axis};

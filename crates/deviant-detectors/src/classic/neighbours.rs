@@ -110,11 +110,8 @@ mod tests {
                 })
                 .collect();
             naive.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            for c in 0..4 {
-                assert!(
-                    (found.distances[[q, c]] - naive[c].0).abs() < 1e-6,
-                    "row {q}"
-                );
+            for (c, &(distance, _)) in naive.iter().take(4).enumerate() {
+                assert!((found.distances[[q, c]] - distance).abs() < 1e-6, "row {q}");
             }
         }
     }

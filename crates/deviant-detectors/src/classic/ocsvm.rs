@@ -114,7 +114,7 @@ impl DetectorConfig for OcsvmConfig {
         if self.degree == 0 {
             return Err(Error::config("degree", "must be at least 1"));
         }
-        if !(self.tolerance > 0.0) {
+        if !(self.tolerance > 0.0 && self.tolerance.is_finite()) {
             return Err(Error::config("tolerance", "must be positive"));
         }
         if self.max_rows < 2 {

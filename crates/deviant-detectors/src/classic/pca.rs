@@ -143,7 +143,10 @@ fn fit_pyod(x: ArrayView2<f32>) -> Pca {
             // The rule depends on each component's sign: take scikit-learn's, whose largest
             // entry (in magnitude) is positive.
             let column = vectors.column(c);
-            let largest = column.iter().copied().fold(0.0f64, |a, v| if v.abs() > a.abs() { v } else { a });
+            let largest = column
+                .iter()
+                .copied()
+                .fold(0.0f64, |a, v| if v.abs() > a.abs() { v } else { a });
             (vectors[[j, c]] * largest.signum()) as f32
         }),
         explained_variance: values.iter().map(|v| v / total).collect(),
@@ -251,7 +254,9 @@ mod tests {
             scoring: PcaScoring::Pyod,
             ..Default::default()
         };
-        let fitted = config.fit(&Dataset::new(x.clone(), None), &FitContext::new(0)).unwrap();
+        let fitted = config
+            .fit(&Dataset::new(x.clone(), None), &FitContext::new(0))
+            .unwrap();
         assert_eq!(fitted.components.nrows(), 3, "every component");
         let shares: f64 = fitted.explained_variance.iter().sum();
         assert!((shares - 1.0).abs() < 1e-9);
@@ -259,8 +264,13 @@ mod tests {
         let mean = x.mean_axis(Axis(0)).unwrap().insert_axis(Axis(0));
         let at_mean = fitted.score(mean.view()).unwrap()[0] as f64;
         let expected: f64 = fitted.explained_variance.iter().map(|s| 1.0 / s).sum();
-        assert!((at_mean / expected - 1.0).abs() < 1e-3, "{at_mean} vs {expected}");
-        let far = fitted.score(ndarray::array![[5.0f32, -5.0, 5.0]].view()).unwrap()[0];
+        assert!(
+            (at_mean / expected - 1.0).abs() < 1e-3,
+            "{at_mean} vs {expected}"
+        );
+        let far = fitted
+            .score(ndarray::array![[5.0f32, -5.0, 5.0]].view())
+            .unwrap()[0];
         assert!(far as f64 > 2.0 * at_mean && far.is_finite());
         assert!(fitted.explain(mean.view()).is_none());
     }

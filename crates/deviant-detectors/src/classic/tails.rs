@@ -1,28 +1,106 @@
-//! Empirical tail probabilities of each column, the statistics ECOD and COPOD score with.
+//! Empirical tail probabilities of each column, the statistics ECOD and COPOD score with, and
+//! the fitted detector both kinds share.
 
-use ndarray::{Array2, ArrayView2, Axis};
+use std::path::Path;
+
+use deviant_core::dataset::check_input;
+use deviant_core::{Detector, Result};
+use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
 use serde::{Deserialize, Serialize};
+
+use crate::{read_json, write_json};
+
+/// How per-feature tail terms become a detector's score terms (both as PyOD computes them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TailRule {
+    /// max(left, right, skewed)
+    Ecod,
+    /// max(skewed, (left + right) / 2)
+    Copod,
+}
+
+impl TailRule {
+    fn kind(self) -> &'static str {
+        match self {
+            TailRule::Ecod => "ecod",
+            TailRule::Copod => "copod",
+        }
+    }
+}
+
+/// A fitted ECOD or COPOD detector: score = the row sum of its per-feature terms, which are
+/// also its explanation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TailDetector {
+    rule: TailRule,
+    tails: ColumnTails,
+}
+
+const STATE: &str = "tails.json";
+
+impl TailDetector {
+    pub(super) fn fit(x: ArrayView2<f32>, rule: TailRule) -> Result<Self> {
+        check_input(x, x.ncols(), &format!("{} fit", rule.kind()))?;
+        Ok(Self {
+            rule,
+            tails: ColumnTails::fit(x),
+        })
+    }
+
+    pub(super) fn load(dir: &Path) -> Result<Self> {
+        read_json(&dir.join(STATE))
+    }
+
+    fn terms(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+        check_input(x, self.tails.n_features(), self.rule.kind())?;
+        let t = self.tails.terms(x);
+        let zip = Zip::from(&t.left).and(&t.right).and(&t.skewed);
+        Ok(match self.rule {
+            TailRule::Ecod => zip.map_collect(|&l, &r, &s| l.max(r).max(s)),
+            TailRule::Copod => zip.map_collect(|&l, &r, &s| s.max(0.5 * (l + r))),
+        })
+    }
+}
+
+impl Detector for TailDetector {
+    fn n_features(&self) -> usize {
+        self.tails.n_features()
+    }
+
+    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
+        Ok(self.terms(x)?.sum_axis(Axis(1)))
+    }
+
+    fn explain(&self, x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
+        Some(self.terms(x))
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        write_json(&dir.join(STATE), self)
+    }
+}
 
 /// The training columns, sorted, and the sign of each column's skewness.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct ColumnTails {
+struct ColumnTails {
     sorted: Vec<Vec<f32>>,
     /// −1, 0 or +1: the side of the long tail; 0 for symmetric and constant columns.
     skew_sign: Vec<i8>,
 }
 
 /// Per-feature −log tail probabilities of each row.
-pub(super) struct TailTerms {
-    pub left: Array2<f32>,
-    pub right: Array2<f32>,
+struct TailTerms {
+    left: Array2<f32>,
+    right: Array2<f32>,
     /// The tail the column's skewness points to (both tails added for a skewness of zero,
     /// as PyOD does, so published numbers compare like with like).
-    pub skewed: Array2<f32>,
+    skewed: Array2<f32>,
 }
 
 impl ColumnTails {
     /// `x` must hold at least one row of finite values (callers run `check_input`).
-    pub fn fit(x: ArrayView2<f32>) -> Self {
+    fn fit(x: ArrayView2<f32>) -> Self {
         let sorted = x
             .axis_iter(Axis(1))
             .map(|column| {
@@ -35,14 +113,14 @@ impl ColumnTails {
         Self { sorted, skew_sign }
     }
 
-    pub fn n_features(&self) -> usize {
+    fn n_features(&self) -> usize {
         self.sorted.len()
     }
 
     /// The tail probabilities count a row as if it had joined the training sample,
     /// (k + 1) / (n + 1), so a value beyond every training value gets a large but finite
     /// term and scores do not depend on which other rows are scored with it.
-    pub fn terms(&self, x: ArrayView2<f32>) -> TailTerms {
+    fn terms(&self, x: ArrayView2<f32>) -> TailTerms {
         let shape = x.raw_dim();
         let (mut left, mut right) = (Array2::zeros(shape), Array2::zeros(shape));
         let n1 = (self.sorted.first().map_or(0, Vec::len) + 1) as f64;
