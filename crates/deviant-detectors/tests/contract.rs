@@ -111,6 +111,34 @@ fn one_finite_score_per_row_and_planted_outliers_rank_high() {
 }
 
 #[test]
+fn constant_and_duplicate_columns_keep_scores_finite() {
+    // Two extra columns: one constant (a one-hot slot never seen in training), one a copy.
+    let widen =
+        |d: &Dataset| {
+            let x = d.view();
+            let extra = ndarray::Array2::from_shape_fn((x.nrows(), 2), |(i, j)| {
+                if j == 0 { 1.0 } else { x[[i, 0]] }
+            });
+            Dataset::new(
+                ndarray::concatenate![ndarray::Axis(1), x, extra],
+                d.labels.clone(),
+            )
+        };
+    let train = widen(&data(300, 0, 8));
+    let mut test = widen(&data(40, 4, 9));
+    // Off the constant in a few test rows, as a new category would be.
+    for i in 0..5 {
+        test.x[[i, 6]] = 0.0;
+    }
+    for config in detectors() {
+        let kind = config.kind();
+        let detector = config.fit(&train, &FitContext::new(3)).unwrap();
+        let scores = detector.score(test.view()).unwrap();
+        assert!(scores.iter().all(|s| s.is_finite()), "{kind}: {scores}");
+    }
+}
+
+#[test]
 fn same_seed_same_scores_and_save_load_keeps_them() {
     let train = data(300, 0, 4);
     let test = data(50, 5, 5);
