@@ -50,7 +50,6 @@ pub(crate) fn verify(path: &Path, expected: &str) -> Result<()> {
     }
 }
 
-/// The first of `dirs` holding `file` (checked against its digest), or `file` downloaded into
 /// Where a dataset's files are looked for, in order: `data_dir` alone if given, else
 /// `$DEVIANT_DATA_DIR` and `$DEVIANT_DATASETS/<shared_folder>` (those that are set).
 pub fn dataset_dirs(data_dir: Option<&Path>, shared_folder: &str) -> Vec<PathBuf> {
@@ -67,6 +66,7 @@ pub fn dataset_dirs(data_dir: Option<&Path>, shared_folder: &str) -> Vec<PathBuf
     dirs
 }
 
+/// The first of `dirs` holding `file` (checked against its digest), or `file` downloaded into
 /// `download_dir`. Offline, the error names the file and the `--data-dir` remedy.
 pub fn find_or_download(
     file: &RemoteFile,
