@@ -19,7 +19,9 @@ use rand::Rng;
 use rand::seq::index::sample;
 use serde::Serialize;
 
-use super::bench::{BenchRecord, detectors_with_sets, mean_std, parse_seeds};
+use deviant_report::{BenchRecord, mean_std};
+
+use super::bench::{detectors_with_sets, parse_seeds};
 use crate::progress::Bars;
 
 /// ADBench resamples sets under this many rows up to it (with replacement)…

@@ -17,10 +17,12 @@ use deviant_data::{
     PreprocessOptions, Preprocessor, ReadOptions, Scaling, TableReader, infer_schema,
 };
 use deviant_detectors::{AnyConfig, Model, TrainSpec};
+use deviant_report::{BenchRecord, ComparisonReport, ScoredRun, leaderboard};
 use serde::{Deserialize, Serialize};
 
 use crate::args::params_from_sets;
 use crate::progress::Bars;
+use crate::reporting::{ReportArgs, explain_top, write_report};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -114,55 +116,27 @@ pub struct ProtocolBenchArgs {
     /// Folder holding the dataset's files (see `deviant data … --help`).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
-/// One benchmark run; every benchmark writes this shape.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BenchRecord {
-    pub dataset: String,
-    pub detector: String,
+/// What a benchmark over a recipe produced: one record per (detector, seed, test set), and
+/// the first seed's scores for the report's curves (kept only when a report is asked for).
+pub struct BenchOutcome {
     pub protocol: String,
-    pub seed: u64,
-    pub roc_auc: f64,
-    pub average_precision: f64,
-    pub precision: f64,
-    pub recall: f64,
-    pub f1: f64,
-    pub f2: f64,
-    pub accuracy: f64,
-    pub threshold: f64,
-    pub threshold_rule: String,
-    pub fit_seconds: f64,
-    /// Epochs trained (0 for detectors without a training loop).
-    #[serde(default)]
-    pub epochs: usize,
-    /// Median wall time of one training epoch (0 without a training loop).
-    #[serde(default)]
-    pub epoch_seconds: f64,
-    pub score_seconds: f64,
-    /// Peak resident memory of the process during this run (0 where unknown).
-    pub peak_rss_bytes: u64,
+    pub records: Vec<BenchRecord>,
+    pub runs: Vec<ScoredRun>,
 }
 
 pub fn run(command: BenchCommand, quiet: bool) -> Result<()> {
     match command {
         BenchCommand::Kdd99(args) => {
-            let records = kdd99_bench(&args, quiet)?;
-            report(
-                &records,
-                args.run.json.as_deref(),
-                args.run.markdown.as_deref(),
-            )?;
-            Ok(())
+            let outcome = kdd99_bench(&args, quiet)?;
+            report(&outcome, &args.run)
         }
         BenchCommand::Nslkdd(args) => {
-            let records = nslkdd_bench(&args.run, quiet)?;
-            report(
-                &records,
-                args.run.json.as_deref(),
-                args.run.markdown.as_deref(),
-            )?;
-            Ok(())
+            let outcome = nslkdd_bench(&args.run, quiet)?;
+            report(&outcome, &args.run)
         }
         BenchCommand::Adbench(args) => super::adbench::run(&args, quiet),
         BenchCommand::Perf(args) => perf(&args, quiet),
@@ -274,7 +248,7 @@ pub fn detectors_with_sets(kinds: &[String], sets: &[String]) -> Result<Vec<AnyC
         .collect()
 }
 
-pub fn kdd99_bench(args: &Kdd99BenchArgs, quiet: bool) -> Result<Vec<BenchRecord>> {
+pub fn kdd99_bench(args: &Kdd99BenchArgs, quiet: bool) -> Result<BenchOutcome> {
     let bars = Arc::new(Bars::new(quiet));
     let sources = kdd99::locate(args.run.data_dir.as_deref(), bars.as_ref())?;
     let protocol = args.protocol;
@@ -295,7 +269,7 @@ pub fn kdd99_bench(args: &Kdd99BenchArgs, quiet: bool) -> Result<Vec<BenchRecord
     )
 }
 
-pub fn nslkdd_bench(args: &ProtocolBenchArgs, quiet: bool) -> Result<Vec<BenchRecord>> {
+pub fn nslkdd_bench(args: &ProtocolBenchArgs, quiet: bool) -> Result<BenchOutcome> {
     let sources = nslkdd::locate(args.data_dir.as_deref())?;
     let bars = Arc::new(Bars::new(quiet));
     bench_seeds(args, "nslkdd", bars, quiet, |dir, seed, bars| {
@@ -329,7 +303,7 @@ fn bench_seeds(
     bars: Arc<Bars>,
     quiet: bool,
     write: impl Fn(&Path, u64, &Bars) -> deviant_core::Result<SplitFolder>,
-) -> Result<Vec<BenchRecord>> {
+) -> Result<BenchOutcome> {
     let detectors = detectors_with_sets(&args.detectors, &args.sets)?;
     let seeds = parse_seeds(&args.seeds)?;
     let temp;
@@ -341,6 +315,7 @@ fn bench_seeds(
         }
     };
     let mut records = Vec::new();
+    let mut runs = Vec::new();
     for &seed in &seeds {
         let dir = work_dir.join(format!("{protocol}-seed{seed}"));
         let folder = write(&dir, seed, bars.as_ref())?;
@@ -365,7 +340,10 @@ fn bench_seeds(
         let tests = folder
             .tests
             .iter()
-            .map(|&(file, dataset)| Ok((preprocessor.dataset(&load(file)?)?, dataset)))
+            .map(|&(file, dataset)| {
+                let table = load(file)?;
+                Ok((preprocessor.dataset(&table)?, dataset, table.lines))
+            })
             .collect::<Result<Vec<_>>>()?;
         for detector in &detectors {
             reset_peak_rss();
@@ -382,7 +360,7 @@ fn bench_seeds(
                 },
                 &cx,
             )?;
-            for (test, dataset) in &tests {
+            for (test, dataset, lines) in &tests {
                 let labels = test
                     .labels
                     .as_ref()
@@ -394,6 +372,23 @@ fn bench_seeds(
                 let eval = scored.evaluate(&labels)?;
                 let t = &model.manifest.threshold;
                 let history = &model.manifest.training.summary.history;
+                if args.report.report.is_some() && seed == seeds[0] {
+                    let scores = scored.scores.to_vec();
+                    let explained =
+                        explain_top(&model, test, &scores, args.report.explain_rows, |i| {
+                            format!("line {} of the test file", lines[i])
+                        })?;
+                    runs.push(ScoredRun {
+                        detector: detector.kind().into(),
+                        dataset: dataset.to_string(),
+                        seed,
+                        scores,
+                        labels: labels.clone(),
+                        evaluation: eval.clone(),
+                        history: history.clone(),
+                        explained,
+                    });
+                }
                 records.push(BenchRecord {
                     dataset: dataset.to_string(),
                     detector: detector.kind().into(),
@@ -426,81 +421,61 @@ fn bench_seeds(
             }
         }
     }
-    Ok(records)
+    Ok(BenchOutcome {
+        protocol: protocol.into(),
+        records,
+        runs,
+    })
 }
 
-/// Prints the leaderboard and writes the JSON and Markdown files asked for.
-pub fn report(
-    records: &[BenchRecord],
-    json: Option<&Path>,
-    markdown: Option<&Path>,
-) -> Result<String> {
+/// Prints the leaderboard and writes the JSON, Markdown and HTML report asked for.
+pub fn report(outcome: &BenchOutcome, args: &ProtocolBenchArgs) -> Result<()> {
+    let records = &outcome.records;
     let table = leaderboard(records);
     println!("{table}");
-    if let Some(path) = json {
+    if let Some(path) = &args.json {
         write_bytes_atomic(path, &serde_json::to_vec_pretty(records)?)?;
         println!("records written to {}", path.display());
     }
-    if let Some(path) = markdown {
+    if let Some(path) = &args.markdown {
         write_bytes_atomic(path, table.as_bytes())?;
         println!("leaderboard written to {}", path.display());
     }
-    Ok(table)
-}
-
-/// Mean ± sample standard deviation.
-pub(crate) fn mean_std(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let var = if values.len() > 1 {
-        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (mean, var.sqrt())
-}
-
-/// A Markdown table, one row per (dataset, protocol, detector), mean ± std over seeds.
-pub fn leaderboard(records: &[BenchRecord]) -> String {
-    let mut groups: Vec<(String, String, String)> = Vec::new();
-    for r in records {
-        let key = (r.dataset.clone(), r.protocol.clone(), r.detector.clone());
-        if !groups.contains(&key) {
-            groups.push(key);
-        }
-    }
-    let mut out = String::from(
-        "| dataset | protocol | detector | seeds | ROC AUC | AP | precision | recall | F1 | F2 | fit s | epoch s | score s |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
-    );
-    for (dataset, protocol, detector) in groups {
-        let runs: Vec<&BenchRecord> = records
-            .iter()
-            .filter(|r| r.dataset == dataset && r.protocol == protocol && r.detector == detector)
-            .collect();
-        let cell = |f: fn(&BenchRecord) -> f64, digits: usize| {
-            let (m, s) = mean_std(&runs.iter().map(|r| f(r)).collect::<Vec<_>>());
-            format!("{m:.digits$} ± {s:.digits$}")
+    if let Some(dir) = &args.report.report {
+        let threshold_rules: Vec<&str> =
+            records
+                .iter()
+                .map(|r| r.threshold_rule.as_str())
+                .fold(Vec::new(), |mut seen, rule| {
+                    if !seen.contains(&rule) {
+                        seen.push(rule);
+                    }
+                    seen
+                });
+        let report = ComparisonReport {
+            title: format!("deviant bench: {} protocol", outcome.protocol),
+            facts: vec![
+                ("protocol".into(), outcome.protocol.clone()),
+                ("detectors".into(), args.detectors.join(", ")),
+                ("seeds".into(), args.seeds.clone()),
+                ("threshold".into(), threshold_rules.join("; ")),
+                (
+                    "settings".into(),
+                    match args.sets.is_empty() {
+                        true => "defaults".into(),
+                        false => args.sets.join(" "),
+                    },
+                ),
+                ("deviant".into(), env!("CARGO_PKG_VERSION").into()),
+            ],
+            records,
+            runs: &outcome.runs,
+            options: args.report.chart_options(),
         };
-        out.push_str(&format!(
-            "| {dataset} | {protocol} | {detector} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            runs.len(),
-            cell(|r| r.roc_auc, 4),
-            cell(|r| r.average_precision, 4),
-            cell(|r| r.precision, 4),
-            cell(|r| r.recall, 4),
-            cell(|r| r.f1, 4),
-            cell(|r| r.f2, 4),
-            cell(|r| r.fit_seconds, 2),
-            if runs.iter().all(|r| r.epochs == 0) {
-                "–".to_string()
-            } else {
-                cell(|r| r.epoch_seconds, 3)
-            },
-            cell(|r| r.score_seconds, 3),
-        ));
+        let page = write_report(dir, &report.render()?)?;
+        println!("report written to {}", page.display());
     }
-    out
+    Ok(())
 }
 
 /// Resets the kernel's peak-RSS counter so the next reading covers one run (Linux).
@@ -538,34 +513,5 @@ mod tests {
         let kinds = vec!["pca".to_string()];
         assert!(detectors_with_sets(&kinds, &["ae.training.epochs=2".into()]).is_err());
         assert!(detectors_with_sets(&kinds, &["pca.variance=0.9".into()]).is_ok());
-    }
-
-    #[test]
-    fn leaderboard_averages_over_seeds() {
-        let record = |seed, auc| BenchRecord {
-            dataset: "d".into(),
-            detector: "pca".into(),
-            protocol: "p".into(),
-            seed,
-            roc_auc: auc,
-            average_precision: 0.0,
-            precision: 0.0,
-            recall: 0.0,
-            f1: 0.0,
-            f2: 0.0,
-            accuracy: 0.0,
-            threshold: 0.0,
-            threshold_rule: String::new(),
-            fit_seconds: 0.0,
-            epochs: 0,
-            epoch_seconds: 0.0,
-            score_seconds: 0.0,
-            peak_rss_bytes: 0,
-        };
-        let table = leaderboard(&[record(1, 0.8), record(2, 1.0)]);
-        assert!(
-            table.contains("| d | p | pca | 2 | 0.9000 ± 0.1414 |"),
-            "{table}"
-        );
     }
 }

@@ -5,6 +5,7 @@ use clap::Args;
 use deviant_data::kdd99::Protocol;
 
 use super::bench::{Kdd99BenchArgs, ProtocolBenchArgs, kdd99_bench, report};
+use crate::reporting::ReportArgs;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -17,6 +18,8 @@ pub struct DemoArgs {
     /// A count N (seeds 1..=N) or a list such as 1,2,3.
     #[arg(long, default_value = "3")]
     pub seeds: String,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// The project's shared dataset folder beside a checkout, when it is there.
@@ -57,14 +60,19 @@ pub fn run(args: DemoArgs, quiet: bool) -> Result<()> {
             markdown: Some(args.out.join("leaderboard.md")),
             work_dir: Some(args.out.join("data")),
             data_dir,
+            report: ReportArgs {
+                report: Some(
+                    args.report
+                        .report
+                        .clone()
+                        .unwrap_or_else(|| args.out.join("report")),
+                ),
+                ..args.report.clone()
+            },
         },
     };
-    let records = kdd99_bench(&bench, quiet)?;
-    report(
-        &records,
-        bench.run.json.as_deref(),
-        bench.run.markdown.as_deref(),
-    )?;
+    let outcome = kdd99_bench(&bench, quiet)?;
     println!("protocol splits are in {}", args.out.join("data").display());
-    Ok(())
+    // Last, so the report's path is the final line a user sees.
+    report(&outcome, &bench.run)
 }

@@ -1,13 +1,15 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
 use deviant_data::TableReader;
 use deviant_data::fsutil::write_bytes_atomic;
 use deviant_detectors::Model;
+use deviant_report::{EvalReport, ScoredSplit, series_colour};
 
 use crate::args::ReadArgs;
 use crate::progress::Bars;
+use crate::reporting::{ReportArgs, explain_top, write_report};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -20,6 +22,8 @@ pub struct EvalArgs {
     pub json: Option<PathBuf>,
     #[command(flatten)]
     pub read: ReadArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
@@ -71,5 +75,68 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
         write_bytes_atomic(path, &serde_json::to_vec_pretty(&eval)?)?;
         println!("metrics written to {}", path.display());
     }
+    if let Some(dir) = &args.report.report {
+        let scores = scored.scores.as_slice().expect("contiguous");
+        let explained = explain_top(&model, &data, scores, args.report.explain_rows, |i| {
+            format!("line {}", table.lines[i])
+        })?;
+        let m = &model.manifest;
+        let kind = m.detector.kind();
+        let facts = vec![
+            ("model".to_string(), args.model.display().to_string()),
+            ("detector".to_string(), kind.to_string()),
+            (
+                "parameters".to_string(),
+                serde_json::to_string(&serde_json::to_value(&m.detector)?["params"])?,
+            ),
+            ("data".to_string(), args.data.display().to_string()),
+            (
+                "rows".to_string(),
+                format!(
+                    "{} ({} anomalies)",
+                    labels.len(),
+                    labels.iter().filter(|&&l| l == 1).count()
+                ),
+            ),
+            (
+                "threshold".to_string(),
+                format!(
+                    "{:.6} ({}, chosen on {})",
+                    eval.threshold, t.rule, t.chosen_on
+                ),
+            ),
+            (
+                "trained on".to_string(),
+                format!(
+                    "{} rows, seed {}, {:.1} s",
+                    m.training.rows, m.training.seed, m.training.fit_seconds
+                ),
+            ),
+            ("deviant".to_string(), m.deviant_version.clone()),
+        ];
+        let report = EvalReport {
+            title: format!("deviant evaluation: {kind} on {}", file_name(&args.data)),
+            facts,
+            split: ScoredSplit {
+                name: kind,
+                colour: series_colour(0),
+                scores,
+                labels: &labels,
+                evaluation: &eval,
+                history: &m.training.summary.history,
+                explained: &explained,
+            },
+            options: args.report.chart_options(),
+        };
+        let page = write_report(dir, &report.render()?)?;
+        println!("report written to {}", page.display());
+    }
     Ok(())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }

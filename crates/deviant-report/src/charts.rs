@@ -1,0 +1,661 @@
+//! The charts: each function returns one complete SVG document.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use deviant_core::detector::EpochRecord;
+use deviant_core::metrics::{Confusion, PrPoint, RocPoint, quantile};
+use deviant_core::{Error, Result};
+
+use crate::chart::{
+    ANOMALY_COLOUR, Axis, Frame, HEIGHT, LegendEntry, MARK_COLOUR, Mark, NORMAL_COLOUR,
+    REFERENCE_COLOUR, Scale, WIDTH, stroke, thin_points,
+};
+use crate::svg::{Svg, escape, px};
+
+/// Curves are thinned to points at least this many pixels apart.
+const CURVE_RESOLUTION: f64 = 0.5;
+
+/// The score axis of histograms and threshold curves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ScoreScale {
+    /// Logarithmic when every score is positive and they span more than two decades
+    /// (reconstruction errors usually do), else linear.
+    #[default]
+    Auto,
+    Linear,
+    Log,
+}
+
+impl FromStr for ScoreScale {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "linear" => Ok(Self::Linear),
+            "log" => Ok(Self::Log),
+            other => Err(Error::config(
+                "score scale",
+                format!("`{other}` is not one of auto, linear, log"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for ScoreScale {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Linear => "linear",
+            Self::Log => "log",
+        })
+    }
+}
+
+impl ScoreScale {
+    /// The scale to draw `scores` on; a log scale of non-positive scores is an error.
+    pub fn resolve(self, scores: &[f32]) -> Result<Scale> {
+        let lowest = scores.iter().copied().fold(f32::INFINITY, f32::min);
+        match self {
+            Self::Linear => Ok(Scale::Linear),
+            Self::Log if lowest > 0.0 => Ok(Scale::Log),
+            Self::Log => Err(Error::config(
+                "score scale",
+                format!(
+                    "a log scale needs positive scores, and this detector's lowest is {lowest}; \
+                     use the linear scale"
+                ),
+            )),
+            Self::Auto => {
+                let spread = lowest > 0.0
+                    && quantile(scores, 0.99) / quantile(scores, 0.01).max(f64::MIN_POSITIVE)
+                        > 100.0;
+                Ok(if spread { Scale::Log } else { Scale::Linear })
+            }
+        }
+    }
+}
+
+/// How the score histogram is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistogramOptions {
+    pub bins: usize,
+    pub scale: ScoreScale,
+    /// Row counts on a log axis, so that a small class stays visible beside a large one.
+    pub log_counts: bool,
+}
+
+impl Default for HistogramOptions {
+    fn default() -> Self {
+        Self {
+            bins: 50,
+            scale: ScoreScale::Auto,
+            log_counts: false,
+        }
+    }
+}
+
+fn score_label(scale: Scale) -> String {
+    match scale {
+        Scale::Linear => "anomaly score (higher = more anomalous)".into(),
+        Scale::Log => "anomaly score (higher = more anomalous, log scale)".into(),
+    }
+}
+
+fn threshold_entry(threshold: f64) -> LegendEntry {
+    let label = if threshold.is_finite() {
+        format!("threshold {}", short(threshold))
+    } else {
+        "threshold: none (nothing flagged)".into()
+    };
+    LegendEntry::new(label, MARK_COLOUR, Mark::Dashed)
+}
+
+/// A number in at most four significant digits.
+pub fn short(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    if (1e-3..1e5).contains(&v.abs()) {
+        let decimals = (3 - (v.abs().log10() + 1e-9).floor() as i32).max(0) as usize;
+        let text = format!("{v:.decimals$}");
+        if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').into()
+        } else {
+            text
+        }
+    } else {
+        let text = format!("{v:.3e}");
+        let (mantissa, exponent) = text.split_once('e').expect("scientific notation");
+        format!(
+            "{}e{exponent}",
+            mantissa.trim_end_matches('0').trim_end_matches('.')
+        )
+    }
+}
+
+fn class_name(label: u8) -> &'static str {
+    if label == 0 { "normal" } else { "anomaly" }
+}
+
+/// Scores by class on shared bins, the threshold marked. Each class gets exactly
+/// `options.bins` bars (`<rect class="bar" data-class=… data-bin=…>`), empty ones zero high.
+pub fn score_histogram(
+    scores: &[f32],
+    labels: &[u8],
+    threshold: f64,
+    options: &HistogramOptions,
+) -> Result<String> {
+    if scores.is_empty() || scores.len() != labels.len() {
+        return Err(Error::Other(format!(
+            "a histogram needs one label per score, got {} scores and {} labels",
+            scores.len(),
+            labels.len()
+        )));
+    }
+    if options.bins == 0 {
+        return Err(Error::config("bins", "must be at least 1"));
+    }
+    let scale = options.scale.resolve(scores)?;
+    let (lo, hi) = scores
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &s| {
+            (l.min(f64::from(s)), h.max(f64::from(s)))
+        });
+    let x = match scale {
+        Scale::Linear => Axis::linear(score_label(scale), lo, hi),
+        Scale::Log => Axis::log(score_label(scale), lo, hi),
+    };
+    let mut counts = [vec![0u64; options.bins], vec![0u64; options.bins]];
+    for (&s, &label) in scores.iter().zip(labels) {
+        let bin = (x.fraction(f64::from(s)) * options.bins as f64).floor() as usize;
+        counts[usize::from(label != 0)][bin.min(options.bins - 1)] += 1;
+    }
+    let highest = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
+    let y = if options.log_counts {
+        Axis::log("rows (log scale)", 0.5, highest * 1.5)
+    } else {
+        Axis::nice_linear("rows", 0.0, highest * 1.05)
+    };
+    let frame = Frame::new("Score distribution by class", x, y);
+    let mut svg = frame.start();
+    let base = frame.py(frame.y.lo);
+    let mut legend = Vec::new();
+    for (class, colour) in [(0u8, NORMAL_COLOUR), (1, ANOMALY_COLOUR)] {
+        let own = &counts[usize::from(class)];
+        let total: u64 = own.iter().sum();
+        svg.open_group(&format!(
+            r#"class="bars" data-class="{}""#,
+            class_name(class)
+        ));
+        for (bin, &count) in own.iter().enumerate() {
+            let x0 = frame.px(frame.x.value_at(bin as f64 / options.bins as f64));
+            let x1 = frame.px(frame.x.value_at((bin + 1) as f64 / options.bins as f64));
+            let top = if count == 0 {
+                base
+            } else {
+                frame.py(count as f64)
+            };
+            svg.rect(
+                x0,
+                top,
+                x1 - x0,
+                base - top,
+                &format!(
+                    r#"class="bar" data-class="{}" data-bin="{bin}" data-count="{count}" fill="{colour}" fill-opacity="0.55""#,
+                    class_name(class)
+                ),
+            );
+        }
+        svg.close_group();
+        legend.push(LegendEntry::new(
+            format!("{} ({total} rows)", class_name(class)),
+            colour,
+            Mark::Swatch,
+        ));
+    }
+    if threshold.is_finite() {
+        let tx = frame.px(threshold);
+        svg.line(
+            tx,
+            frame.py(frame.y.hi),
+            tx,
+            base,
+            &format!(
+                r#"class="threshold" data-value="{threshold}" {}"#,
+                stroke(MARK_COLOUR, Mark::Dashed, 2.0)
+            ),
+        );
+    }
+    legend.push(threshold_entry(threshold));
+    frame.legend_above(&mut svg, &legend);
+    Ok(svg.finish("Score distribution by class"))
+}
+
+/// One named curve of an overlay chart, with an optional operating-point marker.
+#[derive(Debug, Clone)]
+pub struct Curve {
+    pub name: String,
+    pub colour: String,
+    /// Data coordinates, in drawing order.
+    pub points: Vec<(f64, f64)>,
+    pub marker: Option<(f64, f64)>,
+}
+
+impl Curve {
+    /// A ROC curve, marked where `at` (the confusion at the chosen threshold) sits on it.
+    pub fn roc(name: String, colour: &str, points: &[RocPoint], at: Option<&Confusion>) -> Self {
+        Self {
+            name,
+            colour: colour.into(),
+            points: points.iter().map(|p| (p.fpr, p.tpr)).collect(),
+            marker: at.map(|c| {
+                let fpr = c.fp as f64 / (c.fp + c.tn).max(1) as f64;
+                (fpr, c.recall())
+            }),
+        }
+    }
+
+    /// A precision–recall curve, marked at the chosen threshold's (recall, precision).
+    pub fn pr(name: String, colour: &str, points: &[PrPoint], at: Option<&Confusion>) -> Self {
+        Self {
+            name,
+            colour: colour.into(),
+            points: points.iter().map(|p| (p.recall, p.precision)).collect(),
+            marker: at
+                .filter(|c| c.tp + c.fp > 0)
+                .map(|c| (c.recall(), c.precision())),
+        }
+    }
+}
+
+fn draw_curves(frame: &Frame, svg: &mut Svg, curves: &[Curve]) {
+    for curve in curves {
+        let pixels: Vec<(f64, f64)> = curve
+            .points
+            .iter()
+            .map(|&(x, y)| (frame.px(x), frame.py(y)))
+            .collect();
+        let name = escape(&curve.name);
+        let colour = escape(&curve.colour);
+        svg.polyline(
+            &thin_points(pixels, CURVE_RESOLUTION),
+            &format!(
+                r#"class="curve" data-series="{name}" {}"#,
+                stroke(&colour, Mark::Line, 2.0)
+            ),
+        );
+        if let Some((x, y)) = curve.marker {
+            svg.circle(
+                frame.px(x),
+                frame.py(y),
+                5.0,
+                &format!(
+                    r#"class="operating-point" data-series="{name}" fill="{colour}" stroke="white" stroke-width="1.5""#
+                ),
+            );
+        }
+    }
+}
+
+fn curve_legend(curves: &[Curve]) -> Vec<LegendEntry> {
+    curves
+        .iter()
+        .map(|c| LegendEntry::new(c.name.clone(), &c.colour, Mark::Line))
+        .collect()
+}
+
+/// ROC curves (one or an overlay) with the chance diagonal.
+pub fn roc_chart(title: &str, curves: &[Curve]) -> String {
+    let frame = Frame::new(
+        title,
+        Axis::linear(
+            "false positive rate (share of normal rows flagged)",
+            0.0,
+            1.0,
+        ),
+        Axis::linear("true positive rate (recall)", 0.0, 1.0),
+    );
+    let mut svg = frame.start();
+    svg.line(
+        frame.px(0.0),
+        frame.py(0.0),
+        frame.px(1.0),
+        frame.py(1.0),
+        &format!(
+            r#"class="chance" {}"#,
+            stroke(REFERENCE_COLOUR, Mark::Dashed, 1.0)
+        ),
+    );
+    draw_curves(&frame, &mut svg, curves);
+    let mut legend = curve_legend(curves);
+    legend.push(LegendEntry::new("chance", REFERENCE_COLOUR, Mark::Dashed));
+    frame.legend_bottom_right(&mut svg, &legend);
+    svg.finish(title)
+}
+
+/// Precision–recall curves with the no-skill line at the anomaly share `prevalence`.
+pub fn pr_chart(title: &str, curves: &[Curve], prevalence: f64) -> String {
+    let frame = Frame::new(
+        title,
+        Axis::linear("recall (share of anomalies flagged)", 0.0, 1.0),
+        Axis::linear(
+            "precision (share of flagged rows that are anomalies)",
+            0.0,
+            1.0,
+        ),
+    );
+    let mut svg = frame.start();
+    svg.line(
+        frame.px(0.0),
+        frame.py(prevalence),
+        frame.px(1.0),
+        frame.py(prevalence),
+        &format!(
+            r#"class="no-skill" data-value="{prevalence}" {}"#,
+            stroke(REFERENCE_COLOUR, Mark::Dashed, 1.0)
+        ),
+    );
+    draw_curves(&frame, &mut svg, curves);
+    let mut legend = curve_legend(curves);
+    legend.push(LegendEntry::new(
+        format!("no skill (anomaly share {})", short(prevalence)),
+        REFERENCE_COLOUR,
+        Mark::Dashed,
+    ));
+    frame.legend_above(&mut svg, &legend);
+    svg.finish(title)
+}
+
+/// Precision, recall and F1 of flagging `score >= t`, against t, the chosen threshold marked.
+pub fn threshold_chart(points: &[PrPoint], threshold: f64, scale: Scale) -> Result<String> {
+    let points: Vec<&PrPoint> = points
+        .iter()
+        .filter(|p| scale == Scale::Linear || p.threshold > 0.0)
+        .collect();
+    let (lo, hi) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
+            (l.min(p.threshold), h.max(p.threshold))
+        });
+    if points.is_empty() {
+        return Err(Error::Other("no thresholds to draw".into()));
+    }
+    let label = match scale {
+        Scale::Linear => "threshold (rows scoring at least this are flagged)",
+        Scale::Log => "threshold (rows scoring at least this are flagged, log scale)",
+    };
+    let x = match scale {
+        Scale::Linear => Axis::linear(label, lo, hi),
+        Scale::Log => Axis::log(label, lo, hi),
+    };
+    let title = "Precision, recall and F1 by threshold";
+    let frame = Frame::new(title, x, Axis::linear("value", 0.0, 1.0));
+    let mut svg = frame.start();
+    let f1 = |p: &PrPoint| {
+        let s = p.precision + p.recall;
+        if s == 0.0 {
+            0.0
+        } else {
+            2.0 * p.precision * p.recall / s
+        }
+    };
+    let series: [(&str, &str, fn(&PrPoint) -> f64); 2] = [
+        ("precision", "#4477AA", |p| p.precision),
+        ("recall", "#EE6677", |p| p.recall),
+    ];
+    let mut curves: Vec<Curve> = series
+        .iter()
+        .map(|&(name, colour, value)| Curve {
+            name: name.into(),
+            colour: colour.into(),
+            points: points.iter().map(|p| (p.threshold, value(p))).collect(),
+            marker: None,
+        })
+        .collect();
+    curves.push(Curve {
+        name: "F1".into(),
+        colour: "#228833".into(),
+        points: points.iter().map(|p| (p.threshold, f1(p))).collect(),
+        marker: None,
+    });
+    draw_curves(&frame, &mut svg, &curves);
+    if threshold.is_finite() {
+        let tx = frame.px(threshold);
+        svg.line(
+            tx,
+            frame.py(1.0),
+            tx,
+            frame.py(0.0),
+            &format!(
+                r#"class="threshold" data-value="{threshold}" {}"#,
+                stroke(MARK_COLOUR, Mark::Dashed, 2.0)
+            ),
+        );
+    }
+    let mut legend = curve_legend(&curves);
+    legend.push(threshold_entry(threshold));
+    frame.legend_above(&mut svg, &legend);
+    Ok(svg.finish(title))
+}
+
+/// The 2 × 2 confusion matrix: counts, and each cell's share of its actual class.
+pub fn confusion_chart(c: &Confusion) -> String {
+    let title = "Confusion matrix at the chosen threshold";
+    let mut svg = Svg::new(WIDTH, HEIGHT);
+    svg.text(
+        WIDTH / 2.0,
+        26.0,
+        title,
+        r#"class="chart-title" text-anchor="middle" font-size="15" font-weight="bold""#,
+    );
+    let (cell, left, top) = (140.0, 220.0, 90.0);
+    let labels = ["normal", "anomaly"];
+    for (j, name) in labels.iter().enumerate() {
+        svg.text(
+            left + cell * (j as f64 + 0.5),
+            top - 10.0,
+            &format!("flagged {name}"),
+            r##"class="tick" text-anchor="middle" font-size="13" fill="#222222""##,
+        );
+    }
+    let rows = [[c.tn, c.fp], [c.fn_, c.tp]];
+    let names = [
+        ["true negative", "false positive"],
+        ["false negative", "true positive"],
+    ];
+    for (i, row) in rows.iter().enumerate() {
+        let total = row.iter().sum::<u64>().max(1) as f64;
+        let y = top + cell * i as f64;
+        svg.text(
+            left - 12.0,
+            y + cell / 2.0 + 4.0,
+            &format!("actual {}", labels[i]),
+            r##"class="tick" text-anchor="end" font-size="13" fill="#222222""##,
+        );
+        for (j, &count) in row.iter().enumerate() {
+            let share = count as f64 / total;
+            let x = left + cell * j as f64;
+            // Correct cells in the normal colour, errors in the anomaly colour, by share.
+            let colour = if i == j {
+                NORMAL_COLOUR
+            } else {
+                ANOMALY_COLOUR
+            };
+            svg.rect(
+                x,
+                y,
+                cell,
+                cell,
+                &format!(
+                    r#"class="cell" data-actual="{}" data-flagged="{}" data-count="{count}" fill="{colour}" fill-opacity="{}" stroke="white" stroke-width="2""#,
+                    labels[i],
+                    labels[j],
+                    px(0.08 + 0.85 * share)
+                ),
+            );
+            let ink = if share > 0.55 { "white" } else { "#222222" };
+            svg.text(
+                x + cell / 2.0,
+                y + cell / 2.0 - 8.0,
+                &count.to_string(),
+                &format!(r#"text-anchor="middle" font-size="18" font-weight="bold" fill="{ink}""#),
+            );
+            svg.text(
+                x + cell / 2.0,
+                y + cell / 2.0 + 12.0,
+                &format!("{:.1} % of actual", share * 100.0),
+                &format!(r#"text-anchor="middle" font-size="11" fill="{ink}""#),
+            );
+            svg.text(
+                x + cell / 2.0,
+                y + cell / 2.0 + 28.0,
+                names[i][j],
+                &format!(r#"text-anchor="middle" font-size="11" fill="{ink}""#),
+            );
+        }
+    }
+    svg.finish(title)
+}
+
+/// Vertical bars of metrics in [0, 1], each labelled with its value.
+pub fn metric_bars(title: &str, metrics: &[(&str, f64)]) -> String {
+    let names: Vec<String> = metrics.iter().map(|(n, _)| (*n).to_string()).collect();
+    let frame = Frame::new(
+        title,
+        Axis::categories("metric", names),
+        Axis::linear("value (0 to 1)", 0.0, 1.0),
+    );
+    let mut svg = frame.start();
+    for (i, &(name, value)) in metrics.iter().enumerate() {
+        let x0 = frame.px(i as f64 + 0.2);
+        let x1 = frame.px(i as f64 + 0.8);
+        let top = frame.py(value);
+        svg.rect(
+            x0,
+            top,
+            x1 - x0,
+            frame.py(0.0) - top,
+            &format!(
+                r#"class="bar" data-metric="{}" data-value="{value}" fill="{NORMAL_COLOUR}""#,
+                escape(name)
+            ),
+        );
+        svg.text(
+            (x0 + x1) / 2.0,
+            top - 5.0,
+            &format!("{value:.3}"),
+            r##"class="value" text-anchor="middle" font-size="12" fill="#222222""##,
+        );
+    }
+    svg.finish(title)
+}
+
+/// Horizontal bars, one per named value, the first on top (per-feature contributions).
+pub fn feature_bars(title: &str, items: &[(String, f64)], colour: &str) -> String {
+    const LONGEST: usize = 28;
+    // Reversed so the first item is drawn at the top.
+    let names: Vec<String> = items
+        .iter()
+        .rev()
+        .map(|(n, _)| {
+            if n.chars().count() > LONGEST {
+                format!("{}…", n.chars().take(LONGEST - 1).collect::<String>())
+            } else {
+                n.clone()
+            }
+        })
+        .collect();
+    let (lo, hi) = items
+        .iter()
+        .fold((0.0f64, 0.0f64), |(l, h), (_, v)| (l.min(*v), h.max(*v)));
+    let frame = Frame::new(
+        title,
+        Axis::nice_linear("contribution to the score", lo, hi),
+        Axis::categories("feature", names),
+    );
+    let mut svg = frame.start();
+    let n = items.len();
+    for (i, (name, value)) in items.iter().enumerate() {
+        let slot = (n - 1 - i) as f64;
+        let (y0, y1) = (frame.py(slot + 0.8), frame.py(slot + 0.2));
+        let (x0, x1) = (frame.px(value.min(0.0)), frame.px(value.max(0.0)));
+        svg.rect(
+            x0,
+            y0,
+            x1 - x0,
+            y1 - y0,
+            &format!(
+                r#"class="bar" data-feature="{}" data-value="{value}" fill="{}""#,
+                escape(name),
+                escape(colour)
+            ),
+        );
+    }
+    svg.finish(title)
+}
+
+/// One chart per named loss (the total "loss" first): training per epoch, and validation
+/// dashed where a validation split was held out. Returns (loss name, SVG).
+pub fn loss_charts(history: &[EpochRecord]) -> Vec<(String, String)> {
+    let mut names: Vec<String> = history
+        .iter()
+        .flat_map(|e| e.train.keys().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    names.sort_by_key(|n| n != "loss");
+    names
+        .into_iter()
+        .map(|name| {
+            let train: Vec<(f64, f64)> = history
+                .iter()
+                .filter_map(|e| e.train.get(&name).map(|&v| (e.epoch as f64, v)))
+                .collect();
+            let valid: Vec<(f64, f64)> = history
+                .iter()
+                .filter_map(|e| {
+                    e.valid
+                        .as_ref()
+                        .and_then(|v| v.get(&name))
+                        .map(|&v| (e.epoch as f64, v))
+                })
+                .collect();
+            let all = train.iter().chain(&valid);
+            let (x_hi, y_lo, y_hi) = all.fold(
+                (1.0f64, f64::INFINITY, f64::NEG_INFINITY),
+                |(x, l, h), &(e, v)| (x.max(e), l.min(v), h.max(v)),
+            );
+            let title = if name == "loss" {
+                "Training loss per epoch".to_string()
+            } else {
+                format!("Loss term \u{201c}{name}\u{201d} per epoch")
+            };
+            let first_epoch = history.first().map_or(0.0, |e| e.epoch as f64);
+            let frame = Frame::new(
+                &title,
+                Axis::integer("epoch", first_epoch, x_hi),
+                Axis::nice_linear(format!("{name} (mean over batches)"), y_lo, y_hi),
+            );
+            let mut svg = frame.start();
+            let mut curves = vec![Curve {
+                name: "training".into(),
+                colour: NORMAL_COLOUR.into(),
+                points: train,
+                marker: None,
+            }];
+            if !valid.is_empty() {
+                curves.push(Curve {
+                    name: "validation".into(),
+                    colour: ANOMALY_COLOUR.into(),
+                    points: valid,
+                    marker: None,
+                });
+            }
+            draw_curves(&frame, &mut svg, &curves);
+            frame.legend_above(&mut svg, &curve_legend(&curves));
+            (name, svg.finish(&title))
+        })
+        .collect()
+}
