@@ -143,6 +143,57 @@ fn fit_score_and_eval_a_labelled_table() {
         serde_json::from_slice(&std::fs::read(&metrics).unwrap()).unwrap();
     assert_eq!(json["roc_auc"].as_f64(), Some(1.0));
     assert_eq!(json["f1"].as_f64(), Some(1.0));
+
+    // The report: one page, every chart as SVG, metrics.json; a second run replaces it.
+    let report = ws.path("report");
+    for _ in 0..2 {
+        deviant()
+            .arg("eval")
+            .arg(&model)
+            .arg(&test)
+            .arg("--report")
+            .arg(&report)
+            .args(["--explain-rows", "3", "--bins", "12"])
+            .assert()
+            .success()
+            .stdout(contains("report written to").and(contains("report.html")));
+    }
+    let mut files: Vec<String> = std::fs::read_dir(&report)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "anomaly-1.svg",
+            "anomaly-2.svg",
+            "anomaly-3.svg",
+            "confusion.svg",
+            "histogram.svg",
+            "metrics.json",
+            "metrics.svg",
+            "pr.svg",
+            "report.html",
+            "roc.svg",
+            "threshold.svg"
+        ]
+    );
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("deviant evaluation: pca on test.csv"));
+    assert!(html.contains("best-f1, chosen on validation"));
+    let histogram = std::fs::read_to_string(report.join("histogram.svg")).unwrap();
+    assert_eq!(histogram.matches(r#"class="bar""#).count(), 2 * 12);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(json["evaluation"]["roc_auc"].as_f64(), Some(1.0));
+    assert_eq!(json["top_rows"][0]["label"], 1, "the top row is an anomaly");
+    assert!(
+        json["top_rows"][0]["row"]
+            .as_str()
+            .unwrap()
+            .starts_with("line ")
+    );
 }
 
 #[test]
@@ -553,9 +604,26 @@ fn nslkdd_data_and_bench_from_a_folder_of_release_files() {
         .arg(&data)
         .arg("--json")
         .arg(&json)
+        .arg("--report")
+        .arg(ws.path("report"))
         .assert()
         .success()
         .stdout(contains("| nsl-kdd test+ | nslkdd | ecod |").and(contains("| nsl-kdd test-21 |")));
+    for file in [
+        "report.html",
+        "roc-nsl-kdd-test.svg",
+        "pr-nsl-kdd-test-21.svg",
+        "detector-iforest.html",
+        "detector-ecod.html",
+    ] {
+        assert!(ws.path("report").join(file).is_file(), "{file}");
+    }
+    let roc = std::fs::read_to_string(ws.path("report").join("roc-nsl-kdd-test-21.svg")).unwrap();
+    assert_eq!(
+        roc.matches(r#"class="curve""#).count(),
+        2,
+        "one curve per detector"
+    );
     let records: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let records = records.as_array().unwrap();

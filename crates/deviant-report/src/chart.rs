@@ -424,8 +424,9 @@ impl Frame {
         svg
     }
 
-    /// A boxed legend in the bottom-right corner of the plot area (empty on ROC charts).
-    pub fn legend_bottom_right(&self, svg: &mut Svg, entries: &[LegendEntry]) {
+    /// A boxed legend in a bottom corner of the plot area: bottom-right is empty on ROC
+    /// charts, bottom-left on precision–recall charts.
+    pub fn legend_inside(&self, svg: &mut Svg, entries: &[LegendEntry], left: bool) {
         if entries.is_empty() {
             return;
         }
@@ -436,7 +437,11 @@ impl Frame {
             .fold(0.0, f64::max)
             + 40.0;
         let height = row * entries.len() as f64 + 8.0;
-        let x = self.right - 10.0 - width;
+        let x = if left {
+            self.left + 10.0
+        } else {
+            self.right - 10.0 - width
+        };
         let y = self.bottom - 10.0 - height;
         svg.open_group(r#"class="legend""#);
         svg.rect(

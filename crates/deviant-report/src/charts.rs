@@ -257,12 +257,21 @@ impl Curve {
         }
     }
 
-    /// A precision–recall curve, marked at the chosen threshold's (recall, precision).
+    /// A precision–recall curve as steps (each threshold's precision holds back to the
+    /// previous recall, as average precision counts it; straight lines between thresholds
+    /// would promise precisions no threshold gives), marked at the chosen threshold.
     pub fn pr(name: String, colour: &str, points: &[PrPoint], at: Option<&Confusion>) -> Self {
+        let mut steps = Vec::with_capacity(points.len() * 2);
+        for (i, p) in points.iter().enumerate() {
+            if i > 0 {
+                steps.push((points[i - 1].recall, p.precision));
+            }
+            steps.push((p.recall, p.precision));
+        }
         Self {
             name,
             colour: colour.into(),
-            points: points.iter().map(|p| (p.recall, p.precision)).collect(),
+            points: steps,
             marker: at
                 .filter(|c| c.tp + c.fp > 0)
                 .map(|c| (c.recall(), c.precision())),
@@ -331,7 +340,7 @@ pub fn roc_chart(title: &str, curves: &[Curve]) -> String {
     draw_curves(&frame, &mut svg, curves);
     let mut legend = curve_legend(curves);
     legend.push(LegendEntry::new("chance", REFERENCE_COLOUR, Mark::Dashed));
-    frame.legend_bottom_right(&mut svg, &legend);
+    frame.legend_inside(&mut svg, &legend, false);
     svg.finish(title)
 }
 
@@ -364,7 +373,7 @@ pub fn pr_chart(title: &str, curves: &[Curve], prevalence: f64) -> String {
         REFERENCE_COLOUR,
         Mark::Dashed,
     ));
-    frame.legend_above(&mut svg, &legend);
+    frame.legend_inside(&mut svg, &legend, true);
     svg.finish(title)
 }
 
@@ -505,7 +514,7 @@ pub fn confusion_chart(c: &Confusion) -> String {
             svg.text(
                 x + cell / 2.0,
                 y + cell / 2.0 + 12.0,
-                &format!("{:.1} % of actual", share * 100.0),
+                &format!("{:.1} % of {} rows", share * 100.0, labels[i]),
                 &format!(r#"text-anchor="middle" font-size="11" fill="{ink}""#),
             );
             svg.text(
@@ -525,7 +534,8 @@ pub fn metric_bars(title: &str, metrics: &[(&str, f64)]) -> String {
     let frame = Frame::new(
         title,
         Axis::categories("metric", names),
-        Axis::linear("value (0 to 1)", 0.0, 1.0),
+        // Headroom above 1 for the value labels.
+        Axis::linear("value (0 to 1)", 0.0, 1.1),
     );
     let mut svg = frame.start();
     for (i, &(name, value)) in metrics.iter().enumerate() {
@@ -633,11 +643,13 @@ pub fn loss_charts(history: &[EpochRecord]) -> Vec<(String, String)> {
                 format!("Loss term \u{201c}{name}\u{201d} per epoch")
             };
             let first_epoch = history.first().map_or(0.0, |e| e.epoch as f64);
-            let frame = Frame::new(
-                &title,
-                Axis::integer("epoch", first_epoch, x_hi),
-                Axis::nice_linear(format!("{name} (mean over batches)"), y_lo, y_hi),
-            );
+            // A log axis when the first epochs would flatten the rest of the curve.
+            let y = if y_lo > 0.0 && y_hi / y_lo > 30.0 {
+                Axis::log(format!("{name} (mean over batches, log scale)"), y_lo, y_hi)
+            } else {
+                Axis::nice_linear(format!("{name} (mean over batches)"), y_lo, y_hi)
+            };
+            let frame = Frame::new(&title, Axis::integer("epoch", first_epoch, x_hi), y);
             let mut svg = frame.start();
             let mut curves = vec![Curve {
                 name: "training".into(),

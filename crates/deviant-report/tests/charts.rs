@@ -562,4 +562,9 @@ fn comparison_report_overlays_every_detector() {
     assert!(best.contains("0.9600 ± 0.0141"));
     let page = std::str::from_utf8(&files[3].1).unwrap();
     assert!(page.contains("Why line 7 scores 2.5"));
+    for (name, bytes) in &files {
+        if name.ends_with(".svg") {
+            assert_text_inside(std::str::from_utf8(bytes).unwrap());
+        }
+    }
 }
