@@ -33,18 +33,41 @@ pub fn series_colour(i: usize) -> &'static str {
 }
 
 /// How an axis maps values to positions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scale {
     Linear,
     Log,
+    /// sign(v) · ln(1 + |v| / width): linear near zero, logarithmic in both tails, for
+    /// heavy-tailed values of either sign (DAGMM energies, SVM decision values).
+    SymLog {
+        width: f64,
+    },
 }
 
 impl Scale {
-    fn name(self) -> &'static str {
+    fn name(self) -> String {
         match self {
-            Scale::Linear => "linear",
-            Scale::Log => "log",
+            Scale::Linear => "linear".into(),
+            Scale::Log => "log".into(),
+            Scale::SymLog { width } => format!("symlog:{width}"),
+        }
+    }
+
+    /// Where `v` lies along the scale, up to an affine map.
+    fn forward(self, v: f64) -> f64 {
+        match self {
+            Scale::Linear => v,
+            Scale::Log => v.ln(),
+            Scale::SymLog { width } => v.signum() * (v.abs() / width).ln_1p(),
+        }
+    }
+
+    fn inverse(self, t: f64) -> f64 {
+        match self {
+            Scale::Linear => t,
+            Scale::Log => t.exp(),
+            Scale::SymLog { width } => t.signum() * width * t.abs().exp_m1(),
         }
     }
 }
@@ -116,6 +139,17 @@ impl Axis {
         }
     }
 
+    /// An axis of `scale` over exactly `lo..hi`.
+    pub fn scaled(label: impl Into<String>, lo: f64, hi: f64, scale: Scale) -> Self {
+        match scale {
+            Scale::Log => Self::log(label, lo, hi),
+            other => Self {
+                scale: other,
+                ..Self::linear(label, lo, hi)
+            },
+        }
+    }
+
     /// Named categories, the first at the low end.
     pub fn categories(label: impl Into<String>, names: Vec<String>) -> Self {
         Self {
@@ -130,18 +164,14 @@ impl Axis {
 
     /// The position of `v` along the axis: 0 at `lo`, 1 at `hi`.
     pub fn fraction(&self, v: f64) -> f64 {
-        match self.scale {
-            Scale::Linear => (v - self.lo) / (self.hi - self.lo),
-            Scale::Log => (v.ln() - self.lo.ln()) / (self.hi.ln() - self.lo.ln()),
-        }
+        let f = |v| self.scale.forward(v);
+        (f(v) - f(self.lo)) / (f(self.hi) - f(self.lo))
     }
 
     /// The value at `fraction` of the way from `lo` to `hi`.
     pub fn value_at(&self, fraction: f64) -> f64 {
-        match self.scale {
-            Scale::Linear => self.lo + fraction * (self.hi - self.lo),
-            Scale::Log => (self.lo.ln() + fraction * (self.hi.ln() - self.lo.ln())).exp(),
-        }
+        let (lo, hi) = (self.scale.forward(self.lo), self.scale.forward(self.hi));
+        self.scale.inverse(lo + fraction * (hi - lo))
     }
 
     /// Tick positions with their labels.
@@ -155,12 +185,40 @@ impl Axis {
         }
         match self.scale {
             Scale::Linear => linear_ticks(self.lo, self.hi, if self.integer { 1.0 } else { 0.0 }),
+            Scale::SymLog { width } => {
+                // Zero and ± powers of ten from the linear width out.
+                let mut ticks = vec![0.0];
+                let mut k = (width.log10() + 1e-9).ceil() as i32;
+                while 10f64.powi(k) <= self.lo.abs().max(self.hi.abs()) {
+                    ticks.extend([10f64.powi(k), -(10f64.powi(k))]);
+                    k += 1;
+                }
+                ticks.retain(|&v| v >= self.lo && v <= self.hi);
+                ticks.sort_by(f64::total_cmp);
+                if ticks.len() < 3 {
+                    return linear_ticks(self.lo, self.hi, 0.0);
+                }
+                ticks
+                    .into_iter()
+                    .map(|v| (v, format_tick(v, v.abs().max(width))))
+                    .collect()
+            }
             Scale::Log => {
                 let first = (self.lo.log10() - 1e-9).ceil() as i32;
                 let last = (self.hi.log10() + 1e-9).floor() as i32;
-                if last - first < 1 {
-                    // Less than two powers of ten inside: evenly spaced values read better.
-                    return linear_ticks(self.lo, self.hi, 0.0);
+                if last - first < 3 {
+                    // Few powers of ten inside: 1, 2 and 5 times them, or evenly spaced
+                    // values when even those are too few.
+                    let ticks: Vec<(f64, String)> = (first - 1..=last)
+                        .flat_map(|k| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(k)))
+                        .filter(|&v| v >= self.lo * (1.0 - 1e-9) && v <= self.hi * (1.0 + 1e-9))
+                        .map(|v| (v, format_tick(v, v)))
+                        .collect();
+                    return if ticks.len() >= 3 {
+                        ticks
+                    } else {
+                        linear_ticks(self.lo, self.hi, 0.0)
+                    };
                 }
                 let stride = ((last - first + 1) as usize).div_ceil(8);
                 (first..=last)
@@ -363,7 +421,7 @@ impl Frame {
                 self.y.lo,
                 self.y.hi,
                 self.x.scale.name(),
-                self.y.scale.name()
+                self.y.scale.name(),
             ),
         );
         let tick_attrs = format!(r##"class="tick" font-size="{TICK_SIZE}" fill="#333333""##);

@@ -21,7 +21,8 @@ const CURVE_RESOLUTION: f64 = 0.5;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ScoreScale {
     /// Logarithmic when every score is positive and they span more than two decades
-    /// (reconstruction errors usually do), else linear.
+    /// (reconstruction errors usually do); symmetric-logarithmic when scores of any sign
+    /// have a tail far longer than their bulk (DAGMM energies); else linear.
     #[default]
     Auto,
     Linear,
@@ -68,10 +69,22 @@ impl ScoreScale {
                 ),
             )),
             Self::Auto => {
-                let spread = lowest > 0.0
-                    && quantile(scores, 0.99) / quantile(scores, 0.01).max(f64::MIN_POSITIVE)
-                        > 100.0;
-                Ok(if spread { Scale::Log } else { Scale::Linear })
+                let highest = f64::from(scores.iter().copied().fold(f32::NEG_INFINITY, f32::max));
+                let bulk = quantile(scores, 0.75) - quantile(scores, 0.25);
+                Ok(
+                    if lowest > 0.0
+                        && quantile(scores, 0.99) / quantile(scores, 0.01).max(f64::MIN_POSITIVE)
+                            > 100.0
+                    {
+                        Scale::Log
+                    } else if bulk > 0.0 && highest - f64::from(lowest) > 100.0 * bulk {
+                        Scale::SymLog {
+                            width: 10f64.powf((bulk.log10() + 1e-9).floor()),
+                        }
+                    } else {
+                        Scale::Linear
+                    },
+                )
             }
         }
     }
@@ -96,11 +109,20 @@ impl Default for HistogramOptions {
     }
 }
 
-fn score_label(scale: Scale) -> String {
+/// How an axis label says its scale.
+fn scale_note(scale: Scale) -> &'static str {
     match scale {
-        Scale::Linear => "anomaly score (higher = more anomalous)".into(),
-        Scale::Log => "anomaly score (higher = more anomalous, log scale)".into(),
+        Scale::Linear => "",
+        Scale::Log => ", log scale",
+        Scale::SymLog { .. } => ", symmetric log scale",
     }
+}
+
+fn score_label(scale: Scale) -> String {
+    format!(
+        "anomaly score (higher = more anomalous{})",
+        scale_note(scale)
+    )
 }
 
 fn threshold_entry(threshold: f64) -> LegendEntry {
@@ -163,10 +185,7 @@ pub fn score_histogram(
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &s| {
             (l.min(f64::from(s)), h.max(f64::from(s)))
         });
-    let x = match scale {
-        Scale::Linear => Axis::linear(score_label(scale), lo, hi),
-        Scale::Log => Axis::log(score_label(scale), lo, hi),
-    };
+    let x = Axis::scaled(score_label(scale), lo, hi, scale);
     let mut counts = [vec![0u64; options.bins], vec![0u64; options.bins]];
     for (&s, &label) in scores.iter().zip(labels) {
         let bin = (x.fraction(f64::from(s)) * options.bins as f64).floor() as usize;
@@ -381,7 +400,7 @@ pub fn pr_chart(title: &str, curves: &[Curve], prevalence: f64) -> String {
 pub fn threshold_chart(points: &[PrPoint], threshold: f64, scale: Scale) -> Result<String> {
     let points: Vec<&PrPoint> = points
         .iter()
-        .filter(|p| scale == Scale::Linear || p.threshold > 0.0)
+        .filter(|p| scale != Scale::Log || p.threshold > 0.0)
         .collect();
     let (lo, hi) = points
         .iter()
@@ -391,14 +410,11 @@ pub fn threshold_chart(points: &[PrPoint], threshold: f64, scale: Scale) -> Resu
     if points.is_empty() {
         return Err(Error::Other("no thresholds to draw".into()));
     }
-    let label = match scale {
-        Scale::Linear => "threshold (rows scoring at least this are flagged)",
-        Scale::Log => "threshold (rows scoring at least this are flagged, log scale)",
-    };
-    let x = match scale {
-        Scale::Linear => Axis::linear(label, lo, hi),
-        Scale::Log => Axis::log(label, lo, hi),
-    };
+    let label = format!(
+        "threshold (rows scoring at least this are flagged{})",
+        scale_note(scale)
+    );
+    let x = Axis::scaled(label, lo, hi, scale);
     let title = "Precision, recall and F1 by threshold";
     let frame = Frame::new(title, x, Axis::linear("value", 0.0, 1.0));
     let mut svg = frame.start();

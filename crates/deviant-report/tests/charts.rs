@@ -23,8 +23,8 @@ struct Area {
     h: f64,
     x_domain: (f64, f64),
     y_domain: (f64, f64),
-    x_log: bool,
-    y_log: bool,
+    x_scale: String,
+    y_scale: String,
 }
 
 fn attr(node: Node, name: &str) -> f64 {
@@ -55,25 +55,35 @@ impl Area {
             h: attr(rect, "height"),
             x_domain: pair(rect.attribute("data-x").unwrap()),
             y_domain: pair(rect.attribute("data-y").unwrap()),
-            x_log: rect.attribute("data-x-scale") == Some("log"),
-            y_log: rect.attribute("data-y-scale") == Some("log"),
+            x_scale: rect.attribute("data-x-scale").unwrap().into(),
+            y_scale: rect.attribute("data-y-scale").unwrap().into(),
         }
     }
 
-    fn unmap(fraction: f64, (lo, hi): (f64, f64), log: bool) -> f64 {
-        if log {
-            (lo.ln() + fraction * (hi.ln() - lo.ln())).exp()
-        } else {
-            lo + fraction * (hi - lo)
-        }
+    /// The inverse of the scale named in `data-x-scale` / `data-y-scale`.
+    fn unmap(fraction: f64, (lo, hi): (f64, f64), scale: &str) -> f64 {
+        let (forward, inverse): (Box<dyn Fn(f64) -> f64>, Box<dyn Fn(f64) -> f64>) =
+            match scale.split_once(':') {
+                _ if scale == "linear" => (Box::new(|v| v), Box::new(|t| t)),
+                _ if scale == "log" => (Box::new(f64::ln), Box::new(f64::exp)),
+                Some(("symlog", width)) => {
+                    let w: f64 = width.parse().unwrap();
+                    (
+                        Box::new(move |v: f64| v.signum() * (v.abs() / w).ln_1p()),
+                        Box::new(move |t: f64| t.signum() * w * t.abs().exp_m1()),
+                    )
+                }
+                _ => panic!("unknown scale {scale}"),
+            };
+        inverse(forward(lo) + fraction * (forward(hi) - forward(lo)))
     }
 
     fn data_x(&self, px: f64) -> f64 {
-        Self::unmap((px - self.x) / self.w, self.x_domain, self.x_log)
+        Self::unmap((px - self.x) / self.w, self.x_domain, &self.x_scale)
     }
 
     fn data_y(&self, py: f64) -> f64 {
-        Self::unmap((self.y + self.h - py) / self.h, self.y_domain, self.y_log)
+        Self::unmap((self.y + self.h - py) / self.h, self.y_domain, &self.y_scale)
     }
 }
 
@@ -197,7 +207,7 @@ fn long_curves_are_thinned_but_keep_their_ends() {
 #[test]
 fn histogram_has_one_bar_per_bin_and_class_and_marks_the_threshold() {
     let (scores, labels) = sample();
-    for (scale, expect_log) in [(ScoreScale::Linear, false), (ScoreScale::Auto, true)] {
+    for (scale, expected) in [(ScoreScale::Linear, "linear"), (ScoreScale::Auto, "log")] {
         let options = HistogramOptions {
             bins: 20,
             scale,
@@ -207,7 +217,7 @@ fn histogram_has_one_bar_per_bin_and_class_and_marks_the_threshold() {
         let svg = score_histogram(&scores, &labels, threshold, &options).unwrap();
         let doc = Document::parse(&svg).unwrap();
         let area = Area::of(&doc);
-        assert_eq!(area.x_log, expect_log, "{scale}");
+        assert_eq!(area.x_scale, expected, "{scale}");
         let bars = by_class(&doc, "bar");
         for (class, label) in [("normal", 0u8), ("anomaly", 1)] {
             let own: Vec<_> = bars
@@ -238,6 +248,32 @@ fn histogram_has_one_bar_per_bin_and_class_and_marks_the_threshold() {
 }
 
 #[test]
+fn heavy_tails_of_either_sign_get_a_symmetric_log_axis() {
+    // Like DAGMM energies: a bulk around zero, some negative, a tail in the thousands.
+    let scores: Vec<f32> = (0..1000)
+        .map(|i| match i % 10 {
+            0 => 50.0 * (1 + i % 70) as f32,
+            _ => (i % 37) as f32 / 20.0 - 0.5,
+        })
+        .collect();
+    let labels: Vec<u8> = (0..1000).map(|i| u8::from(i % 10 == 0)).collect();
+    let threshold = 20.0;
+    let svg = score_histogram(&scores, &labels, threshold, &HistogramOptions::default()).unwrap();
+    let doc = Document::parse(&svg).unwrap();
+    let area = Area::of(&doc);
+    assert!(area.x_scale.starts_with("symlog:"), "{}", area.x_scale);
+    let marker = by_class(&doc, "threshold")[0];
+    assert!(close(area.data_x(attr(marker, "x1")), threshold, 0.01));
+    // The bulk is no longer squeezed into one bin.
+    let busy = by_class(&doc, "bar")
+        .iter()
+        .filter(|b| b.attribute("data-class") == Some("normal") && attr(**b, "data-count") > 0.0)
+        .count();
+    assert!(busy >= 5, "{busy} bins hold the normal rows");
+    assert_text_inside(&svg);
+}
+
+#[test]
 fn histogram_log_scale_refuses_non_positive_scores() {
     let options = HistogramOptions {
         scale: ScoreScale::Log,
@@ -262,7 +298,7 @@ fn log_count_axis_keeps_small_classes_visible() {
     let svg = score_histogram(&scores, &labels, 0.04, &options).unwrap();
     let doc = Document::parse(&svg).unwrap();
     let area = Area::of(&doc);
-    assert!(area.y_log);
+    assert_eq!(area.y_scale, "log");
     let bar = by_class(&doc, "bar")
         .into_iter()
         .find(|b| attr(*b, "data-count") == 1.0);
