@@ -418,33 +418,25 @@ pub fn threshold_chart(points: &[PrPoint], threshold: f64, scale: Scale) -> Resu
     let title = "Precision, recall and F1 by threshold";
     let frame = Frame::new(title, x, Axis::linear("value", 0.0, 1.0));
     let mut svg = frame.start();
-    let f1 = |p: &PrPoint| {
+    fn f1(p: &PrPoint) -> f64 {
         let s = p.precision + p.recall;
         if s == 0.0 {
             0.0
         } else {
             2.0 * p.precision * p.recall / s
         }
-    };
-    let series: [(&str, &str, fn(&PrPoint) -> f64); 2] = [
-        ("precision", "#4477AA", |p| p.precision),
-        ("recall", "#EE6677", |p| p.recall),
-    ];
-    let mut curves: Vec<Curve> = series
-        .iter()
-        .map(|&(name, colour, value)| Curve {
-            name: name.into(),
-            colour: colour.into(),
-            points: points.iter().map(|p| (p.threshold, value(p))).collect(),
-            marker: None,
-        })
-        .collect();
-    curves.push(Curve {
-        name: "F1".into(),
-        colour: "#228833".into(),
-        points: points.iter().map(|p| (p.threshold, f1(p))).collect(),
+    }
+    let curve = |name: &str, colour: &str, value: fn(&PrPoint) -> f64| Curve {
+        name: name.into(),
+        colour: colour.into(),
+        points: points.iter().map(|p| (p.threshold, value(p))).collect(),
         marker: None,
-    });
+    };
+    let curves = [
+        curve("precision", NORMAL_COLOUR, |p| p.precision),
+        curve("recall", ANOMALY_COLOUR, |p| p.recall),
+        curve("F1", "#228833", f1),
+    ];
     draw_curves(&frame, &mut svg, &curves);
     if threshold.is_finite() {
         let tx = frame.px(threshold);

@@ -60,22 +60,20 @@ impl Area {
         }
     }
 
-    /// The inverse of the scale named in `data-x-scale` / `data-y-scale`.
+    /// The value at `fraction` of an axis whose scale is named as in `data-x-scale`.
     fn unmap(fraction: f64, (lo, hi): (f64, f64), scale: &str) -> f64 {
-        let (forward, inverse): (Box<dyn Fn(f64) -> f64>, Box<dyn Fn(f64) -> f64>) =
-            match scale.split_once(':') {
-                _ if scale == "linear" => (Box::new(|v| v), Box::new(|t| t)),
-                _ if scale == "log" => (Box::new(f64::ln), Box::new(f64::exp)),
-                Some(("symlog", width)) => {
-                    let w: f64 = width.parse().unwrap();
-                    (
-                        Box::new(move |v: f64| v.signum() * (v.abs() / w).ln_1p()),
-                        Box::new(move |t: f64| t.signum() * w * t.abs().exp_m1()),
-                    )
-                }
-                _ => panic!("unknown scale {scale}"),
-            };
-        inverse(forward(lo) + fraction * (forward(hi) - forward(lo)))
+        let width = |s: &str| -> f64 { s.strip_prefix("symlog:").unwrap().parse().unwrap() };
+        let forward = |v: f64| match scale {
+            "linear" => v,
+            "log" => v.ln(),
+            s => v.signum() * (v.abs() / width(s)).ln_1p(),
+        };
+        let t = forward(lo) + fraction * (forward(hi) - forward(lo));
+        match scale {
+            "linear" => t,
+            "log" => t.exp(),
+            s => t.signum() * width(s) * t.abs().exp_m1(),
+        }
     }
 
     fn data_x(&self, px: f64) -> f64 {
@@ -83,7 +81,11 @@ impl Area {
     }
 
     fn data_y(&self, py: f64) -> f64 {
-        Self::unmap((self.y + self.h - py) / self.h, self.y_domain, &self.y_scale)
+        Self::unmap(
+            (self.y + self.h - py) / self.h,
+            self.y_domain,
+            &self.y_scale,
+        )
     }
 }
 
