@@ -496,6 +496,8 @@ fn bench_adbench_runs_every_detector_on_every_set_or_says_why_not() {
         .arg(&json)
         .arg("--markdown")
         .arg(&markdown)
+        .arg("--report")
+        .arg(ws.path("adbench-report"))
         .assert()
         .success()
         .stdout(
@@ -516,6 +518,13 @@ fn bench_adbench_runs_every_detector_on_every_set_or_says_why_not() {
             .unwrap()
             .contains("| detector | sets | ROC AUC |")
     );
+    let html = std::fs::read_to_string(ws.path("adbench-report/report.html")).unwrap();
+    assert!(html.contains("Over all sets") && html.contains("within ±0.02 of ADBench"));
+    for set in ["alpha", "beta"] {
+        let roc =
+            std::fs::read_to_string(ws.path(&format!("adbench-report/roc-{set}.svg"))).unwrap();
+        assert_eq!(roc.matches(r#"class="curve""#).count(), 2, "iforest and ae on {set}");
+    }
 
     // Training far past the budget is cancelled; the run is listed as skipped.
     deviant()

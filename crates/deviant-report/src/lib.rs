@@ -42,6 +42,6 @@ pub use charts::{HistogramOptions, ScoreScale};
 pub use record::{BenchRecord, leaderboard, mean_std};
 pub use report::{
     Chart, ChartOptions, ComparisonReport, EvalReport, ExplainedRow, ReportFiles, ScoredRun,
-    ScoredSplit, split_charts,
+    ScoredSplit, SummaryTable, split_charts,
 };
 pub use svg::escape;

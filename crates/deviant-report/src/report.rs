@@ -361,14 +361,26 @@ pub struct ScoredRun {
     pub explained: Vec<ExplainedRow>,
 }
 
+/// A table a benchmark adds above the leaderboard (e.g. ADBench's means and ranks).
+#[derive(Debug, Clone)]
+pub struct SummaryTable {
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
 /// `bench --report`: the leaderboard over all records, ROC and PR overlays per test set,
 /// and one page per detector.
 pub struct ComparisonReport<'a> {
     pub title: String,
     pub facts: Vec<(String, String)>,
+    pub summaries: Vec<SummaryTable>,
     pub records: &'a [BenchRecord],
     /// The runs drawn as curves (one seed per detector and test set).
     pub runs: &'a [ScoredRun],
+    /// Every chart of every run on the detector pages; without it they hold the per-seed
+    /// table only (benchmarks over dozens of sets would otherwise write hundreds of charts).
+    pub detector_charts: bool,
     pub options: ChartOptions,
 }
 
@@ -421,6 +433,11 @@ impl ComparisonReport<'_> {
                 .collect::<Vec<_>>()
                 .join(" ")
         ));
+        for table in &self.summaries {
+            page.heading(&table.title, &slug(&table.title));
+            let header: Vec<&str> = table.header.iter().map(String::as_str).collect();
+            page.table(&header, &table.rows, &header[1..]);
+        }
         page.heading("Leaderboard", "leaderboard");
         page.paragraph(
             "Mean ± standard deviation over seeds; the best mean ROC AUC per test set is in bold.",
@@ -566,7 +583,11 @@ impl ComparisonReport<'_> {
                 "fit s",
             ],
         );
-        for run in self.runs.iter().filter(|r| r.detector == detector) {
+        let drawn = self
+            .runs
+            .iter()
+            .filter(|r| self.detector_charts && r.detector == detector);
+        for run in drawn {
             let split = ScoredSplit {
                 name: &run.detector,
                 colour: self.colour(detector),

@@ -566,8 +566,10 @@ fn comparison_report_overlays_every_detector() {
     let report = ComparisonReport {
         title: "comparison".into(),
         facts: Vec::new(),
+        summaries: Vec::new(),
         records: &records,
         runs: &runs,
+        detector_charts: true,
         options: ChartOptions::default(),
     };
     let files = report.render().unwrap();

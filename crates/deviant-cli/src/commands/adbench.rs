@@ -15,14 +15,16 @@ use deviant_data::npz::read_npz;
 use deviant_data::split::{rng, split_stratified};
 use deviant_data::{MatrixScaler, Scaling};
 use deviant_detectors::AnyConfig;
+use deviant_report::{
+    BenchRecord, ChartOptions, ComparisonReport, ScoredRun, SummaryTable, mean_std,
+};
 use rand::Rng;
 use rand::seq::index::sample;
 use serde::Serialize;
 
-use deviant_report::{BenchRecord, mean_std};
-
 use super::bench::{detectors_with_sets, parse_seeds};
 use crate::progress::Bars;
+use crate::reporting::write_report;
 
 /// ADBench resamples sets under this many rows up to it (with replacement)…
 const MIN_ROWS: usize = 1_000;
@@ -67,6 +69,10 @@ pub struct AdbenchArgs {
     /// Write the leaderboard as Markdown here.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// Write an HTML comparison report into this folder: means and ranks, the per-set
+    /// leaderboard, and each set's ROC and PR curves of every detector on the first seed.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
 }
 
 /// A run that produced no scores, and why.
@@ -143,7 +149,7 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
         "adbench",
         (files.len() * seeds.len() * detectors.len()) as u64,
     );
-    let (mut records, mut skipped) = (Vec::new(), Vec::new());
+    let (mut records, mut skipped, mut runs) = (Vec::new(), Vec::new(), Vec::new());
     for (name, path) in &files {
         let data = read_npz(path)?;
         for &seed in &seeds {
@@ -155,9 +161,22 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
                 .to_vec();
             for detector in &detectors {
                 bars.message(&format!("{name} / {} / seed {seed}", detector.kind()));
+                let keep_scores = args.report.is_some() && seed == seeds[0];
                 match run_one(detector, &train, &test, &labels, seed, budget) {
-                    Ok(mut record) => {
+                    Ok((mut record, scores)) => {
                         record.dataset = name.clone();
+                        if keep_scores {
+                            runs.push(ScoredRun {
+                                detector: record.detector.clone(),
+                                dataset: name.clone(),
+                                seed,
+                                evaluation: Evaluation::new(&scores, &labels, record.threshold)?,
+                                scores,
+                                labels: labels.clone(),
+                                history: Vec::new(),
+                                explained: Vec::new(),
+                            });
+                        }
                         records.push(record);
                     }
                     Err(reason) => {
@@ -178,6 +197,72 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
     let overall = overall(&per_dataset, &records, &kinds);
     let table = markdown(&per_dataset, &overall, &kinds, &skipped);
     println!("{table}");
+    if let Some(dir) = &args.report {
+        let mut header: Vec<String> = [
+            "detector",
+            "sets",
+            "mean ROC AUC",
+            "mean AP",
+            "mean rank",
+            "fit s",
+            "score s",
+        ]
+        .map(String::from)
+        .to_vec();
+        if published.is_some() {
+            header.push(format!("within ±{PUBLISHED_TOLERANCE} of ADBench"));
+        }
+        let rows = overall
+            .iter()
+            .map(|o| {
+                let mut row = vec![
+                    o.detector.clone(),
+                    o.datasets.to_string(),
+                    format!("{:.4}", o.roc_auc),
+                    format!("{:.4}", o.average_precision),
+                    format!("{:.2}", o.mean_rank),
+                    format!("{:.3}", o.fit_seconds),
+                    format!("{:.3}", o.score_seconds),
+                ];
+                if published.is_some() {
+                    row.push(format!("{} of {}", o.within_tolerance, o.published_sets));
+                }
+                row
+            })
+            .collect();
+        let report = ComparisonReport {
+            title: "deviant bench: ADBench, unsupervised protocol".into(),
+            facts: vec![
+                ("sets".into(), files.len().to_string()),
+                ("detectors".into(), kinds.join(", ")),
+                ("seeds".into(), args.seeds.clone()),
+                (
+                    "protocol".into(),
+                    format!(
+                        "stratified {:.0}/{:.0} split, min-max scaled on train, fit \
+                         unlabelled; threshold contamination:{CONTAMINATION} on train",
+                        TRAIN_SHARE * 100.0,
+                        (1.0 - TRAIN_SHARE) * 100.0
+                    ),
+                ),
+                (
+                    "skipped runs".into(),
+                    format!("{} (listed in the JSON and Markdown output)", skipped.len()),
+                ),
+            ],
+            summaries: vec![SummaryTable {
+                title: "Over all sets".into(),
+                header,
+                rows,
+            }],
+            records: &records,
+            runs: &runs,
+            detector_charts: false,
+            options: ChartOptions::default(),
+        };
+        let page = write_report(dir, &report.render()?)?;
+        println!("report written to {}", page.display());
+    }
     if let Some(path) = &args.json {
         let report = Report {
             protocol: "adbench-unsupervised",
@@ -339,7 +424,7 @@ fn run_one(
     labels: &[u8],
     seed: u64,
     budget: Duration,
-) -> std::result::Result<BenchRecord, String> {
+) -> std::result::Result<(BenchRecord, Vec<f32>), String> {
     let cx = FitContext::new(seed);
     let cancel = cx.cancel_flag();
     let (send, receive) = mpsc::channel();
@@ -366,7 +451,7 @@ fn run_one(
         }
     };
     let fit_seconds = started.elapsed().as_secs_f64();
-    let run = || -> deviant_core::Result<BenchRecord> {
+    let run = || -> deviant_core::Result<(BenchRecord, Vec<f32>)> {
         let started = Instant::now();
         let scores = fitted.score(test.view())?.to_vec();
         let score_seconds = started.elapsed().as_secs_f64();
@@ -374,7 +459,7 @@ fn run_one(
         let threshold = quantile(&train_scores, 1.0 - CONTAMINATION);
         let eval = Evaluation::new(&scores, labels, threshold)?;
         let history = fitted.fit_summary().history;
-        Ok(BenchRecord {
+        let record = BenchRecord {
             dataset: String::new(),
             detector: detector.kind().into(),
             protocol: "adbench".into(),
@@ -393,7 +478,8 @@ fn run_one(
             epoch_seconds: super::bench::median_epoch_seconds(&history).unwrap_or(0.0),
             score_seconds,
             peak_rss_bytes: 0,
-        })
+        };
+        Ok((record, scores))
     };
     run().map_err(|e| e.to_string())
 }

@@ -468,8 +468,10 @@ pub fn report(outcome: &BenchOutcome, args: &ProtocolBenchArgs) -> Result<()> {
                 ),
                 ("deviant".into(), env!("CARGO_PKG_VERSION").into()),
             ],
+            summaries: Vec::new(),
             records,
             runs: &outcome.runs,
+            detector_charts: true,
             options: args.report.chart_options(),
         };
         let page = write_report(dir, &report.render()?)?;
