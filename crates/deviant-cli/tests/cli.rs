@@ -523,7 +523,11 @@ fn bench_adbench_runs_every_detector_on_every_set_or_says_why_not() {
     for set in ["alpha", "beta"] {
         let roc =
             std::fs::read_to_string(ws.path(&format!("adbench-report/roc-{set}.svg"))).unwrap();
-        assert_eq!(roc.matches(r#"class="curve""#).count(), 2, "iforest and ae on {set}");
+        assert_eq!(
+            roc.matches(r#"class="curve""#).count(),
+            2,
+            "iforest and ae on {set}"
+        );
     }
 
     // Training far past the budget is cancelled; the run is listed as skipped.

@@ -532,6 +532,15 @@ impl Frame {
         svg.close_group();
     }
 
+    /// Whether [`Frame::legend_above`] has room for `entries` in one row.
+    pub fn legend_fits_above(&self, entries: &[LegendEntry]) -> bool {
+        let width: f64 = entries
+            .iter()
+            .map(|e| 26.0 + text_width(&e.label, LEGEND_SIZE) + 18.0)
+            .sum();
+        width - 18.0 <= self.plot_width()
+    }
+
     /// A legend in one row between the title and the plot area, where it covers no data.
     pub fn legend_above(&self, svg: &mut Svg, entries: &[LegendEntry]) {
         let y = self.top - 12.0;

@@ -392,7 +392,11 @@ pub fn pr_chart(title: &str, curves: &[Curve], prevalence: f64) -> String {
         REFERENCE_COLOUR,
         Mark::Dashed,
     ));
-    frame.legend_inside(&mut svg, &legend, true);
+    if frame.legend_fits_above(&legend) {
+        frame.legend_above(&mut svg, &legend);
+    } else {
+        frame.legend_inside(&mut svg, &legend, true);
+    }
     svg.finish(title)
 }
 

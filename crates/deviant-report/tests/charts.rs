@@ -330,6 +330,23 @@ fn pr_chart_draws_no_skill_at_the_anomaly_share() {
 }
 
 #[test]
+fn pr_legends_too_wide_for_the_top_move_inside() {
+    let (scores, labels) = sample();
+    let points = pr_curve(&scores, &labels).unwrap();
+    let curves: Vec<Curve> = ["iforest", "ecod", "pca", "knn", "deep_svdd"]
+        .iter()
+        .map(|name| Curve::pr(format!("{name} (AP 0.5000)"), "#4477AA", &points, None))
+        .collect();
+    let svg = pr_chart("PR", &curves, 0.2);
+    let doc = Document::parse(&svg).unwrap();
+    let area = Area::of(&doc);
+    let legend = by_class(&doc, "legend")[0];
+    let frame = legend.children().find(|n| n.has_tag_name("rect")).unwrap();
+    assert!(attr(frame, "y") > area.y, "legend inside the plot area");
+    assert_text_inside(&svg);
+}
+
+#[test]
 fn threshold_chart_marks_the_chosen_threshold() {
     let (scores, labels) = sample();
     let pr = pr_curve(&scores, &labels).unwrap();
