@@ -95,6 +95,17 @@ impl Group<'_> {
     }
 }
 
+/// The distinct values of `items`, in order of first appearance.
+pub fn distinct<'a>(items: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen
+}
+
 /// The records grouped by (dataset, protocol, detector), in order of first appearance.
 pub fn groups(records: &[BenchRecord]) -> Vec<Group<'_>> {
     let mut groups: Vec<Group<'_>> = Vec::new();

@@ -15,7 +15,7 @@ use crate::charts::{
     roc_chart, score_histogram, short, threshold_chart,
 };
 use crate::html::{Page, slug, table_html, table_with};
-use crate::record::{BenchRecord, LEADERBOARD_COLUMNS, groups};
+use crate::record::{BenchRecord, LEADERBOARD_COLUMNS, distinct, groups};
 use crate::svg::escape;
 
 /// Files of a report: (relative file name, contents).
@@ -386,23 +386,11 @@ pub struct ComparisonReport<'a> {
 
 impl ComparisonReport<'_> {
     fn detectors(&self) -> Vec<&str> {
-        let mut kinds: Vec<&str> = Vec::new();
-        for r in self.records {
-            if !kinds.contains(&r.detector.as_str()) {
-                kinds.push(&r.detector);
-            }
-        }
-        kinds
+        distinct(self.records.iter().map(|r| r.detector.as_str()))
     }
 
     fn datasets(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
-        for r in self.runs {
-            if !names.contains(&r.dataset.as_str()) {
-                names.push(&r.dataset);
-            }
-        }
-        names
+        distinct(self.runs.iter().map(|r| r.dataset.as_str()))
     }
 
     fn colour(&self, detector: &str) -> &'static str {

@@ -17,7 +17,7 @@ use deviant_data::{
     PreprocessOptions, Preprocessor, ReadOptions, Scaling, TableReader, infer_schema,
 };
 use deviant_detectors::{AnyConfig, Model, TrainSpec};
-use deviant_report::{BenchRecord, ComparisonReport, ScoredRun, leaderboard};
+use deviant_report::{BenchRecord, ComparisonReport, ScoredRun, distinct, leaderboard};
 use serde::{Deserialize, Serialize};
 
 use crate::args::params_from_sets;
@@ -442,16 +442,7 @@ pub fn report(outcome: &BenchOutcome, args: &ProtocolBenchArgs) -> Result<()> {
         println!("leaderboard written to {}", path.display());
     }
     if let Some(dir) = &args.report.report {
-        let threshold_rules: Vec<&str> =
-            records
-                .iter()
-                .map(|r| r.threshold_rule.as_str())
-                .fold(Vec::new(), |mut seen, rule| {
-                    if !seen.contains(&rule) {
-                        seen.push(rule);
-                    }
-                    seen
-                });
+        let threshold_rules = distinct(records.iter().map(|r| r.threshold_rule.as_str()));
         let report = ComparisonReport {
             title: format!("deviant bench: {} protocol", outcome.protocol),
             facts: vec![
