@@ -303,6 +303,106 @@ impl Table {
         }
     }
 
+    /// Rows given as JSON objects (`{"column": value, …}`), read under `schema`: numbers (or
+    /// numeric strings) in numeric columns, strings or numbers in categorical ones, `null` for
+    /// a missing cell. The label column, when every row has it, gives the labels; ignored
+    /// columns are passed over; any other key is an error. `source` names the rows in errors.
+    pub fn from_json_rows(
+        schema: &Schema,
+        rows: &[serde_json::Map<String, serde_json::Value>],
+        source: &str,
+    ) -> Result<Table> {
+        use serde_json::Value;
+        if rows.is_empty() {
+            return Err(Error::Empty {
+                what: source.into(),
+                remedy: "send at least one row".into(),
+            });
+        }
+        let label = schema.label.as_ref();
+        for (i, row) in rows.iter().enumerate() {
+            if let Some(key) = row.keys().find(|k| {
+                !schema.feature_names().any(|f| f == k.as_str())
+                    && label.is_none_or(|l| &l.column != *k)
+                    && !schema.ignored.contains(k)
+            }) {
+                return Err(Error::format(
+                    source,
+                    format!(
+                        "row {} has the unknown column `{key}`; the model reads {}",
+                        i + 1,
+                        schema.feature_names().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
+        let cell_error = |row: usize, column: &str, reason: String| Error::Cell {
+            file: source.into(),
+            line: row as u64 + 1,
+            column: column.into(),
+            reason,
+        };
+        let mut columns = Vec::with_capacity(schema.features.len());
+        for spec in &schema.features {
+            let cells = rows.iter().enumerate().map(|(i, row)| {
+                row.get(&spec.name).ok_or_else(|| {
+                    cell_error(i, &spec.name, "missing; every row needs every feature".into())
+                })
+            });
+            columns.push(match spec.kind {
+                ColumnKind::Numeric => ColumnData::Numeric(
+                    cells
+                        .enumerate()
+                        .map(|(i, cell)| match cell? {
+                            Value::Number(n) => Ok(n.as_f64().unwrap_or(f64::NAN)),
+                            Value::Null => Ok(f64::NAN),
+                            Value::String(text) => parse_number(text).map_err(|()| {
+                                cell_error(i, &spec.name, format!("`{text}` is not a number"))
+                            }),
+                            other => Err(cell_error(
+                                i,
+                                &spec.name,
+                                format!("{other} is not a number"),
+                            )),
+                        })
+                        .collect::<Result<_>>()?,
+                ),
+                ColumnKind::Categorical => ColumnData::Categorical(
+                    cells
+                        .enumerate()
+                        .map(|(i, cell)| match cell? {
+                            Value::String(text) => Ok(text.clone()),
+                            Value::Number(n) => Ok(n.to_string()),
+                            Value::Bool(b) => Ok(b.to_string()),
+                            Value::Null => Ok(String::new()),
+                            other => Err(cell_error(
+                                i,
+                                &spec.name,
+                                format!("{other} is not a category"),
+                            )),
+                        })
+                        .collect::<Result<_>>()?,
+                ),
+            });
+        }
+        let labels = label.and_then(|l| {
+            rows.iter()
+                .map(|row| {
+                    row.get(&l.column).map(|v| match v {
+                        Value::String(text) => l.encode(text),
+                        other => l.encode(&other.to_string()),
+                    })
+                })
+                .collect::<Option<Vec<u8>>>()
+        });
+        Ok(Table {
+            source: source.into(),
+            columns,
+            labels,
+            lines: (1..=rows.len() as u64).collect(),
+        })
+    }
+
     /// Appends the rows of `other`, a later chunk of the same file.
     fn append(&mut self, other: Table) {
         for (mine, theirs) in self.columns.iter_mut().zip(other.columns) {
@@ -605,6 +705,52 @@ mod tests {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    #[test]
+    fn json_rows_read_under_a_schema_with_clear_errors() {
+        let schema = Schema {
+            features: vec![
+                ColumnSpec {
+                    name: "bytes".into(),
+                    kind: ColumnKind::Numeric,
+                },
+                ColumnSpec {
+                    name: "proto".into(),
+                    kind: ColumnKind::Categorical,
+                },
+            ],
+            label: Some(LabelSpec {
+                column: "label".into(),
+                normal_values: vec!["0".into()],
+            }),
+            ignored: vec!["id".into()],
+        };
+        let rows = |text: &str| -> Vec<serde_json::Map<String, serde_json::Value>> {
+            serde_json::from_str(text).unwrap()
+        };
+        let table = Table::from_json_rows(
+            &schema,
+            &rows(r#"[{"bytes": 5, "proto": "tcp", "label": 1, "id": 7},
+                      {"bytes": "2.5", "proto": 6, "label": "0"}]"#),
+            "request",
+        )
+        .unwrap();
+        assert_eq!(table.columns[0], ColumnData::Numeric(vec![5.0, 2.5]));
+        assert_eq!(
+            table.columns[1],
+            ColumnData::Categorical(vec!["tcp".into(), "6".into()])
+        );
+        assert_eq!(table.labels, Some(vec![1, 0]));
+        let err = |text| {
+            Table::from_json_rows(&schema, &rows(text), "request")
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(r#"[{"bytes": 1}]"#).contains("line 1, column `proto`: missing"));
+        assert!(err(r#"[{"bytes": 1, "proto": "a", "x": 2}]"#).contains("unknown column `x`"));
+        assert!(err(r#"[{"bytes": "lots", "proto": "a"}]"#).contains("`lots` is not a number"));
+        assert!(err("[]").contains("send at least one row"));
     }
 
     fn label(column: &str, normal: &str) -> SchemaOptions {
