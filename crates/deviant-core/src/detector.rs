@@ -78,6 +78,12 @@ impl FitContext {
         self
     }
 
+    /// Shares `flag` as the cancel flag, so that whoever holds it can stop this fit.
+    pub fn with_cancel(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = flag;
+        self
+    }
+
     /// A flag that, once set, makes training stop with [`Error::Cancelled`].
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
         self.cancel.clone()

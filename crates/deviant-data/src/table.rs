@@ -346,7 +346,11 @@ impl Table {
         for spec in &schema.features {
             let cells = rows.iter().enumerate().map(|(i, row)| {
                 row.get(&spec.name).ok_or_else(|| {
-                    cell_error(i, &spec.name, "missing; every row needs every feature".into())
+                    cell_error(
+                        i,
+                        &spec.name,
+                        "missing; every row needs every feature".into(),
+                    )
                 })
             });
             columns.push(match spec.kind {
@@ -731,8 +735,10 @@ mod tests {
         };
         let table = Table::from_json_rows(
             &schema,
-            &rows(r#"[{"bytes": 5, "proto": "tcp", "label": 1, "id": 7},
-                      {"bytes": "2.5", "proto": 6, "label": "0"}]"#),
+            &rows(
+                r#"[{"bytes": 5, "proto": "tcp", "label": 1, "id": 7},
+                      {"bytes": "2.5", "proto": 6, "label": "0"}]"#,
+            ),
             "request",
         )
         .unwrap();

@@ -66,6 +66,7 @@ macro_rules! each {
 }
 
 /// One registry entry for listings.
+#[derive(Debug, Clone, Serialize)]
 pub struct KindInfo {
     pub kind: &'static str,
     pub summary: &'static str,

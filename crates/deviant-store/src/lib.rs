@@ -39,7 +39,10 @@ pub fn new_id() -> String {
 /// Whether `id` has the shape [`new_id`] gives; anything else is refused before it reaches a
 /// path or a query.
 pub fn is_id(id: &str) -> bool {
-    id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    id.len() == 16
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 /// One column of an uploaded table.
@@ -135,7 +138,11 @@ impl Store {
     /// Opens (creating when needed) the registry under `home`, migrates its schema, and marks
     /// runs that were interrupted by a stop as failed.
     pub fn open(home: &Path) -> Result<Self> {
-        for dir in [home.to_path_buf(), home.join("datasets"), home.join("models")] {
+        for dir in [
+            home.to_path_buf(),
+            home.join("datasets"),
+            home.join("models"),
+        ] {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
         let path = home.join("deviant.db");
@@ -490,7 +497,10 @@ mod tests {
             let store = Store::open(home.path()).unwrap();
             store.insert_run(&run(&done, "d")).unwrap();
             store.start_run(&done).unwrap();
-            assert_eq!(store.run(&done).unwrap().unwrap().status, RunStatus::Running);
+            assert_eq!(
+                store.run(&done).unwrap().unwrap().status,
+                RunStatus::Running
+            );
             store
                 .finish_run(
                     &done,

@@ -1,0 +1,466 @@
+//! The `/api/v1` routes, their JSON errors and the token check.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::extract::multipart::MultipartError;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use deviant_core::Error;
+use deviant_data::fsutil::write_bytes_atomic;
+use deviant_data::{ReadOptions, SchemaOptions, Table, TableReader, infer_schema};
+use deviant_detectors::{AnyConfig, Model};
+use deviant_store::{ColumnInfo, DatasetRecord, RunRecord, is_id, new_id};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::jobs::RunRequest;
+use crate::{AppState, RunEvent, lock};
+
+/// An error answered as `{"error": "…"}` with its status. Messages name what was wrong and
+/// how to fix it; internal failures say only that they happened (details go to the log).
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn not_found(what: &str, id: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, format!("no {what} with id `{id}`"))
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Io { .. } | Error::Other(_) | Error::Download { .. } => {
+                tracing::error!("{error}");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; the server log has the details",
+                )
+            }
+            other => Self::new(StatusCode::UNPROCESSABLE_ENTITY, other.to_string()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        Self::new(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<MultipartError> for ApiError {
+    fn from(error: MultipartError) -> Self {
+        Self::new(error.status(), error.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Runs blocking work (files, training data, scoring) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::error!("blocking task: {e}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    })?
+}
+
+fn checked_id(what: &str, id: &str) -> ApiResult<()> {
+    if is_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(what, id))
+    }
+}
+
+/// The router: health and the spec are open; everything else needs the token.
+pub fn app(state: AppState) -> Router {
+    let max_upload = state.config().max_upload_bytes;
+    let protected = Router::new()
+        .route("/api/v1/detectors", get(detectors))
+        .route("/api/v1/datasets", get(list_datasets).post(upload_dataset))
+        .route(
+            "/api/v1/datasets/{id}",
+            get(get_dataset).delete(delete_dataset),
+        )
+        .route("/api/v1/runs", get(list_runs).post(create_run))
+        .route("/api/v1/runs/{id}", get(get_run))
+        .route("/api/v1/runs/{id}/cancel", post(cancel_run))
+        .route("/api/v1/runs/{id}/events", get(run_events))
+        .route("/api/v1/runs/{id}/score", post(score))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/openapi.json", get(openapi))
+        .merge(protected)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
+        .layer(DefaultBodyLimit::max(max_upload))
+        .with_state(state)
+}
+
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if state.token_ok(token) {
+        next.run(request).await
+    } else {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "send the API token printed at the server's first start as `Authorization: Bearer \
+             TOKEN` (`deviant serve --new-token` makes a new one)",
+        )
+        .into_response()
+    }
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn openapi() -> Json<Value> {
+    Json(crate::openapi::spec())
+}
+
+async fn detectors() -> Json<Value> {
+    Json(serde_json::to_value(AnyConfig::kinds()).expect("kinds serialise"))
+}
+
+async fn list_datasets(State(state): State<AppState>) -> ApiResult<Json<Vec<DatasetRecord>>> {
+    Ok(Json(state.store().datasets()?))
+}
+
+async fn get_dataset(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DatasetRecord>> {
+    checked_id("dataset", &id)?;
+    let found = state.store().dataset(&id)?;
+    found
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("dataset", &id))
+}
+
+async fn delete_dataset(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    checked_id("dataset", &id)?;
+    if state.store().delete_dataset(&id)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("dataset", &id))
+    }
+}
+
+/// The stored file name for an upload named `name`, by its extension.
+fn stored_name(name: &str) -> ApiResult<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let lower = lower.strip_suffix(".gz").unwrap_or(&lower);
+    let gz = name.to_ascii_lowercase().ends_with(".gz");
+    Ok(match (lower.rsplit_once('.').map(|(_, e)| e), gz) {
+        (Some("csv" | "txt"), false) => "data.csv",
+        (Some("csv" | "txt"), true) => "data.csv.gz",
+        (Some("tsv" | "tab"), false) => "data.tsv",
+        (Some("tsv" | "tab"), true) => "data.tsv.gz",
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "`{name}`: upload a .csv or .tsv file (optionally .gz); JSON, Excel and \
+                     Parquet uploads are not supported yet"
+                ),
+            ));
+        }
+    })
+}
+
+/// `multipart/form-data` with a `file` part (and an optional `name`): stored under a
+/// generated name, read once to infer its columns and count its rows; a file that does not
+/// read is refused and removed.
+async fn upload_dataset(
+    State(state): State<AppState>,
+    mut multipart: Multipart,
+) -> ApiResult<(StatusCode, Json<DatasetRecord>)> {
+    let (mut upload, mut name) = (None, None);
+    while let Some(field) = multipart.next_field().await? {
+        match field.name() {
+            Some("file") => {
+                let file_name = field.file_name().unwrap_or("upload.csv").to_string();
+                upload = Some((file_name, field.bytes().await?));
+            }
+            Some("name") => name = Some(field.text().await?),
+            _ => {}
+        }
+    }
+    let (file_name, bytes) = upload.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "send the table as a multipart part named `file`",
+        )
+    })?;
+    if bytes.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("`{file_name}` is empty"),
+        ));
+    }
+    let stored = stored_name(&file_name)?;
+    let name = name
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| file_name.clone());
+    let record = blocking(move || {
+        let id = new_id();
+        let dir = state.store().dataset_dir(&id);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let path = dir.join(stored);
+        let read = || -> deviant_core::Result<(deviant_core::Schema, usize)> {
+            write_bytes_atomic(&path, &bytes)?;
+            let options = ReadOptions::default();
+            let schema = infer_schema(&path, &options, &SchemaOptions::default())?;
+            let rows = TableReader::open(&path, &options, &schema)?
+                .read_all()?
+                .n_rows();
+            Ok((schema, rows))
+        };
+        let (schema, rows) = match read() {
+            Ok(read) => read,
+            Err(error) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                let message = error.to_string().replace(stored, &file_name);
+                return Err(match error {
+                    Error::Io { .. } => error.into(),
+                    _ => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message),
+                });
+            }
+        };
+        let record = DatasetRecord {
+            id,
+            name,
+            file: stored.into(),
+            bytes: bytes.len() as u64,
+            rows: rows as u64,
+            columns: schema
+                .features
+                .iter()
+                .map(|c| ColumnInfo {
+                    name: c.name.clone(),
+                    kind: serde_json::to_value(c.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            created_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+        };
+        state.store().insert_dataset(&record)?;
+        Ok(record)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+async fn list_runs(State(state): State<AppState>) -> ApiResult<Json<Vec<RunRecord>>> {
+    Ok(Json(state.store().runs()?))
+}
+
+async fn get_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RunRecord>> {
+    checked_id("run", &id)?;
+    let found = state.store().run(&id)?;
+    found
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("run", &id))
+}
+
+async fn create_run(
+    State(state): State<AppState>,
+    request: Result<Json<RunRequest>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<RunRecord>)> {
+    let Json(request) = request?;
+    checked_id("dataset", &request.dataset)?;
+    let dataset = state
+        .store()
+        .dataset(&request.dataset)?
+        .ok_or_else(|| ApiError::not_found("dataset", &request.dataset))?;
+    let record = state.enqueue(&request, &dataset)?;
+    Ok((StatusCode::ACCEPTED, Json(record)))
+}
+
+async fn cancel_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    checked_id("run", &id)?;
+    if state.cancel(&id) {
+        return Ok((StatusCode::ACCEPTED, Json(json!({ "cancelling": id }))));
+    }
+    let run = state.store().run(&id)?;
+    match run {
+        None => Err(ApiError::not_found("run", &id)),
+        Some(run) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("run `{id}` has already ended ({:?})", run.status).to_lowercase(),
+        )),
+    }
+}
+
+type EventStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = RunEvent> + Send>>;
+
+/// Server-Sent Events: the run's latest state at once, then every change until it ends.
+async fn run_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>> {
+    checked_id("run", &id)?;
+    let event = |e: &RunEvent| {
+        Ok(Event::default()
+            .event("progress")
+            .data(serde_json::to_string(e).expect("events serialise")))
+    };
+    let (first, rest): (RunEvent, EventStream) = match state.subscribe(&id) {
+        Some((last, receiver)) => (
+            last,
+            Box::pin(BroadcastStream::new(receiver).filter_map(|item| item.ok())),
+        ),
+        None => {
+            let run = state
+                .store()
+                .run(&id)?
+                .ok_or_else(|| ApiError::not_found("run", &id))?;
+            let last = RunEvent {
+                status: run.status,
+                phase: "finished".into(),
+                done: 0,
+                total: 0,
+                message: run.error.unwrap_or_default(),
+            };
+            (last, Box::pin(tokio_stream::empty()))
+        }
+    };
+    let stream = tokio_stream::once(event(&first)).chain(rest.map(move |e| event(&e)));
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn default_top_features() -> usize {
+    3
+}
+
+/// What `POST /api/v1/runs/{id}/score` takes: rows as JSON objects keyed by column name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScoreRequest {
+    rows: Vec<Map<String, Value>>,
+    /// Features listed per row, largest contribution first (detectors with `explain`).
+    #[serde(default = "default_top_features")]
+    top_features: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct Contribution {
+    feature: String,
+    contribution: f32,
+}
+
+#[derive(Debug, Serialize)]
+struct ScoredRow {
+    score: f32,
+    anomaly: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    top_features: Vec<Contribution>,
+}
+
+/// The run's model, loaded once and kept.
+fn model(state: &AppState, id: &str) -> ApiResult<Arc<Model>> {
+    if let Some(model) = lock(&state.inner.models).get(id) {
+        return Ok(model.clone());
+    }
+    let run = state
+        .store()
+        .run(id)?
+        .ok_or_else(|| ApiError::not_found("run", id))?;
+    if !run.has_model {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("run `{id}` has no model (it is {:?})", run.status).to_lowercase(),
+        ));
+    }
+    let model = Arc::new(Model::load(&state.store().model_dir(id))?);
+    lock(&state.inner.models).insert(id.into(), model.clone());
+    Ok(model)
+}
+
+async fn score(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Result<Json<ScoreRequest>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    checked_id("run", &id)?;
+    let Json(request) = request?;
+    blocking(move || {
+        let model = model(&state, &id)?;
+        let table = Table::from_json_rows(&model.manifest.schema, &request.rows, "rows")?;
+        let data = model.prepare(&table)?;
+        let scored = model.score(&data)?;
+        let explained = match request.top_features {
+            0 => None,
+            _ => model.detector.explain(data.view()).transpose()?,
+        };
+        let names = &model.manifest.feature_names;
+        let rows: Vec<ScoredRow> = scored
+            .scores
+            .iter()
+            .zip(&scored.flags)
+            .enumerate()
+            .map(|(i, (&score, &anomaly))| ScoredRow {
+                score,
+                anomaly,
+                top_features: explained.as_ref().map_or_else(Vec::new, |e| {
+                    let mut row: Vec<(usize, f32)> = e.row(i).iter().copied().enumerate().collect();
+                    row.sort_by(|a, b| b.1.total_cmp(&a.1));
+                    row.into_iter()
+                        .take(request.top_features)
+                        .map(|(j, contribution)| Contribution {
+                            feature: names[j].clone(),
+                            contribution,
+                        })
+                        .collect()
+                }),
+            })
+            .collect();
+        Ok(Json(json!({ "threshold": scored.threshold, "rows": rows })))
+    })
+    .await
+}

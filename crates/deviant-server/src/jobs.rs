@@ -1,0 +1,394 @@
+//! Training runs: the request, its checks, the queue and the recipe a worker follows.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use deviant_core::metrics::Evaluation;
+use deviant_core::schema::LabelSpec;
+use deviant_core::{Error, FitContext, Progress, Result, ThresholdRule};
+use deviant_data::split::{rng, split_fraction, split_stratified};
+use deviant_data::{
+    PreprocessOptions, Preprocessor, ReadOptions, Scaling, SchemaOptions, TableReader, infer_schema,
+};
+use deviant_detectors::{AnyConfig, Model, TrainSpec};
+use deviant_store::{DatasetRecord, RunOutcome, RunRecord, RunStatus, new_id};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::{AppState, LiveRun, RunEvent, lock};
+
+fn default_normal() -> Vec<String> {
+    vec!["0".into()]
+}
+
+fn default_validation_share() -> f64 {
+    0.2
+}
+
+fn default_test_share() -> f64 {
+    0.2
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+/// What `POST /api/v1/runs` takes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    /// The dataset's id.
+    pub dataset: String,
+    /// A detector kind from `GET /api/v1/detectors`.
+    pub detector: String,
+    /// Parameters over the detector's defaults.
+    #[serde(default)]
+    pub params: serde_json::Value,
+    /// The label column (1/anomaly vs the `normal` values); without it nothing is measured.
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default = "default_normal")]
+    pub normal: Vec<String>,
+    /// Columns to leave out.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Share of rows that choose the threshold.
+    #[serde(default = "default_validation_share")]
+    pub validation_share: f64,
+    /// Share of rows held out to measure the model (labelled datasets only).
+    #[serde(default = "default_test_share")]
+    pub test_share: f64,
+    /// A threshold rule in the CLI's spelling (`best-f1`, `contamination:0.1`, …); default
+    /// best-f1 with labels, else contamination:0.1.
+    #[serde(default)]
+    pub threshold: Option<String>,
+    #[serde(default)]
+    pub scaling: Scaling,
+    /// Train on anomalous rows too (by default only normal rows are used).
+    #[serde(default)]
+    pub keep_anomalies: bool,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+
+impl RunRequest {
+    /// Every check that needs no training, so a bad request fails at once with its reason.
+    pub fn check(&self, dataset: &DatasetRecord) -> Result<(AnyConfig, Option<ThresholdRule>)> {
+        let params = if self.params.is_null() {
+            serde_json::json!({})
+        } else {
+            self.params.clone()
+        };
+        let config = AnyConfig::from_params(&self.detector, &params)?;
+        let threshold = self
+            .threshold
+            .as_deref()
+            .map(str::parse::<ThresholdRule>)
+            .transpose()?;
+        for (field, share) in [
+            ("validation_share", self.validation_share),
+            ("test_share", self.test_share),
+        ] {
+            if !(0.0..=0.8).contains(&share) {
+                return Err(Error::config(field, format!("{share} is not in [0, 0.8]")));
+            }
+        }
+        if self.validation_share + self.test_share > 0.8 {
+            return Err(Error::config(
+                "test_share",
+                "validation and test shares together must leave at least 20 % to train on",
+            ));
+        }
+        let known = |name: &str| dataset.columns.iter().any(|c| c.name == name);
+        let named = self.label.iter().map(|c| ("label", c));
+        for (field, column) in named.chain(self.ignore.iter().map(|c| ("ignore", c))) {
+            if !known(column) {
+                return Err(Error::config(
+                    field,
+                    format!(
+                        "the dataset has no column `{column}`; its columns are {}",
+                        dataset
+                            .columns
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        if self.label.is_some() && self.normal.is_empty() {
+            return Err(Error::config(
+                "normal",
+                "name the label values that mean normal",
+            ));
+        }
+        if self.label.is_none() && threshold.is_some_and(|t| t.needs_labels()) {
+            return Err(Error::config(
+                "threshold",
+                "best-f1 and best-accuracy need a label column",
+            ));
+        }
+        Ok((config, threshold))
+    }
+}
+
+impl AppState {
+    /// Registers a run as queued and hands it to the workers.
+    pub(crate) fn enqueue(
+        &self,
+        request: &RunRequest,
+        dataset: &DatasetRecord,
+    ) -> Result<RunRecord> {
+        request.check(dataset)?;
+        let record = RunRecord {
+            id: new_id(),
+            dataset_id: dataset.id.clone(),
+            detector: request.detector.clone(),
+            request: serde_json::to_value(request).expect("requests serialise"),
+            status: RunStatus::Queued,
+            error: None,
+            created_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+            started_unix: None,
+            finished_unix: None,
+            fit_seconds: None,
+            metrics: None,
+            history: None,
+            has_model: false,
+        };
+        self.store().insert_run(&record)?;
+        let (events, _) = broadcast::channel(64);
+        lock(&self.inner.live).insert(
+            record.id.clone(),
+            LiveRun {
+                cancel: Arc::new(AtomicBool::new(false)),
+                events,
+                last: RunEvent {
+                    status: RunStatus::Queued,
+                    phase: "queued".into(),
+                    done: 0,
+                    total: 0,
+                    message: String::new(),
+                },
+            },
+        );
+        lock(&self.inner.jobs)
+            .send(record.id.clone())
+            .map_err(|_| Error::Other("the training workers have stopped".into()))?;
+        Ok(record)
+    }
+
+    /// Asks a queued or running run to stop; false when it is not live.
+    pub(crate) fn cancel(&self, id: &str) -> bool {
+        match lock(&self.inner.live).get(id) {
+            Some(live) => {
+                live.cancel.store(true, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The run's latest event and a receiver of the next ones, while it is live.
+    pub(crate) fn subscribe(&self, id: &str) -> Option<(RunEvent, broadcast::Receiver<RunEvent>)> {
+        lock(&self.inner.live)
+            .get(id)
+            .map(|live| (live.last.clone(), live.events.subscribe()))
+    }
+
+    fn publish(&self, id: &str, update: impl FnOnce(&mut RunEvent)) {
+        if let Some(live) = lock(&self.inner.live).get_mut(id) {
+            update(&mut live.last);
+            let _ = live.events.send(live.last.clone());
+        }
+    }
+}
+
+/// Forwards training progress to the run's event stream.
+struct RunProgress {
+    state: AppState,
+    id: String,
+}
+
+impl Progress for RunProgress {
+    fn begin(&self, phase: &str, total: u64) {
+        self.state.publish(&self.id, |e| {
+            e.phase = phase.into();
+            e.done = 0;
+            e.total = total;
+        });
+    }
+
+    fn advance(&self, n: u64) {
+        self.state.publish(&self.id, |e| e.done += n);
+    }
+
+    fn message(&self, text: &str) {
+        self.state.publish(&self.id, |e| e.message = text.into());
+    }
+}
+
+/// A worker's whole handling of run `id`: train, save, measure, record, tell listeners.
+pub(crate) fn run(state: &AppState, id: &str) {
+    let cancel = lock(&state.inner.live)
+        .get(id)
+        .map(|l| l.cancel.clone())
+        .unwrap_or_default();
+    let outcome = if cancel.load(Ordering::Relaxed) {
+        Err(Error::Cancelled)
+    } else {
+        let started = state.store().start_run(id);
+        state.publish(id, |e| {
+            e.status = RunStatus::Running;
+            e.phase = "reading".into();
+        });
+        started.and_then(|()| train(state, id, cancel))
+    };
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            // Never leave half a model behind a failed run.
+            let _ = std::fs::remove_dir_all(state.store().model_dir(id));
+            RunOutcome {
+                status: if matches!(error, Error::Cancelled) {
+                    RunStatus::Cancelled
+                } else {
+                    RunStatus::Failed
+                },
+                error: Some(error.to_string()),
+                fit_seconds: None,
+                metrics: None,
+                history: None,
+                has_model: false,
+            }
+        }
+    };
+    if let Err(e) = state.store().finish_run(id, &outcome) {
+        tracing::error!("recording the end of run {id}: {e}");
+    }
+    state.publish(id, |e| {
+        e.status = outcome.status;
+        e.phase = "finished".into();
+        e.message = outcome.error.clone().unwrap_or_default();
+    });
+    // Dropping the sender ends every listener's stream after the final event.
+    lock(&state.inner.live).remove(id);
+}
+
+/// The recipe: split the dataset (test and validation stratified when labelled), fit the
+/// preprocessor and detector on the training rows, choose the threshold on validation,
+/// save the model, measure it on the test rows.
+fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutcome> {
+    let (record, dataset) = {
+        let store = state.store();
+        let record = store
+            .run(id)?
+            .ok_or_else(|| Error::Other(format!("run {id} vanished")))?;
+        let dataset = store.dataset(&record.dataset_id)?.ok_or_else(|| {
+            Error::Other("the run's dataset was deleted before training started".into())
+        })?;
+        (record, dataset)
+    };
+    let request: RunRequest = serde_json::from_value(record.request.clone())
+        .map_err(|e| Error::Other(format!("run request: {e}")))?;
+    let (config, threshold) = request.check(&dataset)?;
+    let path = state.store().dataset_dir(&dataset.id).join(&dataset.file);
+    let read = ReadOptions {
+        ignore: request.ignore.clone(),
+        ..ReadOptions::default()
+    };
+    let schema_options = SchemaOptions {
+        label: request.label.as_ref().map(|column| LabelSpec {
+            column: column.clone(),
+            normal_values: request.normal.clone(),
+        }),
+        ..SchemaOptions::default()
+    };
+    let schema = infer_schema(&path, &read, &schema_options)?;
+    let table = TableReader::open(&path, &read, &schema)?.read_all()?;
+    let all: Vec<usize> = (0..table.n_rows()).collect();
+    let mut rng = rng(request.seed);
+    let (test, validation, train) = match &table.labels {
+        Some(labels) => {
+            let (test, rest) = split_stratified(&all, labels, request.test_share, &mut rng);
+            let share = request.validation_share / (1.0 - request.test_share);
+            let (validation, train) = split_stratified(&rest, labels, share, &mut rng);
+            (test, validation, train)
+        }
+        None => {
+            let (validation, train) = split_fraction(all, request.validation_share, &mut rng);
+            (Vec::new(), validation, train)
+        }
+    };
+    let mut train_table = table.select(&train);
+    if !request.keep_anomalies {
+        train_table = train_table.normal_rows();
+    }
+    let preprocessor = Preprocessor::fit(
+        &schema,
+        &train_table,
+        PreprocessOptions {
+            scaling: request.scaling,
+            impute: false,
+        },
+    )?;
+    let train_data = preprocessor.dataset(&train_table)?;
+    let validation_data = (!validation.is_empty())
+        .then(|| preprocessor.dataset(&table.select(&validation)))
+        .transpose()?;
+    let threshold = threshold.unwrap_or(match &table.labels {
+        Some(_) if !validation.is_empty() => ThresholdRule::BestF1,
+        _ => ThresholdRule::Contamination { fraction: 0.1 },
+    });
+    let progress = Arc::new(RunProgress {
+        state: state.clone(),
+        id: id.into(),
+    });
+    let cx = FitContext::new(request.seed)
+        .with_progress(progress)
+        .with_cancel(cancel);
+    let model = Model::train(
+        TrainSpec {
+            detector: &config,
+            schema,
+            preprocessor,
+            train: &train_data,
+            validation: validation_data.as_ref(),
+            threshold,
+        },
+        &cx,
+    )?;
+    model.save(&state.store().model_dir(id))?;
+    let metrics = if test.is_empty() {
+        None
+    } else {
+        let test_data = model.prepare(&table.select(&test))?;
+        let labels = test_data.labels.as_ref().expect("labelled table").to_vec();
+        let scored = model.score(&test_data)?;
+        let both_classes = labels.contains(&0) && labels.contains(&1);
+        both_classes
+            .then(|| -> Result<serde_json::Value> {
+                let evaluation: Evaluation = scored.evaluate(&labels)?;
+                Ok(serde_json::json!({
+                    "split": "test",
+                    "rows": labels.len(),
+                    "anomalies": labels.iter().filter(|&&l| l == 1).count(),
+                    "threshold_rule": model.manifest.threshold.rule.to_string(),
+                    "threshold_chosen_on": model.manifest.threshold.chosen_on,
+                    "evaluation": evaluation,
+                }))
+            })
+            .transpose()?
+    };
+    let training = &model.manifest.training;
+    Ok(RunOutcome {
+        status: RunStatus::Succeeded,
+        error: None,
+        fit_seconds: Some(training.fit_seconds),
+        metrics,
+        history: Some(serde_json::to_value(&training.summary.history).expect("history")),
+        has_model: true,
+    })
+}

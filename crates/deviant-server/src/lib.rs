@@ -1,0 +1,158 @@
+//! `deviant serve`: the REST API under `/api/v1` over the registry of datasets, runs and
+//! models ([`deviant_store`]). Training runs on a bounded pool of worker threads, never on a
+//! request thread; scoring runs on tokio's blocking pool.
+//!
+//! [`app`] builds the router, so tests drive it without a socket (`tower::ServiceExt::oneshot`).
+
+// The OpenAPI document is one large `json!` literal.
+#![recursion_limit = "512"]
+
+mod api;
+mod jobs;
+mod openapi;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use deviant_core::Result;
+use deviant_detectors::Model;
+use deviant_store::Store;
+use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
+
+pub use api::app;
+pub use jobs::RunRequest;
+pub use openapi::spec as openapi_spec;
+
+/// The setting holding the SHA-256 of the API token; the token itself is never stored.
+const TOKEN_SETTING: &str = "api_token_sha256";
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where the registry lives (database, uploads, models).
+    pub home: PathBuf,
+    /// The largest upload accepted, in bytes.
+    pub max_upload_bytes: usize,
+    /// Whether every call but health and the spec needs the API token.
+    pub require_token: bool,
+    /// Training jobs run at once.
+    pub workers: usize,
+}
+
+/// The last thing a run reported, as sent to event-stream listeners.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunEvent {
+    pub status: deviant_store::RunStatus,
+    pub phase: String,
+    pub done: u64,
+    pub total: u64,
+    pub message: String,
+}
+
+/// A queued or running run: its cancel flag and its event channel.
+struct LiveRun {
+    cancel: Arc<AtomicBool>,
+    events: broadcast::Sender<RunEvent>,
+    last: RunEvent,
+}
+
+struct Inner {
+    config: ServerConfig,
+    store: Mutex<Store>,
+    token_sha256: Option<String>,
+    jobs: Mutex<mpsc::Sender<String>>,
+    live: Mutex<HashMap<String, LiveRun>>,
+    models: Mutex<HashMap<String, Arc<Model>>>,
+}
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock leaves plain data behind; keep serving.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl AppState {
+    /// Opens the registry and starts the training workers. Returns the API token when one
+    /// was generated now (first start, or `new_token`): it is shown once and stored hashed.
+    pub fn start(config: ServerConfig, new_token: bool) -> Result<(Self, Option<String>)> {
+        let store = Store::open(&config.home)?;
+        let mut fresh = None;
+        let token_sha256 = if config.require_token {
+            match store.setting(TOKEN_SETTING)? {
+                Some(hash) if !new_token => Some(hash),
+                _ => {
+                    let token = format!(
+                        "{:016x}{:016x}",
+                        rand::random::<u64>(),
+                        rand::random::<u64>()
+                    );
+                    let hash = sha256_hex(&token);
+                    store.set_setting(TOKEN_SETTING, &hash)?;
+                    fresh = Some(token);
+                    Some(hash)
+                }
+            }
+        } else {
+            None
+        };
+        let (send, receive) = mpsc::channel::<String>();
+        let state = Self {
+            inner: Arc::new(Inner {
+                store: Mutex::new(store),
+                token_sha256,
+                jobs: Mutex::new(send),
+                live: Mutex::new(HashMap::new()),
+                models: Mutex::new(HashMap::new()),
+                config,
+            }),
+        };
+        let receive = Arc::new(Mutex::new(receive));
+        for _ in 0..state.inner.config.workers.max(1) {
+            let (state, receive) = (state.clone(), receive.clone());
+            std::thread::spawn(move || {
+                loop {
+                    let next = lock(&receive).recv();
+                    match next {
+                        Ok(id) => jobs::run(&state, &id),
+                        Err(_) => break,
+                    }
+                }
+            });
+        }
+        Ok((state, fresh))
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.inner.store)
+    }
+
+    fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// Whether `token` is the API token (always true without authentication).
+    fn token_ok(&self, token: Option<&str>) -> bool {
+        match &self.inner.token_sha256 {
+            None => true,
+            Some(hash) => token.is_some_and(|t| sha256_hex(t) == *hash),
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The OpenAPI 3.1 description of `/api/v1`, served at `/api/v1/openapi.json`. Written out
+//! rather than derived: one function beside the routes, and a test checks that every route
+//! of the router is described here and nothing else is.
+
+use serde_json::{Value, json};
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    })
+}
+
+fn json_response(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn id_parameter(what: &str) -> Value {
+    json!({
+        "name": "id", "in": "path", "required": true,
+        "description": format!("The {what}'s id (16 hex digits)."),
+        "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"}
+    })
+}
+
+fn reference(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// The specification.
+pub fn spec() -> Value {
+    let unauthorized = error_response("Missing or wrong API token.");
+    let not_found = error_response("No such id.");
+    let invalid = error_response("The request is well-formed but its content is not usable.");
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "deviant",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Train anomaly detectors on uploaded tables, follow their runs and score new rows."
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"token": []}],
+        "paths": {
+            "/api/v1/health": {"get": {
+                "summary": "Liveness", "security": [],
+                "responses": {"200": json_response("The server runs.", json!({"type": "object"}))}
+            }},
+            "/api/v1/openapi.json": {"get": {
+                "summary": "This document", "security": [],
+                "responses": {"200": json_response("OpenAPI 3.1.", json!({"type": "object"}))}
+            }},
+            "/api/v1/detectors": {"get": {
+                "summary": "Detector kinds with their parameters and defaults",
+                "responses": {
+                    "200": json_response("Every kind.", json!({"type": "array", "items": {"type": "object"}})),
+                    "401": unauthorized
+                }
+            }},
+            "/api/v1/datasets": {
+                "get": {
+                    "summary": "List datasets, newest first",
+                    "responses": {
+                        "200": json_response("Datasets.", json!({"type": "array", "items": reference("Dataset")})),
+                        "401": unauthorized
+                    }
+                },
+                "post": {
+                    "summary": "Upload a table (CSV or TSV, optionally gzipped)",
+                    "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {
+                        "type": "object", "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                            "name": {"type": "string", "description": "Shown name; default the file's name."}
+                        }
+                    }}}},
+                    "responses": {
+                        "201": json_response("Stored and read.", reference("Dataset")),
+                        "400": error_response("No `file` part, or an empty file."),
+                        "401": unauthorized,
+                        "413": error_response("Larger than the server's upload limit."),
+                        "415": error_response("Not a .csv or .tsv file."),
+                        "422": error_response("The table does not read (e.g. a ragged row); the message names line and column.")
+                    }
+                }
+            },
+            "/api/v1/datasets/{id}": {
+                "parameters": [id_parameter("dataset")],
+                "get": {
+                    "summary": "One dataset",
+                    "responses": {"200": json_response("The dataset.", reference("Dataset")), "401": unauthorized, "404": not_found}
+                },
+                "delete": {
+                    "summary": "Delete a dataset and its file (runs and models stay)",
+                    "responses": {"204": {"description": "Deleted."}, "401": unauthorized, "404": not_found}
+                }
+            },
+            "/api/v1/runs": {
+                "get": {
+                    "summary": "List runs, newest first",
+                    "responses": {
+                        "200": json_response("Runs.", json!({"type": "array", "items": reference("Run")})),
+                        "401": unauthorized
+                    }
+                },
+                "post": {
+                    "summary": "Queue a training run",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": reference("RunRequest")}}},
+                    "responses": {
+                        "202": json_response("Queued.", reference("Run")),
+                        "400": error_response("Not JSON."),
+                        "401": unauthorized,
+                        "404": not_found,
+                        "422": invalid
+                    }
+                }
+            },
+            "/api/v1/runs/{id}": {
+                "parameters": [id_parameter("run")],
+                "get": {
+                    "summary": "One run with its status, metrics and history",
+                    "responses": {"200": json_response("The run.", reference("Run")), "401": unauthorized, "404": not_found}
+                }
+            },
+            "/api/v1/runs/{id}/cancel": {
+                "parameters": [id_parameter("run")],
+                "post": {
+                    "summary": "Stop a queued or running run",
+                    "responses": {
+                        "202": json_response("Cancelling.", json!({"type": "object"})),
+                        "401": unauthorized, "404": not_found,
+                        "409": error_response("The run has already ended.")
+                    }
+                }
+            },
+            "/api/v1/runs/{id}/events": {
+                "parameters": [id_parameter("run")],
+                "get": {
+                    "summary": "Progress as Server-Sent Events (`progress` events with a RunEvent as data) until the run ends",
+                    "responses": {
+                        "200": {"description": "An event stream.", "content": {"text/event-stream": {"schema": reference("RunEvent")}}},
+                        "401": unauthorized, "404": not_found
+                    }
+                }
+            },
+            "/api/v1/runs/{id}/score": {
+                "parameters": [id_parameter("run")],
+                "post": {
+                    "summary": "Score rows with the run's model",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["rows"],
+                        "properties": {
+                            "rows": {"type": "array", "items": {"type": "object"}, "description": "One object per row, keyed by column name."},
+                            "top_features": {"type": "integer", "minimum": 0, "default": 3}
+                        }
+                    }}}},
+                    "responses": {
+                        "200": json_response("Scores, flags and contributing features.", json!({
+                            "type": "object",
+                            "properties": {
+                                "threshold": {"type": "number"},
+                                "rows": {"type": "array", "items": {"type": "object", "properties": {
+                                    "score": {"type": "number"},
+                                    "anomaly": {"type": "boolean"},
+                                    "top_features": {"type": "array", "items": {"type": "object", "properties": {
+                                        "feature": {"type": "string"}, "contribution": {"type": "number"}
+                                    }}}
+                                }}}
+                            }
+                        })),
+                        "400": error_response("Not JSON."),
+                        "401": unauthorized, "404": not_found,
+                        "409": error_response("The run has no model (yet)."),
+                        "422": error_response("A row lacks a column, has an unknown one, or a cell does not parse.")
+                    }
+                }
+            }
+        },
+        "components": {
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "Dataset": {"type": "object", "properties": {
+                    "id": {"type": "string"}, "name": {"type": "string"}, "file": {"type": "string"},
+                    "bytes": {"type": "integer"}, "rows": {"type": "integer"},
+                    "columns": {"type": "array", "items": {"type": "object", "properties": {
+                        "name": {"type": "string"}, "kind": {"type": "string", "enum": ["numeric", "categorical"]}
+                    }}},
+                    "created_unix": {"type": "integer"}
+                }},
+                "RunRequest": {"type": "object", "required": ["dataset", "detector"], "properties": {
+                    "dataset": {"type": "string"},
+                    "detector": {"type": "string", "description": "A kind from /api/v1/detectors."},
+                    "params": {"type": "object"},
+                    "label": {"type": ["string", "null"]},
+                    "normal": {"type": "array", "items": {"type": "string"}, "default": ["0"]},
+                    "ignore": {"type": "array", "items": {"type": "string"}},
+                    "validation_share": {"type": "number", "default": 0.2},
+                    "test_share": {"type": "number", "default": 0.2},
+                    "threshold": {"type": ["string", "null"], "examples": ["best-f1", "contamination:0.1", "top:5"]},
+                    "scaling": {"type": "string", "enum": ["standard", "min_max", "none"]},
+                    "keep_anomalies": {"type": "boolean"},
+                    "seed": {"type": "integer", "default": 42}
+                }},
+                "Run": {"type": "object", "properties": {
+                    "id": {"type": "string"}, "dataset_id": {"type": "string"}, "detector": {"type": "string"},
+                    "request": reference("RunRequest"),
+                    "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled"]},
+                    "error": {"type": ["string", "null"]},
+                    "created_unix": {"type": "integer"},
+                    "started_unix": {"type": ["integer", "null"]},
+                    "finished_unix": {"type": ["integer", "null"]},
+                    "fit_seconds": {"type": ["number", "null"]},
+                    "metrics": {"type": ["object", "null"]},
+                    "history": {"type": ["array", "null"]},
+                    "has_model": {"type": "boolean"}
+                }},
+                "RunEvent": {"type": "object", "properties": {
+                    "status": {"type": "string"}, "phase": {"type": "string"},
+                    "done": {"type": "integer"}, "total": {"type": "integer"}, "message": {"type": "string"}
+                }}
+            }
+        }
+    })
+}

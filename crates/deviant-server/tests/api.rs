@@ -1,0 +1,393 @@
+//! The API through the router, without a socket: every refusal is a 4xx with a JSON
+//! `error`, and a dataset goes from upload to a trained, scoring model.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use deviant_server::{AppState, ServerConfig, app};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Server {
+    app: Router,
+    token: String,
+    _home: tempfile::TempDir,
+}
+
+fn server_with(max_upload_bytes: usize) -> Server {
+    let home = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        home: home.path().to_path_buf(),
+        max_upload_bytes,
+        require_token: true,
+        workers: 1,
+    };
+    let (state, token) = AppState::start(config, false).unwrap();
+    Server {
+        app: app(state),
+        token: token.expect("a first start makes a token"),
+        _home: home,
+    }
+}
+
+fn server() -> Server {
+    server_with(1 << 20)
+}
+
+/// A labelled table: two numeric features and a protocol; every 5th row is an anomaly far
+/// from the others.
+fn table(rows: usize) -> String {
+    let mut out = String::from("bytes,duration,proto,label\n");
+    for i in 0..rows {
+        let anomaly = i % 5 == 4;
+        let (bytes, duration) = if anomaly {
+            (900.0 + i as f64, 50.0)
+        } else {
+            (100.0 + (i % 17) as f64, 1.0 + (i % 3) as f64)
+        };
+        let proto = ["tcp", "udp"][i % 2];
+        out.push_str(&format!(
+            "{bytes},{duration},{proto},{}\n",
+            u8::from(anomaly)
+        ));
+    }
+    out
+}
+
+fn multipart(file_name: &str, content: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "deviant-test-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl Server {
+    async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+
+    fn request(&self, method: &str, uri: &str) -> axum::http::request::Builder {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+    }
+
+    async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        self.call(self.request("GET", uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    async fn post_json(&self, uri: &str, body: Value) -> (StatusCode, Value) {
+        self.call(
+            self.request("POST", uri)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn upload(&self, file_name: &str, content: &[u8]) -> (StatusCode, Value) {
+        let (content_type, body) = multipart(file_name, content);
+        self.call(
+            self.request("POST", "/api/v1/datasets")
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Polls a run until it ends.
+    async fn finished(&self, id: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let (status, run) = self.get(&format!("/api/v1/runs/{id}")).await;
+            assert_eq!(status, StatusCode::OK, "{run}");
+            if ["succeeded", "failed", "cancelled"].contains(&run["status"].as_str().unwrap()) {
+                return run;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "run {id} never ended"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn error_of(body: &Value) -> &str {
+    body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no JSON error in {body}"))
+}
+
+#[tokio::test]
+async fn calls_without_the_token_are_refused() {
+    let s = server();
+    let (status, body) = s
+        .call(Request::get("/api/v1/health").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    for token in [None, Some("wrong")] {
+        let mut request = Request::get("/api/v1/datasets");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let (status, body) = s.call(request.body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(error_of(&body).contains("Authorization: Bearer"));
+    }
+    let (status, body) = s.get("/api/v1/datasets").await;
+    assert_eq!((status, body), (StatusCode::OK, json!([])));
+}
+
+#[tokio::test]
+async fn bad_uploads_are_refused_with_their_reason() {
+    let s = server_with(4096);
+    let (status, body) = s.upload("book.xlsx", b"PK\x03\x04").await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(error_of(&body).contains(".csv or .tsv"));
+    let (status, body) = s.upload("empty.csv", b"").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_of(&body).contains("empty"));
+    let (status, body) = s.upload("ragged.csv", b"a,b\n1,2\n3\n").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error_of(&body).contains("ragged.csv") && error_of(&body).contains("line 3"),
+        "{body}"
+    );
+    let (status, body) = s.upload("big.csv", table(2000).as_bytes()).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    error_of(&body);
+    // Nothing of the refused uploads is left.
+    assert_eq!(s.get("/api/v1/datasets").await.1, json!([]));
+}
+
+#[tokio::test]
+async fn unknown_ids_and_endpoints_are_404s() {
+    let s = server();
+    for uri in [
+        "/api/v1/datasets/0123456789abcdef",
+        "/api/v1/runs/0123456789abcdef",
+        "/api/v1/runs/..%2F..%2Fetc",
+        "/api/v1/nothing",
+    ] {
+        let (status, body) = s.get(uri).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        error_of(&body);
+    }
+    let (status, body) = s
+        .post_json(
+            "/api/v1/runs/0123456789abcdef/score",
+            json!({"rows": [{"a": 1}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    error_of(&body);
+}
+
+#[tokio::test]
+async fn every_documented_path_is_routed() {
+    let s = server();
+    let (_, spec) = s.get("/api/v1/openapi.json").await;
+    assert_eq!(spec["openapi"], "3.1.0");
+    let paths = spec["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), 10);
+    for (path, item) in paths {
+        let uri = path.replace("{id}", "0123456789abcdef");
+        for method in ["get", "post", "delete"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            let (_, body) = s
+                .call(
+                    s.request(&method.to_uppercase(), &uri)
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(Body::from("{}"))
+                        .unwrap(),
+                )
+                .await;
+            assert_ne!(
+                body.get("error").and_then(Value::as_str),
+                Some("no such endpoint"),
+                "{method} {path}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn upload_train_and_score_end_to_end() {
+    let s = server();
+    let (status, dataset) = s.upload("traffic.csv", table(400).as_bytes()).await;
+    assert_eq!(status, StatusCode::CREATED, "{dataset}");
+    assert_eq!(dataset["rows"], 400);
+    assert_eq!(dataset["name"], "traffic.csv");
+    assert_eq!(
+        dataset["columns"][2],
+        json!({"name": "proto", "kind": "categorical"})
+    );
+    let id = dataset["id"].as_str().unwrap();
+
+    // Requests that cannot work are refused before anything is queued.
+    for (request, expected) in [
+        (json!({"dataset": id, "detector": "nope"}), "nope"),
+        (
+            json!({"dataset": id, "detector": "pca", "label": "class"}),
+            "no column `class`",
+        ),
+        (
+            json!({"dataset": id, "detector": "pca", "threshold": "median"}),
+            "median",
+        ),
+        (
+            json!({"dataset": id, "detector": "pca", "test_share": 0.7, "validation_share": 0.3}),
+            "at least 20 %",
+        ),
+        (
+            json!({"dataset": id, "detector": "pca", "colour": "red"}),
+            "colour",
+        ),
+    ] {
+        let (status, body) = s.post_json("/api/v1/runs", request).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(error_of(&body).contains(expected), "{body}");
+    }
+    assert_eq!(s.get("/api/v1/runs").await.1, json!([]));
+
+    let (status, run) = s
+        .post_json(
+            "/api/v1/runs",
+            json!({"dataset": id, "detector": "pca", "label": "label"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    let run_id = run["id"].as_str().unwrap().to_string();
+    let run = s.finished(&run_id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert!(run["has_model"].as_bool().unwrap());
+    let metrics = &run["metrics"];
+    assert_eq!(metrics["split"], "test");
+    assert_eq!(metrics["rows"], 80, "20 % of 400 rows held out");
+    assert_eq!(metrics["threshold_chosen_on"], "validation");
+    assert!(
+        metrics["evaluation"]["roc_auc"].as_f64().unwrap() > 0.99,
+        "{metrics}"
+    );
+
+    let (status, scored) = s
+        .post_json(
+            &format!("/api/v1/runs/{run_id}/score"),
+            json!({"rows": [
+                {"bytes": 105, "duration": 2, "proto": "tcp"},
+                {"bytes": 5000, "duration": 60, "proto": "udp"}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{scored}");
+    let rows = scored["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["anomaly"], false);
+    assert_eq!(rows[1]["anomaly"], true);
+    assert_eq!(rows[1]["top_features"].as_array().unwrap().len(), 3);
+    assert!(rows[1]["score"].as_f64().unwrap() > rows[0]["score"].as_f64().unwrap());
+
+    // A wrong feature set is a clear 422.
+    let (status, body) = s
+        .post_json(
+            &format!("/api/v1/runs/{run_id}/score"),
+            json!({"rows": [{"bytes": 1, "proto": "tcp"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(error_of(&body).contains("`duration`: missing"), "{body}");
+    let (status, body) = s
+        .post_json(
+            &format!("/api/v1/runs/{run_id}/score"),
+            json!({"rows": [{"bytes": 1, "duration": 1, "proto": "tcp", "port": 80}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(error_of(&body).contains("unknown column `port`"), "{body}");
+
+    // A finished run's event stream says how it ended, then closes.
+    let (status, events) = s.get(&format!("/api/v1/runs/{run_id}/events")).await;
+    assert_eq!(status, StatusCode::OK);
+    let events = events.as_str().unwrap();
+    assert!(
+        events.contains("event: progress") && events.contains("\"succeeded\""),
+        "{events}"
+    );
+    let (status, body) = s
+        .post_json(&format!("/api/v1/runs/{run_id}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    error_of(&body);
+
+    // Deleting the dataset keeps the run and its model.
+    let (status, _) = s
+        .call(
+            s.request("DELETE", &format!("/api/v1/datasets/{id}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.get(&format!("/api/v1/datasets/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.get(&format!("/api/v1/runs/{run_id}")).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_running_training_can_be_cancelled() {
+    let s = server();
+    let (_, dataset) = s.upload("traffic.csv", table(400).as_bytes()).await;
+    let (status, run) = s
+        .post_json(
+            "/api/v1/runs",
+            json!({
+                "dataset": dataset["id"], "detector": "ae", "label": "label",
+                "params": {"training": {"epochs": 1000000, "patience": 0}}
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+    let (status, _) = s
+        .post_json(&format!("/api/v1/runs/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let run = s.finished(&id).await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    assert_eq!(run["has_model"], false);
+    let (status, body) = s
+        .post_json(
+            &format!("/api/v1/runs/{id}/score"),
+            json!({"rows": [{"bytes": 1, "duration": 1, "proto": "tcp"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(error_of(&body).contains("no model"));
+}
