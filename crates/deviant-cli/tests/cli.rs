@@ -646,3 +646,83 @@ fn nslkdd_data_and_bench_from_a_folder_of_release_files() {
         assert!(r["roc_auc"].as_f64().unwrap() > 0.75, "{r}");
     }
 }
+
+/// One HTTP/1.1 request over a plain socket: (status code, body).
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_string());
+    Ok((status, body))
+}
+
+#[test]
+fn serve_answers_on_a_socket_and_guards_its_token() {
+    let ws = Workspace::new();
+    deviant()
+        .args(["serve", "--no-auth", "--addr", "0.0.0.0:0", "--home"])
+        .arg(ws.path("home"))
+        .assert()
+        .failure()
+        .stderr(contains("--no-auth is only allowed on a loopback address"));
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("deviant"))
+        .args(["serve", "--addr", &addr, "--home"])
+        .arg(ws.path("home"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .take(3)
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+    });
+    let started = std::time::Instant::now();
+    let health = loop {
+        match http(&addr, "GET", "/api/v1/health", None) {
+            Ok(answer) => break answer,
+            Err(_) if started.elapsed().as_secs() < 30 => {
+                std::thread::sleep(std::time::Duration::from_millis(100))
+            }
+            Err(e) => panic!("the server never answered: {e}"),
+        }
+    };
+    let unauthorised = http(&addr, "GET", "/api/v1/runs", None).unwrap();
+    let lines = lines.join().unwrap();
+    let token = lines[2].trim().to_string();
+    let authorised = http(&addr, "GET", "/api/v1/runs", Some(&token)).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(health.0, 200, "{health:?}");
+    assert!(lines[1].starts_with("API token"), "{lines:?}");
+    assert_eq!(unauthorised.0, 401);
+    assert_eq!(authorised, (200, "[]".to_string()));
+}

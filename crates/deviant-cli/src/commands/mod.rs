@@ -8,6 +8,7 @@ pub mod eval;
 pub mod fit;
 pub mod models;
 pub mod score;
+pub mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +39,8 @@ pub enum Command {
     Bench(bench::BenchCommand),
     /// List the detectors with their parameters and defaults.
     Models(models::ModelsArgs),
+    /// Serve the REST API over a registry of datasets, runs and models.
+    Serve(serve::ServeArgs),
     /// The main job: the KDD Cup 99 `cloudera` benchmark with ae, pca and iforest.
     Demo(demo::DemoArgs),
 }
@@ -51,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(command) => data::run(command, quiet),
         Command::Bench(command) => bench::run(command, quiet),
         Command::Models(args) => models::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args, quiet),
     }
 }
