@@ -8,6 +8,7 @@ pub mod npz;
 pub mod nslkdd;
 pub mod preprocess;
 pub mod split;
+pub mod summary;
 pub mod table;
 
 pub use preprocess::{MatrixScaler, PreprocessOptions, Preprocessor, Scaling};

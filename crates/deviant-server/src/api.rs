@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use deviant_core::Error;
 use deviant_data::fsutil::write_bytes_atomic;
+use deviant_data::summary::summarize;
 use deviant_data::{ReadOptions, SchemaOptions, Table, TableReader, infer_schema};
 use deviant_detectors::{AnyConfig, Model};
 use deviant_store::{ColumnInfo, DatasetRecord, RunRecord, is_id, new_id};
@@ -109,6 +110,7 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/datasets/{id}",
             get(get_dataset).delete(delete_dataset),
         )
+        .route("/api/v1/datasets/{id}/summary", get(dataset_summary))
         .route("/api/v1/runs", get(list_runs).post(create_run))
         .route("/api/v1/runs/{id}", get(get_run))
         .route("/api/v1/runs/{id}/cancel", post(cancel_run))
@@ -179,6 +181,29 @@ async fn delete_dataset(
     } else {
         Err(ApiError::not_found("dataset", &id))
     }
+}
+
+/// Per-column statistics, histograms and value counts of a dataset.
+async fn dataset_summary(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    checked_id("dataset", &id)?;
+    let dataset = state
+        .store()
+        .dataset(&id)?
+        .ok_or_else(|| ApiError::not_found("dataset", &id))?;
+    let path = state.store().dataset_dir(&id).join(&dataset.file);
+    blocking(move || {
+        let options = ReadOptions::default();
+        let schema = infer_schema(&path, &options, &SchemaOptions::default())?;
+        let table = TableReader::open(&path, &options, &schema)?.read_all()?;
+        Ok(Json(json!({
+            "rows": table.n_rows(),
+            "columns": summarize(&schema, &table),
+        })))
+    })
+    .await
 }
 
 /// The stored file name for an upload named `name`, by its extension.

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use deviant_core::metrics::Evaluation;
 use deviant_core::schema::LabelSpec;
 use deviant_core::{Error, FitContext, Progress, Result, ThresholdRule};
+use deviant_data::fsutil::write_bytes_atomic;
 use deviant_data::split::{rng, split_fraction, split_stratified};
 use deviant_data::{
     PreprocessOptions, Preprocessor, ReadOptions, Scaling, SchemaOptions, TableReader, infer_schema,
@@ -31,6 +32,18 @@ fn default_test_share() -> f64 {
 
 fn default_seed() -> u64 {
     42
+}
+
+/// The file in a run's folder with its test rows' scores.
+pub(crate) const TEST_SCORES: &str = "test-scores.json";
+
+/// A run's scores on its held-out test rows, for charts and threshold exploration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestScores {
+    pub scores: Vec<f32>,
+    pub labels: Vec<u8>,
+    /// The threshold the model applies.
+    pub threshold: f64,
 }
 
 /// What `POST /api/v1/runs` takes.
@@ -367,6 +380,17 @@ fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutco
         let test_data = model.prepare(&table.select(&test))?;
         let labels = test_data.labels.as_ref().expect("labelled table").to_vec();
         let scored = model.score(&test_data)?;
+        let dir = state.store().run_dir(id);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let scores = TestScores {
+            scores: scored.scores.to_vec(),
+            labels: labels.clone(),
+            threshold: scored.threshold,
+        };
+        write_bytes_atomic(
+            &dir.join(TEST_SCORES),
+            &serde_json::to_vec(&scores).expect("scores serialise"),
+        )?;
         let both_classes = labels.contains(&0) && labels.contains(&1);
         both_classes
             .then(|| -> Result<serde_json::Value> {

@@ -95,6 +95,19 @@ pub fn spec() -> Value {
                     "responses": {"204": {"description": "Deleted."}, "401": unauthorized, "404": not_found}
                 }
             },
+            "/api/v1/datasets/{id}/summary": {
+                "parameters": [id_parameter("dataset")],
+                "get": {
+                    "summary": "Per-column count, missing, unique, most frequent values; mean, std, quartiles and a histogram of numeric columns",
+                    "responses": {
+                        "200": json_response("The summary.", json!({"type": "object", "properties": {
+                            "rows": {"type": "integer"},
+                            "columns": {"type": "array", "items": {"type": "object"}}
+                        }})),
+                        "401": unauthorized, "404": not_found
+                    }
+                }
+            },
             "/api/v1/runs": {
                 "get": {
                     "summary": "List runs, newest first",

@@ -210,7 +210,7 @@ async fn every_documented_path_is_routed() {
     let (_, spec) = s.get("/api/v1/openapi.json").await;
     assert_eq!(spec["openapi"], "3.1.0");
     let paths = spec["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 10);
+    assert_eq!(paths.len(), 11);
     for (path, item) in paths {
         let uri = path.replace("{id}", "0123456789abcdef");
         for method in ["get", "post", "delete"] {
@@ -246,6 +246,23 @@ async fn upload_train_and_score_end_to_end() {
         json!({"name": "proto", "kind": "categorical"})
     );
     let id = dataset["id"].as_str().unwrap();
+    let (status, summary) = s.get(&format!("/api/v1/datasets/{id}/summary")).await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert_eq!(summary["rows"], 400);
+    let label = &summary["columns"][3];
+    assert_eq!(label["name"], "label");
+    assert_eq!(
+        label["top"],
+        json!([["0", 320], ["1", 80]]),
+        "label balance"
+    );
+    assert_eq!(
+        summary["columns"][0]["numeric"]["histogram"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
 
     // Requests that cannot work are refused before anything is queued.
     for (request, expected) in [

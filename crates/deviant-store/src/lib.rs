@@ -5,6 +5,7 @@
 //! HOME/deviant.db          SQLite: datasets, runs, settings (schema version in user_version)
 //! HOME/datasets/ID/data.*  the uploaded file, under a generated name
 //! HOME/models/RUN_ID/      the saved Model of a finished run
+//! HOME/runs/RUN_ID/         what a run measured beyond its metrics (test scores)
 //! ```
 //!
 //! Files are written atomically by their writers; a run that was queued or running when the
@@ -215,6 +216,12 @@ impl Store {
     pub fn model_dir(&self, id: &str) -> PathBuf {
         debug_assert!(is_id(id));
         self.home.join("models").join(id)
+    }
+
+    /// The folder of run `id`'s measurements.
+    pub fn run_dir(&self, id: &str) -> PathBuf {
+        debug_assert!(is_id(id));
+        self.home.join("runs").join(id)
     }
 
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
