@@ -61,7 +61,7 @@ fn numeric_summary(values: &[f64]) -> Option<NumericSummary> {
             (lo.min(v), hi.max(v))
         });
     let width = (max - min) / HISTOGRAM_BINS as f64;
-    let mut counts = vec![0u64; HISTOGRAM_BINS];
+    let mut counts = [0u64; HISTOGRAM_BINS];
     for &v in values {
         let bin = if width > 0.0 {
             (((v - min) / width) as usize).min(HISTOGRAM_BINS - 1)
