@@ -574,8 +574,14 @@ pub fn metric_bars(title: &str, metrics: &[(&str, f64)]) -> String {
     svg.finish(title)
 }
 
-/// Horizontal bars, one per named value, the first on top (per-feature contributions).
-pub fn feature_bars(title: &str, items: &[(String, f64)], colour: &str) -> String {
+/// Horizontal bars, one per named value, the first on top (per-feature contributions,
+/// value counts).
+pub fn horizontal_bars(
+    title: &str,
+    value_label: &str,
+    items: &[(String, f64)],
+    colour: &str,
+) -> String {
     const LONGEST: usize = 28;
     // Reversed so the first item is drawn at the top.
     let names: Vec<String> = items
@@ -594,8 +600,8 @@ pub fn feature_bars(title: &str, items: &[(String, f64)], colour: &str) -> Strin
         .fold((0.0f64, 0.0f64), |(l, h), (_, v)| (l.min(*v), h.max(*v)));
     let frame = Frame::new(
         title,
-        Axis::nice_linear("contribution to the score", lo, hi),
-        Axis::categories("feature", names),
+        Axis::nice_linear(value_label, lo, hi),
+        Axis::categories("", names),
     );
     let mut svg = frame.start();
     let n = items.len();
@@ -612,6 +618,34 @@ pub fn feature_bars(title: &str, items: &[(String, f64)], colour: &str) -> Strin
                 r#"class="bar" data-feature="{}" data-value="{value}" fill="{}""#,
                 escape(name),
                 escape(colour)
+            ),
+        );
+    }
+    svg.finish(title)
+}
+
+/// Counts of values in bins `(low, high, count)` over a numeric axis (a column's histogram).
+pub fn value_histogram(title: &str, value_label: &str, bins: &[(f64, f64, u64)]) -> String {
+    let lo = bins.first().map_or(0.0, |b| b.0);
+    let hi = bins.last().map_or(1.0, |b| b.1);
+    let highest = bins.iter().map(|b| b.2).max().unwrap_or(1).max(1) as f64;
+    let frame = Frame::new(
+        title,
+        Axis::linear(value_label, lo, hi),
+        Axis::nice_linear("rows", 0.0, highest * 1.05),
+    );
+    let mut svg = frame.start();
+    let base = frame.py(0.0);
+    for (i, &(low, high, count)) in bins.iter().enumerate() {
+        let (x0, x1) = (frame.px(low), frame.px(high));
+        let top = frame.py(count as f64);
+        svg.rect(
+            x0,
+            top,
+            (x1 - x0 - 1.0).max(1.0),
+            base - top,
+            &format!(
+                r#"class="bar" data-bin="{i}" data-count="{count}" fill="{NORMAL_COLOUR}" fill-opacity="0.8""#
             ),
         );
     }

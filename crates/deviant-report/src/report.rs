@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::chart::{ANOMALY_COLOUR, NORMAL_COLOUR, series_colour};
 use crate::charts::{
-    Curve, HistogramOptions, confusion_chart, feature_bars, loss_charts, metric_bars, pr_chart,
+    Curve, HistogramOptions, confusion_chart, horizontal_bars, loss_charts, metric_bars, pr_chart,
     roc_chart, score_histogram, short, threshold_chart,
 };
 use crate::html::{Page, slug, table_html, table_with};
@@ -177,8 +177,9 @@ pub fn split_charts(split: &ScoredSplit<'_>, options: &ChartOptions) -> Result<V
                 short(f64::from(row.score)),
                 options.top_features
             ),
-            svg: feature_bars(
+            svg: horizontal_bars(
                 &format!("Why {} scores {}", row.row, short(f64::from(row.score))),
+                "contribution to the score",
                 &row.top(options.top_features),
                 if row.label == Some(0) {
                     NORMAL_COLOUR

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use deviant_core::detector::EpochRecord;
 use deviant_core::metrics::{Confusion, Evaluation, pr_curve, roc_curve};
 use deviant_report::charts::{
-    Curve, HistogramOptions, ScoreScale, confusion_chart, feature_bars, loss_charts, metric_bars,
-    pr_chart, roc_chart, score_histogram, threshold_chart,
+    Curve, HistogramOptions, ScoreScale, confusion_chart, horizontal_bars, loss_charts,
+    metric_bars, pr_chart, roc_chart, score_histogram, threshold_chart, value_histogram,
 };
 use deviant_report::{
     BenchRecord, ChartOptions, ComparisonReport, EvalReport, ExplainedRow, Scale, ScoredRun,
@@ -402,12 +402,12 @@ fn metric_bars_reach_their_values() {
 }
 
 #[test]
-fn feature_bars_list_the_first_feature_on_top() {
+fn horizontal_bars_list_the_first_item_on_top() {
     let items = vec![
         ("service=ecr_i".to_string(), 3.0),
         ("src_bytes".to_string(), 1.0),
     ];
-    let svg = feature_bars("Why", &items, "#EE6677");
+    let svg = horizontal_bars("Why", "contribution", &items, "#EE6677");
     let doc = Document::parse(&svg).unwrap();
     let area = Area::of(&doc);
     let bars = by_class(&doc, "bar");
@@ -443,6 +443,19 @@ fn history(names: &[&str], epochs: usize) -> Vec<EpochRecord> {
             }
         })
         .collect()
+}
+
+#[test]
+fn value_histograms_span_their_bins() {
+    let bins = [(0.0, 2.0, 3), (2.0, 4.0, 0), (4.0, 6.0, 9)];
+    let svg = value_histogram("bytes", "bytes", &bins);
+    let doc = Document::parse(&svg).unwrap();
+    let area = Area::of(&doc);
+    assert_eq!((area.x_domain.0, area.x_domain.1), (0.0, 6.0));
+    let bars = by_class(&doc, "bar");
+    assert_eq!(bars.len(), 3);
+    assert!(close(area.data_y(attr(bars[2], "y")), 9.0, 1e-6));
+    assert_text_inside(&svg);
 }
 
 #[test]
