@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::multipart::MultipartError;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +14,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use deviant_core::Error;
 use deviant_data::fsutil::write_bytes_atomic;
-use deviant_data::summary::summarize;
 use deviant_data::{ReadOptions, SchemaOptions, Table, TableReader, infer_schema};
 use deviant_detectors::{AnyConfig, Model};
 use deviant_store::{ColumnInfo, DatasetRecord, RunRecord, is_id, new_id};
@@ -24,6 +23,7 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::jobs::RunRequest;
+use crate::pages::token_in;
 use crate::{AppState, RunEvent, lock};
 
 /// An error answered as `{"error": "…"}` with its status. Messages name what was wrong and
@@ -42,7 +42,7 @@ impl ApiError {
         }
     }
 
-    fn not_found(what: &str, id: &str) -> Self {
+    pub(crate) fn not_found(what: &str, id: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, format!("no {what} with id `{id}`"))
     }
 }
@@ -83,7 +83,7 @@ impl IntoResponse for ApiError {
 type ApiResult<T> = Result<T, ApiError>;
 
 /// Runs blocking work (files, training data, scoring) off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> ApiResult<T> {
     tokio::task::spawn_blocking(work).await.map_err(|e| {
@@ -121,18 +121,14 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/health", get(health))
         .route("/api/v1/openapi.json", get(openapi))
         .merge(protected)
+        .merge(crate::pages::routes(state.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(max_upload))
         .with_state(state)
 }
 
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if state.token_ok(token) {
+    if state.token_ok(token_in(request.headers())) {
         next.run(request).await
     } else {
         ApiError::new(
@@ -193,17 +189,8 @@ async fn dataset_summary(
         .store()
         .dataset(&id)?
         .ok_or_else(|| ApiError::not_found("dataset", &id))?;
-    let path = state.store().dataset_dir(&id).join(&dataset.file);
-    blocking(move || {
-        let options = ReadOptions::default();
-        let schema = infer_schema(&path, &options, &SchemaOptions::default())?;
-        let table = TableReader::open(&path, &options, &schema)?.read_all()?;
-        Ok(Json(json!({
-            "rows": table.n_rows(),
-            "columns": summarize(&schema, &table),
-        })))
-    })
-    .await
+    let (rows, columns) = crate::pages::summary_of(&state, &dataset).await?;
+    Ok(Json(json!({ "rows": rows, "columns": columns })))
 }
 
 /// The stored file name for an upload named `name`, by its extension.

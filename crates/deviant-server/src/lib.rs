@@ -10,6 +10,7 @@
 mod api;
 mod jobs;
 mod openapi;
+mod pages;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

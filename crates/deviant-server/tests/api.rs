@@ -160,6 +160,43 @@ async fn calls_without_the_token_are_refused() {
 }
 
 #[tokio::test]
+async fn the_dashboard_asks_for_the_token_once() {
+    let s = server();
+    let response = s
+        .app
+        .clone()
+        .oneshot(Request::get("/runs").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/login");
+    let login = |token: String| {
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("token={token}")))
+            .unwrap()
+    };
+    let wrong = s.app.clone().oneshot(login("nope".into())).await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let right = s.app.clone().oneshot(login(s.token.clone())).await.unwrap();
+    assert_eq!(right.status(), StatusCode::SEE_OTHER);
+    let cookie = right.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let (status, css) = s
+        .call(
+            Request::get("/assets/style.css")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(css.as_str().unwrap().contains("@media"));
+}
+
+#[tokio::test]
 async fn bad_uploads_are_refused_with_their_reason() {
     let s = server_with(4096);
     let (status, body) = s.upload("book.xlsx", b"PK\x03\x04").await;
@@ -357,6 +394,59 @@ async fn upload_train_and_score_end_to_end() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     error_of(&body);
+
+    // The dashboard renders every page of this dataset and run for a signed-in browser.
+    let cookie = format!("deviant_token={}", s.token);
+    let page = |uri: String| {
+        let cookie = cookie.clone();
+        let app = s.app.clone();
+        async move {
+            let response = app
+                .oneshot(
+                    Request::get(uri.as_str())
+                        .header(header::COOKIE, cookie)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8(bytes.to_vec()).unwrap())
+        }
+    };
+    for (uri, expected) in [
+        ("/".to_string(), "traffic.csv"),
+        (format!("/datasets/{id}"), "Numeric columns"),
+        (format!("/train?dataset={id}"), "\"kind\":\"ae\""),
+        ("/runs".to_string(), "succeeded"),
+        (format!("/runs/{run_id}"), "id=\"threshold\""),
+        (format!("/runs/compare?ids={run_id}"), "ROC curves"),
+        (format!("/predict/{run_id}"), "bytes,duration,proto"),
+    ] {
+        let (status, html) = page(uri.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {html}");
+        assert!(html.contains(expected), "{uri} lacks {expected}");
+        assert!(html.starts_with("<!DOCTYPE html>"), "{uri}");
+    }
+    let (_, run_html) = page(format!("/runs/{run_id}")).await;
+    assert!(
+        run_html.matches("<svg ").count() >= 6,
+        "the report's charts"
+    );
+    let (status, _) = s
+        .call(
+            Request::get("/api/v1/runs")
+                .header(header::COOKIE, cookie.clone())
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the API takes the session cookie too"
+    );
 
     // Deleting the dataset keeps the run and its model.
     let (status, _) = s

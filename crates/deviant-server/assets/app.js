@@ -1,0 +1,227 @@
+// deviant dashboard: the little behaviour the server-rendered pages need. No build step,
+// no libraries; every call goes to /api/v1 with the session cookie.
+"use strict";
+
+const deviant = {};
+
+deviant.errorText = async (response) => {
+  try {
+    return (await response.json()).error || response.statusText;
+  } catch (_) {
+    return response.statusText;
+  }
+};
+
+// Upload with a progress bar, then open the dataset's page.
+deviant.upload = (form) => {
+  const bar = form.querySelector("progress");
+  const out = form.querySelector(".error");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    out.textContent = "";
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/v1/datasets");
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) { bar.value = e.loaded / e.total; }
+    };
+    xhr.onload = () => {
+      let body = {};
+      try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
+      if (xhr.status === 201) {
+        location.href = "/datasets/" + body.id;
+      } else {
+        out.textContent = body.error || xhr.statusText;
+      }
+    };
+    xhr.onerror = () => { out.textContent = "the upload failed; is the server running?"; };
+    xhr.send(new FormData(form));
+  });
+};
+
+// Click a header to sort a table by that column (numbers as numbers).
+deviant.sortable = (table) => {
+  table.querySelectorAll("th.sortable").forEach((th, column) => {
+    th.addEventListener("click", () => {
+      const body = table.tBodies[0];
+      const index = Array.from(th.parentNode.children).indexOf(th);
+      const ascending = th.dataset.order !== "asc";
+      th.dataset.order = ascending ? "asc" : "desc";
+      const key = (row) => {
+        const text = row.children[index].textContent.trim();
+        const number = parseFloat(text);
+        return Number.isNaN(number) ? text : number;
+      };
+      const rows = Array.from(body.rows).sort((a, b) => {
+        const [x, y] = [key(a), key(b)];
+        const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+        return ascending ? order : -order;
+      });
+      rows.forEach((row) => body.appendChild(row));
+    });
+  });
+};
+
+// Live progress of a queued or running run; the page reloads when it ends.
+deviant.follow = (runId) => {
+  const bar = document.getElementById("progress");
+  const text = document.getElementById("progress-text");
+  const events = new EventSource("/api/v1/runs/" + runId + "/events");
+  events.addEventListener("progress", (e) => {
+    const event = JSON.parse(e.data);
+    if (event.total > 0) { bar.max = event.total; bar.value = event.done; }
+    text.textContent = event.status + " · " + event.phase + (event.message ? " · " + event.message : "");
+    if (["succeeded", "failed", "cancelled"].includes(event.status)) {
+      events.close();
+      location.reload();
+    }
+  });
+};
+
+// The threshold explorer: metrics of flagging `score >= t` on the run's test rows.
+deviant.threshold = (data) => {
+  const sorted = data.scores.map((s, i) => [s, data.labels[i]]).sort((a, b) => a[0] - b[0]);
+  const slider = document.getElementById("threshold");
+  const value = document.getElementById("threshold-value");
+  const n = sorted.length;
+  const positives = sorted.filter((p) => p[1] === 1).length;
+  // The slider walks the test scores' quantiles; position p flags the top (1 - p) share.
+  const at = (position) => sorted[Math.min(n - 1, Math.floor(position * n))][0];
+  const show = (t) => {
+    let tp = 0; let fp = 0;
+    for (const [s, l] of sorted) { if (s >= t) { if (l === 1) { tp += 1; } else { fp += 1; } } }
+    const fn = positives - tp; const tn = n - positives - fp;
+    const ratio = (a, b) => (b === 0 ? 0 : a / b);
+    const p = ratio(tp, tp + fp); const r = ratio(tp, tp + fn);
+    const f = (beta) => (p + r === 0 ? 0 : (1 + beta * beta) * p * r / (beta * beta * p + r));
+    const set = (id, v) => { document.getElementById(id).textContent = v; };
+    value.textContent = t.toPrecision(4);
+    set("m-precision", p.toFixed(4)); set("m-recall", r.toFixed(4));
+    set("m-f1", f(1).toFixed(4)); set("m-f2", f(2).toFixed(4));
+    set("m-accuracy", ratio(tp + tn, n).toFixed(4));
+    set("c-tp", tp); set("c-fp", fp); set("c-tn", tn); set("c-fn", fn);
+  };
+  const start = sorted.findIndex((p) => p[0] >= data.threshold);
+  slider.value = start < 0 ? 1 : start / n;
+  show(data.threshold);
+  slider.addEventListener("input", () => show(at(parseFloat(slider.value))));
+};
+
+// The training form: defaults per detector, columns per dataset, then POST /api/v1/runs.
+deviant.train = (form, detectors, datasets) => {
+  const detector = form.elements.detector;
+  const dataset = form.elements.dataset;
+  const params = form.elements.params;
+  const fillParams = () => {
+    const kind = detectors.find((d) => d.kind === detector.value);
+    params.value = JSON.stringify(kind ? kind.defaults.params : {}, null, 2);
+    document.getElementById("detector-help").textContent = kind ? kind.summary : "";
+  };
+  const fillColumns = () => {
+    const columns = (datasets.find((d) => d.id === dataset.value) || { columns: [] }).columns;
+    for (const select of [form.elements.label, form.elements.ignore]) {
+      const keep = select === form.elements.label ? '<option value="">(none)</option>' : "";
+      select.innerHTML = keep;
+      for (const c of columns) {
+        const option = document.createElement("option");
+        option.value = c.name; option.textContent = c.name + " (" + c.kind + ")";
+        select.appendChild(option);
+      }
+    }
+    const guess = columns.find((c) => /^(label|class|target|y|is_anomaly|anomaly)$/i.test(c.name));
+    if (guess) { form.elements.label.value = guess.name; }
+  };
+  detector.addEventListener("change", fillParams);
+  dataset.addEventListener("change", fillColumns);
+  fillParams(); fillColumns();
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const out = form.querySelector(".error");
+    out.textContent = "";
+    let parsed;
+    try { parsed = JSON.parse(params.value || "{}"); } catch (e) {
+      out.textContent = "parameters are not valid JSON: " + e.message; return;
+    }
+    const request = {
+      dataset: dataset.value, detector: detector.value, params: parsed,
+      label: form.elements.label.value || null,
+      normal: form.elements.normal.value.split(",").map((v) => v.trim()).filter((v) => v !== ""),
+      ignore: Array.from(form.elements.ignore.selectedOptions).map((o) => o.value),
+      validation_share: parseFloat(form.elements.validation_share.value),
+      test_share: parseFloat(form.elements.test_share.value),
+      threshold: form.elements.threshold.value || null,
+      seed: parseInt(form.elements.seed.value, 10),
+    };
+    const response = await fetch("/api/v1/runs", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request),
+    });
+    if (response.status === 202) {
+      location.href = "/runs/" + (await response.json()).id;
+    } else {
+      out.textContent = await deviant.errorText(response);
+    }
+  });
+};
+
+// Rows pasted as a JSON array of objects, or as CSV with a header row.
+deviant.parseRows = (text) => {
+  const trimmed = text.trim();
+  if (trimmed.startsWith("[")) { return JSON.parse(trimmed); }
+  const lines = trimmed.split(/\r?\n/).filter((l) => l.trim() !== "");
+  const header = lines[0].split(",").map((h) => h.trim());
+  return lines.slice(1).map((line) => {
+    const cells = line.split(",");
+    const row = {};
+    header.forEach((h, i) => {
+      const cell = (cells[i] || "").trim();
+      row[h] = cell !== "" && !Number.isNaN(Number(cell)) ? Number(cell) : cell;
+    });
+    return row;
+  });
+};
+
+// Score pasted or uploaded rows with a run's model; show and offer them as CSV.
+deviant.predict = (form, runId) => {
+  const out = form.querySelector(".error");
+  const result = document.getElementById("predictions");
+  form.elements.file.addEventListener("change", async () => {
+    const file = form.elements.file.files[0];
+    if (file) { form.elements.rows.value = await file.text(); }
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    out.textContent = "";
+    let rows;
+    try { rows = deviant.parseRows(form.elements.rows.value); } catch (e) {
+      out.textContent = "could not read the rows: " + e.message; return;
+    }
+    const response = await fetch("/api/v1/runs/" + runId + "/score", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ rows }),
+    });
+    if (!response.ok) { out.textContent = await deviant.errorText(response); return; }
+    const scored = await response.json();
+    const csv = ["row,score,anomaly,top_features"];
+    const body = scored.rows.map((r, i) => {
+      const features = (r.top_features || []).map((f) => f.feature + " (" + f.contribution.toPrecision(3) + ")").join("; ");
+      csv.push([i + 1, r.score, r.anomaly ? 1 : 0, '"' + features + '"'].join(","));
+      const tr = document.createElement("tr");
+      for (const [text, cls] of [[i + 1, "num"], [r.score.toPrecision(5), "num"], [r.anomaly ? "anomaly" : "normal", r.anomaly ? "status failed" : ""], [features, ""]]) {
+        const td = document.createElement("td");
+        td.textContent = text; td.className = cls;
+        tr.appendChild(td);
+      }
+      return tr;
+    });
+    result.querySelector("tbody").replaceChildren(...body);
+    result.hidden = false;
+    const link = document.getElementById("download");
+    link.href = URL.createObjectURL(new Blob([csv.join("\n") + "\n"], { type: "text/csv" }));
+  });
+};
+
+// Compare the runs whose boxes are ticked.
+deviant.compare = (button) => {
+  button.addEventListener("click", () => {
+    const ids = Array.from(document.querySelectorAll("input.pick:checked")).map((c) => c.value);
+    if (ids.length > 0) { location.href = "/runs/compare?ids=" + ids.join(","); }
+  });
+};

@@ -1,0 +1,644 @@
+//! The dashboard: server-rendered pages over the same registry as the API, with the charts
+//! of `deviant-report` inline and a small script (`assets/app.js`) for uploads, live
+//! progress, sorting, the threshold explorer, training and prediction forms.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use deviant_core::metrics::Evaluation;
+use deviant_data::summary::{ColumnSummary, summarize};
+use deviant_data::{ReadOptions, SchemaOptions, TableReader, infer_schema};
+use deviant_detectors::AnyConfig;
+use deviant_report::charts::{Curve, horizontal_bars, pr_chart, roc_chart, value_histogram};
+use deviant_report::{ChartOptions, ScoredSplit, escape, series_colour, split_charts};
+use deviant_store::{DatasetRecord, RunRecord, RunStatus, is_id};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::api::{ApiError, blocking};
+use crate::jobs::{TEST_SCORES, TestScores};
+
+/// The session cookie holding the API token (HttpOnly, SameSite=Strict).
+pub(crate) const COOKIE: &str = "deviant_token";
+
+/// The API token from `Authorization: Bearer …` or the session cookie.
+pub(crate) fn token_in(headers: &HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    bearer.or_else(|| {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|pair| pair.trim().strip_prefix(&format!("{COOKIE}=")[..]))
+    })
+}
+
+pub(crate) fn routes(state: AppState) -> Router<AppState> {
+    let pages = Router::new()
+        .route("/", get(datasets_page))
+        .route("/datasets/{id}", get(explore_page))
+        .route("/train", get(train_page))
+        .route("/runs", get(runs_page))
+        .route("/runs/compare", get(compare_page))
+        .route("/runs/{id}", get(run_page))
+        .route("/predict/{id}", get(predict_page))
+        .route_layer(middleware::from_fn_with_state(state, require_session));
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/assets/style.css", get(style))
+        .route("/assets/app.js", get(script))
+        .merge(pages)
+}
+
+async fn require_session(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.token_ok(token_in(request.headers())) {
+        next.run(request).await
+    } else {
+        Redirect::to("/login").into_response()
+    }
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../assets/style.css"),
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../assets/app.js"),
+    )
+}
+
+/// A whole page: header navigation, then `body`.
+fn layout(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · deviant</title>
+<link rel="stylesheet" href="/assets/style.css">
+<script src="/assets/app.js"></script>
+</head><body>
+<header><a class="brand" href="/">deviant</a><a href="/">Datasets</a><a href="/train">Train</a><a href="/runs">Runs</a><a href="/api/v1/openapi.json">API</a></header>
+<main><h1>{title}</h1>
+{body}</main></body></html>"#,
+        title = escape(title)
+    ))
+}
+
+/// JSON for a `<script type="application/json">` block: `</` escaped so no value can end it.
+fn embedded_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value)
+        .expect("values serialise")
+        .replace("</", "<\\/")
+}
+
+fn when(unix: i64) -> String {
+    // Days and hours are enough to tell uploads and runs apart; no time-zone database.
+    let age = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+        - unix;
+    match age {
+        a if a < 60 => "just now".into(),
+        a if a < 3600 => format!("{} min ago", a / 60),
+        a if a < 86_400 => format!("{} h ago", a / 3600),
+        a => format!("{} days ago", a / 86_400),
+    }
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b < 1 << 10 => format!("{b} B"),
+        b if b < 1 << 20 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{:.1} MiB", b as f64 / (1 << 20) as f64),
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login_page() -> Html<String> {
+    layout(
+        "Sign in",
+        r#"<div class="card"><form method="post" action="/login" class="grid">
+<label class="wide">API token (printed when the server first started)<input name="token" type="password" autocomplete="current-password" required></label>
+<div><button type="submit">Sign in</button></div></form></div>"#,
+    )
+}
+
+async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    let token = form.token.trim();
+    if !state.token_ok(Some(token)) || token.contains(';') {
+        let page = layout(
+            "Sign in",
+            r#"<p class="error">That is not the API token.</p><p><a href="/login">Try again</a></p>"#,
+        );
+        return (StatusCode::UNAUTHORIZED, page).into_response();
+    }
+    (
+        [(
+            header::SET_COOKIE,
+            format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"),
+        )],
+        Redirect::to("/"),
+    )
+        .into_response()
+}
+
+async fn datasets_page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
+    let datasets = state.store().datasets()?;
+    let mut body = String::from(
+        r#"<div class="card"><form id="upload" class="grid" enctype="multipart/form-data">
+<label>Table (.csv or .tsv, optionally .gz)<input type="file" name="file" required></label>
+<label>Name (optional)<input name="name"></label>
+<div class="wide"><button type="submit">Upload</button> <progress value="0" max="1"></progress></div>
+<p class="error wide"></p></form></div>
+<script>deviant.upload(document.getElementById("upload"));</script>"#,
+    );
+    if datasets.is_empty() {
+        body.push_str(r#"<p class="muted">No datasets yet: upload a table to begin.</p>"#);
+    } else {
+        body.push_str(
+            r#"<div class="card scroll"><table id="datasets"><thead><tr><th class="sortable">name</th><th class="sortable num">rows</th><th class="sortable num">columns</th><th class="num">size</th><th>uploaded</th><th></th></tr></thead><tbody>"#,
+        );
+        for d in &datasets {
+            let _ = write!(
+                body,
+                r#"<tr><td><a href="/datasets/{id}">{name}</a></td><td class="num">{rows}</td><td class="num">{columns}</td><td class="num">{size}</td><td>{when}</td><td><a href="/train?dataset={id}">train</a></td></tr>"#,
+                id = d.id,
+                name = escape(&d.name),
+                rows = d.rows,
+                columns = d.columns.len(),
+                size = size(d.bytes),
+                when = when(d.created_unix),
+            );
+        }
+        body.push_str(
+            r#"</tbody></table></div><script>deviant.sortable(document.getElementById("datasets"));</script>"#,
+        );
+    }
+    Ok(layout("Datasets", &body))
+}
+
+fn dataset_or_404(state: &AppState, id: &str) -> Result<DatasetRecord, ApiError> {
+    if !is_id(id) {
+        return Err(ApiError::not_found("dataset", id));
+    }
+    state
+        .store()
+        .dataset(id)?
+        .ok_or_else(|| ApiError::not_found("dataset", id))
+}
+
+/// Reads a dataset and summarises every column (also behind `/api/v1/datasets/{id}/summary`).
+pub(crate) async fn summary_of(
+    state: &AppState,
+    dataset: &DatasetRecord,
+) -> Result<(usize, Vec<ColumnSummary>), ApiError> {
+    let path = state.store().dataset_dir(&dataset.id).join(&dataset.file);
+    blocking(move || {
+        let options = ReadOptions::default();
+        let schema = infer_schema(&path, &options, &SchemaOptions::default())?;
+        let table = TableReader::open(&path, &options, &schema)?.read_all()?;
+        Ok((table.n_rows(), summarize(&schema, &table)))
+    })
+    .await
+}
+
+fn number(v: f64) -> String {
+    deviant_report::charts::short(v)
+}
+
+async fn explore_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Html<String>, ApiError> {
+    let dataset = dataset_or_404(&state, &id)?;
+    let (rows, columns) = summary_of(&state, &dataset).await?;
+    let mut body = format!(
+        r#"<p>{rows} rows · {n} columns · {size} · uploaded {when} · <a class="button" href="/train?dataset={id}">Train a detector on it</a></p>"#,
+        n = columns.len(),
+        size = size(dataset.bytes),
+        when = when(dataset.created_unix),
+    );
+    body.push_str(r#"<h2>Structure</h2><div class="card scroll"><table><thead><tr><th>column</th><th>type</th><th class="num">present</th><th class="num">missing</th><th class="num">unique</th></tr></thead><tbody>"#);
+    for c in &columns {
+        let kind = if c.numeric.is_some() {
+            "numeric"
+        } else {
+            "categorical"
+        };
+        let _ = write!(
+            body,
+            r#"<tr><td>{}</td><td>{kind}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+            escape(&c.name),
+            c.count,
+            c.missing,
+            c.unique
+        );
+    }
+    body.push_str("</tbody></table></div>");
+    let numeric: Vec<&ColumnSummary> = columns.iter().filter(|c| c.numeric.is_some()).collect();
+    if !numeric.is_empty() {
+        body.push_str(r#"<h2>Numeric columns</h2><div class="card scroll"><table><thead><tr><th>column</th><th class="num">count</th><th class="num">mean</th><th class="num">std</th><th class="num">min</th><th class="num">25%</th><th class="num">50%</th><th class="num">75%</th><th class="num">max</th></tr></thead><tbody>"#);
+        for c in &numeric {
+            let n = c.numeric.as_ref().expect("numeric");
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td class=\"num\">{}</td>",
+                escape(&c.name),
+                c.count
+            );
+            for v in [n.mean, n.std, n.min, n.q25, n.median, n.q75, n.max] {
+                let _ = write!(body, r#"<td class="num">{}</td>"#, number(v));
+            }
+            body.push_str("</tr>");
+        }
+        body.push_str("</tbody></table></div>");
+    }
+    let categorical: Vec<&ColumnSummary> = columns.iter().filter(|c| c.numeric.is_none()).collect();
+    if !categorical.is_empty() {
+        body.push_str(r#"<h2>Categorical columns</h2><div class="card scroll"><table><thead><tr><th>column</th><th class="num">count</th><th class="num">unique</th><th>top</th><th class="num">freq</th></tr></thead><tbody>"#);
+        for c in &categorical {
+            let (top, freq) = c.top.first().cloned().unwrap_or_default();
+            let _ = write!(
+                body,
+                r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td class="num">{freq}</td></tr>"#,
+                escape(&c.name),
+                c.count,
+                c.unique,
+                escape(&top)
+            );
+        }
+        body.push_str("</tbody></table></div>");
+    }
+    body.push_str(r#"<h2>Distributions</h2><p class="muted">Histograms of numeric columns; the most frequent values of the others and of columns with few values (a label column shows its balance).</p><div class="charts">"#);
+    for c in &columns {
+        let few_values = c.unique <= 12;
+        let svg = match (&c.numeric, few_values) {
+            (Some(n), false) => value_histogram(&c.name, &c.name, &n.histogram),
+            _ => {
+                let items: Vec<(String, f64)> = c
+                    .top
+                    .iter()
+                    .take(12)
+                    .map(|(v, n)| (v.clone(), *n as f64))
+                    .collect();
+                horizontal_bars(&c.name, "rows", &items, series_colour(0))
+            }
+        };
+        let _ = write!(body, "<figure>{svg}</figure>");
+    }
+    body.push_str("</div>");
+    Ok(layout(&dataset.name, &body))
+}
+
+#[derive(Deserialize)]
+struct TrainQuery {
+    dataset: Option<String>,
+}
+
+async fn train_page(
+    State(state): State<AppState>,
+    Query(query): Query<TrainQuery>,
+) -> Result<Html<String>, ApiError> {
+    let datasets = state.store().datasets()?;
+    if datasets.is_empty() {
+        return Ok(layout(
+            "Train a detector",
+            r#"<p>Upload a dataset first, on the <a href="/">datasets page</a>.</p>"#,
+        ));
+    }
+    let mut dataset_options = String::new();
+    for d in &datasets {
+        let selected = if query.dataset.as_deref() == Some(d.id.as_str()) {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(
+            dataset_options,
+            r#"<option value="{}"{selected}>{} ({} rows)</option>"#,
+            d.id,
+            escape(&d.name),
+            d.rows
+        );
+    }
+    let kinds = AnyConfig::kinds();
+    let mut detector_options = String::new();
+    for k in &kinds {
+        let _ = write!(
+            detector_options,
+            r#"<option value="{0}">{0}</option>"#,
+            escape(k.kind)
+        );
+    }
+    let body = format!(
+        r#"<div class="card"><form id="train" class="grid">
+<label>Dataset<select name="dataset">{dataset_options}</select></label>
+<label>Detector<select name="detector">{detector_options}</select><span id="detector-help" class="muted"></span></label>
+<label>Label column (optional: without it nothing is measured)<select name="label"></select></label>
+<label>Label values that mean normal (comma-separated)<input name="normal" value="0"></label>
+<label>Columns to ignore<select name="ignore" multiple size="4"></select></label>
+<label>Validation share (chooses the threshold)<input name="validation_share" type="number" min="0" max="0.8" step="0.05" value="0.2"></label>
+<label>Test share (measures the model)<input name="test_share" type="number" min="0" max="0.8" step="0.05" value="0.2"></label>
+<label>Threshold rule (empty: best-f1 with a label, else contamination:0.1)<input name="threshold" placeholder="best-f1, contamination:0.05, top:5, mad:3"></label>
+<label>Seed<input name="seed" type="number" value="42"></label>
+<label class="wide">Parameters (JSON, the detector's defaults)<textarea name="params" spellcheck="false"></textarea></label>
+<div class="wide"><button type="submit">Start training</button></div>
+<p class="error wide"></p></form></div>
+<script type="application/json" id="detectors">{detectors}</script>
+<script type="application/json" id="datasets-json">{datasets_json}</script>
+<script>deviant.train(document.getElementById("train"), JSON.parse(document.getElementById("detectors").textContent), JSON.parse(document.getElementById("datasets-json").textContent));</script>"#,
+        detectors = embedded_json(&kinds),
+        datasets_json = embedded_json(&datasets),
+    );
+    Ok(layout("Train a detector", &body))
+}
+
+fn metric(run: &RunRecord, name: &str) -> Option<f64> {
+    run.metrics.as_ref()?["evaluation"][name].as_f64()
+}
+
+async fn runs_page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
+    let runs = state.store().runs()?;
+    let names: HashMap<String, String> = state
+        .store()
+        .datasets()?
+        .into_iter()
+        .map(|d| (d.id, d.name))
+        .collect();
+    if runs.is_empty() {
+        return Ok(layout(
+            "Runs",
+            r#"<p class="muted">No runs yet: <a href="/train">train a detector</a>.</p>"#,
+        ));
+    }
+    let mut body = String::from(
+        r#"<div class="card scroll"><table id="runs"><thead><tr><th></th><th class="sortable">detector</th><th class="sortable">dataset</th><th class="sortable">status</th><th class="sortable num">ROC AUC</th><th class="sortable num">AP</th><th class="sortable num">F1</th><th class="sortable num">fit s</th><th>started</th></tr></thead><tbody>"#,
+    );
+    let cell =
+        |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
+    for r in &runs {
+        let status = format!("{:?}", r.status).to_lowercase();
+        let _ = write!(
+            body,
+            r#"<tr><td><input type="checkbox" class="pick" value="{id}" aria-label="compare"></td><td><a href="/runs/{id}">{detector}</a></td><td>{dataset}</td><td class="status {status}">{status}</td><td class="num">{auc}</td><td class="num">{ap}</td><td class="num">{f1}</td><td class="num">{fit}</td><td>{when}</td></tr>"#,
+            id = r.id,
+            detector = escape(&r.detector),
+            dataset = escape(names.get(&r.dataset_id).map_or("(deleted)", String::as_str)),
+            auc = cell(metric(r, "roc_auc"), 4),
+            ap = cell(metric(r, "average_precision"), 4),
+            f1 = cell(metric(r, "f1"), 4),
+            fit = cell(r.fit_seconds, 2),
+            when = when(r.created_unix),
+        );
+    }
+    body.push_str(
+        r#"</tbody></table></div><p><button id="compare">Compare ticked runs</button></p>
+<script>deviant.sortable(document.getElementById("runs")); deviant.compare(document.getElementById("compare"));</script>"#,
+    );
+    Ok(layout("Runs", &body))
+}
+
+fn run_or_404(state: &AppState, id: &str) -> Result<RunRecord, ApiError> {
+    if !is_id(id) {
+        return Err(ApiError::not_found("run", id));
+    }
+    state
+        .store()
+        .run(id)?
+        .ok_or_else(|| ApiError::not_found("run", id))
+}
+
+fn test_scores(state: &AppState, id: &str) -> Option<TestScores> {
+    let path = state.store().run_dir(id).join(TEST_SCORES);
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+async fn run_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Html<String>, ApiError> {
+    let run = run_or_404(&state, &id)?;
+    let status = format!("{:?}", run.status).to_lowercase();
+    let request = &run.request;
+    let mut body = format!(
+        r#"<p><span class="status {status}">{status}</span> · {detector} · label {label} · seed {seed}{fit}</p>"#,
+        detector = escape(&run.detector),
+        label = escape(request["label"].as_str().unwrap_or("none")),
+        seed = request["seed"],
+        fit = run
+            .fit_seconds
+            .map_or(String::new(), |s| format!(" · trained in {s:.2} s")),
+    );
+    if !run.status.is_final() {
+        let _ = write!(
+            body,
+            r#"<div class="card"><progress id="progress" value="0" max="1"></progress><p id="progress-text" class="muted">{status}</p><button id="cancel">Cancel</button></div>
+<script>deviant.follow("{id}"); document.getElementById("cancel").addEventListener("click", () => fetch("/api/v1/runs/{id}/cancel", {{method: "POST"}}));</script>"#
+        );
+    }
+    if let Some(error) = &run.error {
+        let _ = write!(body, r#"<p class="error">{}</p>"#, escape(error));
+    }
+    if run.has_model {
+        let _ = write!(
+            body,
+            r#"<p><a class="button" href="/predict/{id}">Score new rows with this model</a></p>"#
+        );
+    }
+    let scores = test_scores(&state, &id);
+    let evaluation = scores
+        .as_ref()
+        .and_then(|t| Evaluation::new(&t.scores, &t.labels, t.threshold).ok());
+    if let (Some(t), Some(e)) = (&scores, &evaluation) {
+        let c = e.confusion;
+        let _ = write!(
+            body,
+            r#"<h2>Threshold</h2><div class="card"><p class="muted">Move the threshold over the {n} held-out test rows: rows scoring at least it are flagged. The model's own threshold ({rule}, chosen on {on}) is where the slider starts.</p>
+<input type="range" id="threshold" min="0" max="1" step="0.001" aria-label="threshold">
+<p>threshold <b id="threshold-value"></b></p>
+<div class="metrics">
+<div class="metric"><b>{auc:.4}</b><span>ROC AUC</span></div><div class="metric"><b>{ap:.4}</b><span>AP</span></div>
+<div class="metric"><b id="m-precision">{p:.4}</b><span>precision</span></div><div class="metric"><b id="m-recall">{r:.4}</b><span>recall</span></div>
+<div class="metric"><b id="m-f1">{f1:.4}</b><span>F1</span></div><div class="metric"><b id="m-f2">{f2:.4}</b><span>F2</span></div>
+<div class="metric"><b id="m-accuracy">{acc:.4}</b><span>accuracy</span></div></div>
+<div class="scroll"><table><thead><tr><th></th><th class="num">flagged normal</th><th class="num">flagged anomaly</th></tr></thead><tbody>
+<tr><td>actual normal</td><td class="num" id="c-tn">{tn}</td><td class="num" id="c-fp">{fp}</td></tr>
+<tr><td>actual anomaly</td><td class="num" id="c-fn">{fnn}</td><td class="num" id="c-tp">{tp}</td></tr></tbody></table></div></div>
+<script type="application/json" id="scores">{data}</script>
+<script>deviant.threshold(JSON.parse(document.getElementById("scores").textContent));</script>"#,
+            n = t.scores.len(),
+            rule = escape(
+                run.metrics
+                    .as_ref()
+                    .and_then(|m| m["threshold_rule"].as_str())
+                    .unwrap_or("?")
+            ),
+            on = escape(
+                run.metrics
+                    .as_ref()
+                    .and_then(|m| m["threshold_chosen_on"].as_str())
+                    .unwrap_or("?")
+            ),
+            auc = e.roc_auc,
+            ap = e.average_precision,
+            p = e.precision,
+            r = e.recall,
+            f1 = e.f1,
+            f2 = e.f2,
+            acc = e.accuracy,
+            tn = c.tn,
+            fp = c.fp,
+            fnn = c.fn_,
+            tp = c.tp,
+            data = embedded_json(t),
+        );
+    }
+    let history: Vec<deviant_core::detector::EpochRecord> = run
+        .history
+        .clone()
+        .and_then(|h| serde_json::from_value(h).ok())
+        .unwrap_or_default();
+    if let (Some(t), Some(e)) = (&scores, &evaluation) {
+        let split = ScoredSplit {
+            name: &run.detector,
+            colour: series_colour(0),
+            scores: &t.scores,
+            labels: &t.labels,
+            evaluation: e,
+            history: &history,
+            explained: &[],
+        };
+        let charts = split_charts(&split, &ChartOptions::default())?;
+        body.push_str(r#"<h2>Charts</h2><div class="charts">"#);
+        for chart in &charts {
+            let _ = write!(
+                body,
+                "<figure>{}<figcaption>{}</figcaption></figure>",
+                chart.svg,
+                escape(&chart.caption)
+            );
+        }
+        body.push_str("</div>");
+    }
+    Ok(layout(&format!("Run {id}"), &body))
+}
+
+#[derive(Deserialize)]
+struct CompareQuery {
+    ids: String,
+}
+
+async fn compare_page(
+    State(state): State<AppState>,
+    Query(query): Query<CompareQuery>,
+) -> Result<Html<String>, ApiError> {
+    let mut roc = Vec::new();
+    let mut pr = Vec::new();
+    let mut prevalence = 0.0;
+    let mut missing = Vec::new();
+    for (i, id) in query.ids.split(',').filter(|s| !s.is_empty()).enumerate() {
+        let run = run_or_404(&state, id)?;
+        let Some(t) = test_scores(&state, id) else {
+            missing.push(format!("{} ({id})", run.detector));
+            continue;
+        };
+        let e = Evaluation::new(&t.scores, &t.labels, t.threshold)?;
+        let colour = series_colour(i);
+        let name = format!("{} {}", run.detector, &id[..6]);
+        roc.push(Curve::roc(
+            format!("{name} (AUC {:.4})", e.roc_auc),
+            colour,
+            &deviant_core::metrics::roc_curve(&t.scores, &t.labels)?,
+            Some(&e.confusion),
+        ));
+        pr.push(Curve::pr(
+            format!("{name} (AP {:.4})", e.average_precision),
+            colour,
+            &deviant_core::metrics::pr_curve(&t.scores, &t.labels)?,
+            Some(&e.confusion),
+        ));
+        prevalence = t.labels.iter().filter(|&&l| l == 1).count() as f64 / t.labels.len() as f64;
+    }
+    let mut body = String::new();
+    if !missing.is_empty() {
+        let _ = write!(
+            body,
+            r#"<p class="muted">Without labelled test rows, not drawn: {}</p>"#,
+            escape(&missing.join(", "))
+        );
+    }
+    if !roc.is_empty() {
+        let _ = write!(
+            body,
+            r#"<p class="muted">Each run on its own held-out test rows; runs on the same dataset and seed share them.</p><div class="charts"><figure>{}</figure><figure>{}</figure></div>"#,
+            roc_chart("ROC curves", &roc),
+            pr_chart("Precision–recall curves", &pr, prevalence)
+        );
+    }
+    Ok(layout("Compare runs", &body))
+}
+
+async fn predict_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Html<String>, ApiError> {
+    let run = run_or_404(&state, &id)?;
+    if run.status != RunStatus::Succeeded {
+        return Ok(layout(
+            "Predict",
+            &format!(r#"<p>Run <a href="/runs/{id}">{id}</a> has no model to score with.</p>"#),
+        ));
+    }
+    let columns: Vec<String> = state
+        .store()
+        .dataset(&run.dataset_id)?
+        .map(|d| d.columns.into_iter().map(|c| c.name).collect())
+        .unwrap_or_default();
+    let label = run.request["label"].as_str().map(String::from);
+    let ignore: Vec<String> =
+        serde_json::from_value(run.request["ignore"].clone()).unwrap_or_default();
+    let features: Vec<&String> = columns
+        .iter()
+        .filter(|c| Some(*c) != label.as_ref() && !ignore.contains(c))
+        .collect();
+    let header = features
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let body = format!(
+        r#"<p class="muted">Model of run <a href="/runs/{id}">{id}</a> ({detector}). Paste rows as CSV with a header row or as a JSON array of objects; columns: {columns}.</p>
+<div class="card"><form id="predict" class="grid">
+<label class="wide">Rows<textarea name="rows" spellcheck="false">{header}
+</textarea></label>
+<label>…or a CSV file<input type="file" name="file" accept=".csv,.txt,.json"></label>
+<div class="wide"><button type="submit">Score</button></div>
+<p class="error wide"></p></form></div>
+<div id="predictions" class="card scroll" hidden><p><a id="download" class="button" download="scores.csv">Download as CSV</a></p>
+<table><thead><tr><th class="num">row</th><th class="num">score</th><th>flag</th><th>top features</th></tr></thead><tbody></tbody></table></div>
+<script>deviant.predict(document.getElementById("predict"), "{id}");</script>"#,
+        detector = escape(&run.detector),
+        columns = escape(&header),
+        header = escape(&header),
+    );
+    Ok(layout("Predict", &body))
+}
