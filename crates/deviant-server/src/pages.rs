@@ -637,7 +637,7 @@ async fn predict_page(
 <table><thead><tr><th class="num">row</th><th class="num">score</th><th>flag</th><th>top features</th></tr></thead><tbody></tbody></table></div>
 <script>deviant.predict(document.getElementById("predict"), "{id}");</script>"#,
         detector = escape(&run.detector),
-        columns = escape(&header),
+        columns = escape(&header.replace(',', ", ")),
         header = escape(&header),
     );
     Ok(layout("Predict", &body))
