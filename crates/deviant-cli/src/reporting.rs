@@ -9,7 +9,6 @@ use deviant_core::Dataset;
 use deviant_data::fsutil::write_dir_atomic;
 use deviant_detectors::Model;
 use deviant_report::{ChartOptions, ExplainedRow, HistogramOptions, ReportFiles, ScoreScale};
-use ndarray::Axis;
 
 /// Where and how to draw a report.
 #[derive(Debug, Args, Clone)]
@@ -54,30 +53,13 @@ pub fn explain_top(
     n: usize,
     row_name: impl Fn(usize) -> String,
 ) -> Result<Vec<ExplainedRow>> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    order.truncate(n);
-    if order.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = data.x.select(Axis(0), &order);
-    let Some(contributions) = model.detector.explain(rows.view()) else {
-        return Ok(Vec::new());
-    };
-    let contributions = contributions?;
     let names = &model.manifest.feature_names;
-    Ok(order
-        .iter()
-        .zip(contributions.rows())
-        .map(|(&i, values)| ExplainedRow {
-            row: row_name(i),
-            score: scores[i],
-            label: data.labels.as_ref().map(|l| l[i]),
-            contributions: names
-                .iter()
-                .cloned()
-                .zip(values.iter().map(|&v| f64::from(v)))
-                .collect(),
+    let labels = data.labels.as_ref();
+    Ok(model
+        .explain_top(data, scores, n)?
+        .into_iter()
+        .map(|(i, values)| {
+            ExplainedRow::new(row_name(i), scores[i], labels.map(|l| l[i]), names, &values)
         })
         .collect())
 }

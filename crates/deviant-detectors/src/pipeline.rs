@@ -11,7 +11,7 @@ use deviant_core::{
 };
 use deviant_data::fsutil::write_dir_atomic;
 use deviant_data::{Preprocessor, Table};
-use ndarray::Array1;
+use ndarray::{Array1, Array2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::registry::AnyConfig;
@@ -184,6 +184,38 @@ impl Model {
     /// Preprocesses raw rows exactly as at training time.
     pub fn prepare(&self, table: &Table) -> Result<Dataset> {
         self.manifest.preprocessor.dataset(table)
+    }
+
+    /// Per-feature contributions (the detector's `explain`) of the preprocessed rows at
+    /// `rows`, in that order; `None` when the detector cannot explain its scores.
+    pub fn explain_rows(&self, data: &Dataset, rows: &[usize]) -> Option<Result<Array2<f32>>> {
+        let selected = data.x.select(Axis(0), rows);
+        self.detector.explain(selected.view())
+    }
+
+    /// The `n` highest-scoring rows (indices into `scores`, highest first) with their
+    /// per-feature contributions; empty when the detector cannot explain its scores.
+    pub fn explain_top(
+        &self,
+        data: &Dataset,
+        scores: &[f32],
+        n: usize,
+    ) -> Result<Vec<(usize, Vec<f32>)>> {
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        order.truncate(n);
+        if order.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(contributions) = self.explain_rows(data, &order) else {
+            return Ok(Vec::new());
+        };
+        let contributions = contributions?;
+        Ok(order
+            .into_iter()
+            .zip(contributions.rows())
+            .map(|(i, values)| (i, values.to_vec()))
+            .collect())
     }
 
     /// Scores preprocessed rows and flags them with the model's threshold.

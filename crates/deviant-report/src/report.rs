@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use deviant_core::detector::EpochRecord;
 use deviant_core::metrics::{Evaluation, pr_curve, roc_curve};
 use deviant_core::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::chart::{ANOMALY_COLOUR, NORMAL_COLOUR, series_colour};
 use crate::charts::{
@@ -22,7 +22,7 @@ use crate::svg::escape;
 pub type ReportFiles = Vec<(String, Vec<u8>)>;
 
 /// One row's per-feature contributions, from the detector's `explain`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExplainedRow {
     /// How the user finds the row again, e.g. "line 1234".
     pub row: String,
@@ -33,6 +33,26 @@ pub struct ExplainedRow {
 }
 
 impl ExplainedRow {
+    /// A row named `row` whose features `names` contributed `values`.
+    pub fn new(
+        row: String,
+        score: f32,
+        label: Option<u8>,
+        names: &[String],
+        values: &[f32],
+    ) -> Self {
+        Self {
+            row,
+            score,
+            label,
+            contributions: names
+                .iter()
+                .cloned()
+                .zip(values.iter().map(|&v| f64::from(v)))
+                .collect(),
+        }
+    }
+
     /// The `n` features contributing most, largest first.
     pub fn top(&self, n: usize) -> Vec<(String, f64)> {
         let mut sorted = self.contributions.clone();

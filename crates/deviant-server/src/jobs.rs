@@ -12,6 +12,7 @@ use deviant_data::{
     PreprocessOptions, Preprocessor, ReadOptions, Scaling, SchemaOptions, TableReader, infer_schema,
 };
 use deviant_detectors::{AnyConfig, Model, TrainSpec};
+use deviant_report::ExplainedRow;
 use deviant_store::{DatasetRecord, RunOutcome, RunRecord, RunStatus, new_id};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -44,6 +45,63 @@ pub struct TestScores {
     pub labels: Vec<u8>,
     /// The threshold the model applies.
     pub threshold: f64,
+}
+
+/// The file in a run's folder with its explained test rows.
+pub(crate) const EXPLAINED: &str = "explained.json";
+/// Highest-scoring test rows explained per run.
+const EXPLAINED_ROWS: usize = 20;
+/// Flagged rows averaged into the feature importance, at most.
+const IMPORTANCE_ROWS: usize = 20_000;
+
+/// Why a run's model flags what it flags, on its test rows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Explained {
+    /// The highest-scoring test rows, named by their line in the uploaded file.
+    pub rows: Vec<ExplainedRow>,
+    /// Mean contribution of each feature over the flagged test rows, largest first.
+    pub importance: Vec<(String, f64)>,
+}
+
+/// The explanations of a run's test rows; empty when the detector cannot explain.
+fn explain(
+    model: &Model,
+    data: &deviant_core::Dataset,
+    scores: &TestScores,
+    flags: &[bool],
+    lines: &[u64],
+) -> Result<Explained> {
+    let names = &model.manifest.feature_names;
+    let rows = model
+        .explain_top(data, &scores.scores, EXPLAINED_ROWS)?
+        .into_iter()
+        .map(|(i, values)| {
+            ExplainedRow::new(
+                format!("line {}", lines[i]),
+                scores.scores[i],
+                Some(scores.labels[i]),
+                names,
+                &values,
+            )
+        })
+        .collect();
+    let flagged: Vec<usize> = (0..flags.len())
+        .filter(|&i| flags[i])
+        .take(IMPORTANCE_ROWS)
+        .collect();
+    let mut importance: Vec<(String, f64)> = match model.explain_rows(data, &flagged) {
+        Some(contributions) if !flagged.is_empty() => {
+            let means = contributions?.mean_axis(ndarray::Axis(0)).expect("rows");
+            names
+                .iter()
+                .cloned()
+                .zip(means.iter().map(|&v| f64::from(v)))
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    importance.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(Explained { rows, importance })
 }
 
 /// What `POST /api/v1/runs` takes.
@@ -377,7 +435,8 @@ fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutco
     let metrics = if test.is_empty() {
         None
     } else {
-        let test_data = model.prepare(&table.select(&test))?;
+        let test_table = table.select(&test);
+        let test_data = model.prepare(&test_table)?;
         let labels = test_data.labels.as_ref().expect("labelled table").to_vec();
         let scored = model.score(&test_data)?;
         let dir = state.store().run_dir(id);
@@ -390,6 +449,17 @@ fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutco
         write_bytes_atomic(
             &dir.join(TEST_SCORES),
             &serde_json::to_vec(&scores).expect("scores serialise"),
+        )?;
+        let explained = explain(
+            &model,
+            &test_data,
+            &scores,
+            &scored.flags,
+            &test_table.lines,
+        )?;
+        write_bytes_atomic(
+            &dir.join(EXPLAINED),
+            &serde_json::to_vec(&explained).expect("explanations serialise"),
         )?;
         let both_classes = labels.contains(&0) && labels.contains(&1);
         both_classes

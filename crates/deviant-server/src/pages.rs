@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::api::{ApiError, blocking};
-use crate::jobs::{TEST_SCORES, TestScores};
+use crate::jobs::{EXPLAINED, Explained, TEST_SCORES, TestScores};
 
 /// The session cookie holding the API token (HttpOnly, SameSite=Strict).
 pub(crate) const COOKIE: &str = "deviant_token";
@@ -432,6 +432,11 @@ fn test_scores(state: &AppState, id: &str) -> Option<TestScores> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
+fn explained(state: &AppState, id: &str) -> Option<Explained> {
+    let path = state.store().run_dir(id).join(EXPLAINED);
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
 async fn run_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -511,6 +516,45 @@ async fn run_page(
             tp = c.tp,
             data = embedded_json(t),
         );
+    }
+    if let Some(explained) = explained(&state, &id).filter(|e| !e.rows.is_empty()) {
+        body.push_str(r#"<h2>Why rows are flagged</h2><div class="charts">"#);
+        if !explained.importance.is_empty() {
+            let top: Vec<(String, f64)> = explained.importance.iter().take(15).cloned().collect();
+            let _ = write!(
+                body,
+                "<figure>{}<figcaption>Mean contribution of each feature to the scores of the flagged test rows (the 15 largest).</figcaption></figure>",
+                horizontal_bars(
+                    "Feature importance",
+                    "mean contribution",
+                    &top,
+                    series_colour(1)
+                )
+            );
+        }
+        body.push_str(r#"</div><div class="card scroll"><table><thead><tr><th class="num">rank</th><th>row</th><th class="num">score</th><th>label</th><th>largest contributions</th></tr></thead><tbody>"#);
+        for (rank, row) in explained.rows.iter().enumerate() {
+            let features = row
+                .top(3)
+                .iter()
+                .map(|(f, v)| format!("{f} ({})", number(*v)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let label = match row.label {
+                Some(0) => "normal",
+                Some(_) => "anomaly",
+                None => "–",
+            };
+            let _ = write!(
+                body,
+                r#"<tr><td class="num">{}</td><td>{}</td><td class="num">{}</td><td>{label}</td><td>{}</td></tr>"#,
+                rank + 1,
+                escape(&row.row),
+                number(f64::from(row.score)),
+                escape(&features)
+            );
+        }
+        body.push_str("</tbody></table></div>");
     }
     let history: Vec<deviant_core::detector::EpochRecord> = run
         .history
