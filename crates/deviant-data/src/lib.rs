@@ -3,6 +3,7 @@
 
 pub mod download;
 pub mod fsutil;
+pub mod json;
 pub mod kdd99;
 pub mod npz;
 pub mod nslkdd;

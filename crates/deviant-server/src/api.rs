@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use deviant_core::Error;
 use deviant_data::fsutil::write_bytes_atomic;
+use deviant_data::json::json_to_csv;
 use deviant_data::{ReadOptions, SchemaOptions, Table, TableReader, infer_schema};
 use deviant_detectors::{AnyConfig, Model};
 use deviant_store::{ColumnInfo, DatasetRecord, RunRecord, is_id, new_id};
@@ -193,22 +194,24 @@ async fn dataset_summary(
     Ok(Json(json!({ "rows": rows, "columns": columns })))
 }
 
-/// The stored file name for an upload named `name`, by its extension.
-fn stored_name(name: &str) -> ApiResult<&'static str> {
+/// The stored file name for an upload named `name`, by its extension, and whether it is JSON
+/// (stored as CSV once converted).
+fn stored_name(name: &str) -> ApiResult<(&'static str, bool)> {
     let lower = name.to_ascii_lowercase();
     let lower = lower.strip_suffix(".gz").unwrap_or(&lower);
     let gz = name.to_ascii_lowercase().ends_with(".gz");
     Ok(match (lower.rsplit_once('.').map(|(_, e)| e), gz) {
-        (Some("csv" | "txt"), false) => "data.csv",
-        (Some("csv" | "txt"), true) => "data.csv.gz",
-        (Some("tsv" | "tab"), false) => "data.tsv",
-        (Some("tsv" | "tab"), true) => "data.tsv.gz",
+        (Some("csv" | "txt"), false) => ("data.csv", false),
+        (Some("csv" | "txt"), true) => ("data.csv.gz", false),
+        (Some("tsv" | "tab"), false) => ("data.tsv", false),
+        (Some("tsv" | "tab"), true) => ("data.tsv.gz", false),
+        (Some("json" | "ndjson" | "jsonl"), false) => ("data.csv", true),
         _ => {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!(
-                    "`{name}`: upload a .csv or .tsv file (optionally .gz); JSON, Excel and \
-                     Parquet uploads are not supported yet"
+                    "`{name}`: upload a .csv or .tsv file (optionally .gz), or JSON rows (.json \
+                     array of objects, .ndjson); Excel and Parquet uploads are not supported yet"
                 ),
             ));
         }
@@ -245,7 +248,7 @@ async fn upload_dataset(
             format!("`{file_name}` is empty"),
         ));
     }
-    let stored = stored_name(&file_name)?;
+    let (stored, json) = stored_name(&file_name)?;
     let name = name
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| file_name.clone());
@@ -255,7 +258,11 @@ async fn upload_dataset(
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let path = dir.join(stored);
         let read = || -> deviant_core::Result<(deviant_core::Schema, usize)> {
-            write_bytes_atomic(&path, &bytes)?;
+            if json {
+                write_bytes_atomic(&path, &json_to_csv(&bytes, &file_name)?)?;
+            } else {
+                write_bytes_atomic(&path, &bytes)?;
+            }
             let options = ReadOptions::default();
             let schema = infer_schema(&path, &options, &SchemaOptions::default())?;
             let rows = TableReader::open(&path, &options, &schema)?

@@ -202,6 +202,12 @@ async fn bad_uploads_are_refused_with_their_reason() {
     let (status, body) = s.upload("book.xlsx", b"PK\x03\x04").await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert!(error_of(&body).contains(".csv or .tsv"));
+    let (status, body) = s.upload("rows.json", b"[{\"a\": 1}, 2]").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error_of(&body).contains("row 2 is 2, not an object"),
+        "{body}"
+    );
     let (status, body) = s.upload("empty.csv", b"").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error_of(&body).contains("empty"));
@@ -216,6 +222,26 @@ async fn bad_uploads_are_refused_with_their_reason() {
     error_of(&body);
     // Nothing of the refused uploads is left.
     assert_eq!(s.get("/api/v1/datasets").await.1, json!([]));
+}
+
+#[tokio::test]
+async fn json_rows_upload_like_a_csv() {
+    let s = server();
+    let ndjson = "{\"bytes\": 10, \"proto\": \"tcp\"}\n{\"bytes\": 12.5, \"proto\": \"udp\"}\n";
+    let (status, dataset) = s.upload("flows.ndjson", ndjson.as_bytes()).await;
+    assert_eq!(status, StatusCode::CREATED, "{dataset}");
+    assert_eq!(dataset["rows"], 2);
+    assert_eq!(
+        dataset["columns"],
+        json!([{"name": "bytes", "kind": "numeric"}, {"name": "proto", "kind": "categorical"}])
+    );
+    let (status, dataset) = s
+        .upload("flows.json", br#"[{"bytes": 1, "proto": "tcp"}]"#)
+        .await;
+    assert_eq!(
+        (status, dataset["rows"].as_u64()),
+        (StatusCode::CREATED, Some(1))
+    );
 }
 
 #[tokio::test]
