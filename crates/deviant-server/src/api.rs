@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use axum::extract::multipart::MultipartError;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -441,19 +441,81 @@ fn model(state: &AppState, id: &str) -> ApiResult<Arc<Model>> {
     Ok(model)
 }
 
+/// Rows to score: JSON objects, or a CSV body.
+enum Rows {
+    Json(Vec<Map<String, Value>>),
+    Csv(axum::body::Bytes),
+}
+
+#[derive(Debug, Deserialize)]
+struct ScoreQuery {
+    top_features: Option<usize>,
+}
+
+/// Reads a CSV body under the model's schema through the file reader, so its errors name
+/// the line and column exactly as for a file.
+fn csv_rows(model: &Model, body: &[u8]) -> deviant_core::Result<Table> {
+    let path = std::env::temp_dir().join(format!("deviant-score-{}.csv", new_id()));
+    write_bytes_atomic(&path, body)?;
+    let read = TableReader::open(&path, &ReadOptions::default(), &model.manifest.schema)
+        .and_then(|reader| reader.read_all());
+    let _ = std::fs::remove_file(&path);
+    read.map_err(|e| match e {
+        Error::Cell {
+            line,
+            column,
+            reason,
+            ..
+        } => Error::Cell {
+            file: "the CSV body".into(),
+            line,
+            column,
+            reason,
+        },
+        Error::Format { reason, .. } => Error::format("the CSV body", reason),
+        other => other,
+    })
+}
+
+/// Scores rows sent as `{"rows": [...]}` JSON or as `text/csv` (`?top_features=N` then).
 async fn score(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    request: Result<Json<ScoreRequest>, JsonRejection>,
+    Query(query): Query<ScoreQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
     checked_id("run", &id)?;
-    let Json(request) = request?;
+    let csv = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/csv"));
+    let (rows, top_features) = if csv {
+        (
+            Rows::Csv(body),
+            query.top_features.unwrap_or(default_top_features()),
+        )
+    } else {
+        let request: ScoreRequest = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "send {{\"rows\": [{{column: value, …}}, …]}} as JSON, or CSV as text/csv: {e}"
+                ),
+            )
+        })?;
+        let top = query.top_features.unwrap_or(request.top_features);
+        (Rows::Json(request.rows), top)
+    };
     blocking(move || {
         let model = model(&state, &id)?;
-        let table = Table::from_json_rows(&model.manifest.schema, &request.rows, "rows")?;
+        let table = match &rows {
+            Rows::Json(rows) => Table::from_json_rows(&model.manifest.schema, rows, "rows")?,
+            Rows::Csv(body) => csv_rows(&model, body)?,
+        };
         let data = model.prepare(&table)?;
         let scored = model.score(&data)?;
-        let explained = match request.top_features {
+        let explained = match top_features {
             0 => None,
             _ => model.detector.explain(data.view()).transpose()?,
         };
@@ -470,7 +532,7 @@ async fn score(
                     let mut row: Vec<(usize, f32)> = e.row(i).iter().copied().enumerate().collect();
                     row.sort_by(|a, b| b.1.total_cmp(&a.1));
                     row.into_iter()
-                        .take(request.top_features)
+                        .take(top_features)
                         .map(|(j, contribution)| Contribution {
                             feature: names[j].clone(),
                             contribution,

@@ -157,16 +157,23 @@ pub fn spec() -> Value {
                 }
             },
             "/api/v1/runs/{id}/score": {
-                "parameters": [id_parameter("run")],
+                "parameters": [id_parameter("run"), {
+                    "name": "top_features", "in": "query", "required": false,
+                    "description": "Features listed per row (default 3; overrides the JSON field).",
+                    "schema": {"type": "integer", "minimum": 0}
+                }],
                 "post": {
                     "summary": "Score rows with the run's model",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["rows"],
-                        "properties": {
-                            "rows": {"type": "array", "items": {"type": "object"}, "description": "One object per row, keyed by column name."},
-                            "top_features": {"type": "integer", "minimum": 0, "default": 3}
-                        }
-                    }}}},
+                    "requestBody": {"required": true, "content": {
+                        "application/json": {"schema": {
+                            "type": "object", "required": ["rows"],
+                            "properties": {
+                                "rows": {"type": "array", "items": {"type": "object"}, "description": "One object per row, keyed by column name."},
+                                "top_features": {"type": "integer", "minimum": 0, "default": 3}
+                            }
+                        }},
+                        "text/csv": {"schema": {"type": "string", "description": "A header row with the model's columns, then one row per line."}}
+                    }},
                     "responses": {
                         "200": json_response("Scores, flags and contributing features.", json!({
                             "type": "object",
@@ -181,7 +188,7 @@ pub fn spec() -> Value {
                                 }}}
                             }
                         })),
-                        "400": error_response("Not JSON."),
+                        "400": error_response("Neither a JSON score request nor CSV."),
                         "401": unauthorized, "404": not_found,
                         "409": error_response("The run has no model (yet)."),
                         "422": error_response("A row lacks a column, has an unknown one, or a cell does not parse.")

@@ -389,6 +389,41 @@ async fn upload_train_and_score_end_to_end() {
     assert_eq!(rows[1]["top_features"].as_array().unwrap().len(), 3);
     assert!(rows[1]["score"].as_f64().unwrap() > rows[0]["score"].as_f64().unwrap());
 
+    // The same rows as CSV.
+    let (status, scored_csv) = s
+        .call(
+            s.request(
+                "POST",
+                &format!("/api/v1/runs/{run_id}/score?top_features=1"),
+            )
+            .header(header::CONTENT_TYPE, "text/csv")
+            .body(Body::from("bytes,duration,proto\n105,2,tcp\n5000,60,udp\n"))
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{scored_csv}");
+    assert_eq!(scored_csv["rows"][1]["score"], rows[1]["score"]);
+    assert_eq!(
+        scored_csv["rows"][1]["top_features"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (status, body) = s
+        .call(
+            s.request("POST", &format!("/api/v1/runs/{run_id}/score"))
+                .header(header::CONTENT_TYPE, "text/csv")
+                .body(Body::from("bytes,duration,proto\n105,2,tcp\nlots,2,tcp\n"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error_of(&body).contains("the CSV body: line 3, column `bytes`"),
+        "{body}"
+    );
+
     // A wrong feature set is a clear 422.
     let (status, body) = s
         .post_json(
