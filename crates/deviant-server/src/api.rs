@@ -117,6 +117,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/runs/{id}/cancel", post(cancel_run))
         .route("/api/v1/runs/{id}/events", get(run_events))
         .route("/api/v1/runs/{id}/score", post(score))
+        .route("/api/v1/runs/{id}/model", get(download_model))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/api/v1/health", get(health))
@@ -439,6 +440,38 @@ fn model(state: &AppState, id: &str) -> ApiResult<Arc<Model>> {
     let model = Arc::new(Model::load(&state.store().model_dir(id))?);
     lock(&state.inner.models).insert(id.into(), model.clone());
     Ok(model)
+}
+
+/// The run's model directory as a tar archive (`deviant score` reads it once unpacked).
+async fn download_model(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    checked_id("run", &id)?;
+    // Fails with 404 or 409 unless a model is there.
+    model(&state, &id)?;
+    let dir = state.store().model_dir(&id);
+    let name = format!("deviant-model-{id}");
+    let folder = name.clone();
+    let archive = blocking(move || {
+        let mut builder = tar::Builder::new(Vec::new());
+        builder
+            .append_dir_all(&folder, &dir)
+            .map_err(|e| Error::io(&dir, e))?;
+        Ok(builder.into_inner().map_err(|e| Error::io(&dir, e))?)
+    })
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-tar".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.tar\""),
+            ),
+        ],
+        archive,
+    )
+        .into_response())
 }
 
 /// Rows to score: JSON objects, or a CSV body.

@@ -135,6 +135,17 @@ pub fn spec() -> Value {
                     "responses": {"200": json_response("The run.", reference("Run")), "401": unauthorized, "404": not_found}
                 }
             },
+            "/api/v1/runs/{id}/model": {
+                "parameters": [id_parameter("run")],
+                "get": {
+                    "summary": "The run's model directory as a tar archive (unpack it and use `deviant score`)",
+                    "responses": {
+                        "200": {"description": "The archive.", "content": {"application/x-tar": {"schema": {"type": "string", "contentMediaType": "application/x-tar"}}}},
+                        "401": unauthorized, "404": not_found,
+                        "409": error_response("The run has no model (yet).")
+                    }
+                }
+            },
             "/api/v1/runs/{id}/cancel": {
                 "parameters": [id_parameter("run")],
                 "post": {

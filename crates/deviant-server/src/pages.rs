@@ -466,7 +466,7 @@ async fn run_page(
     if run.has_model {
         let _ = write!(
             body,
-            r#"<p><a class="button" href="/predict/{id}">Score new rows with this model</a></p>"#
+            r#"<p><a class="button" href="/predict/{id}">Score new rows with this model</a> <a class="button" href="/api/v1/runs/{id}/model">Download the model (.tar)</a></p>"#
         );
     }
     let scores = test_scores(&state, &id);

@@ -273,7 +273,7 @@ async fn every_documented_path_is_routed() {
     let (_, spec) = s.get("/api/v1/openapi.json").await;
     assert_eq!(spec["openapi"], "3.1.0");
     let paths = spec["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 11);
+    assert_eq!(paths.len(), 12);
     for (path, item) in paths {
         let uri = path.replace("{id}", "0123456789abcdef");
         for method in ["get", "post", "delete"] {
@@ -388,6 +388,33 @@ async fn upload_train_and_score_end_to_end() {
     assert_eq!(rows[1]["anomaly"], true);
     assert_eq!(rows[1]["top_features"].as_array().unwrap().len(), 3);
     assert!(rows[1]["score"].as_f64().unwrap() > rows[0]["score"].as_f64().unwrap());
+
+    // The model downloads as a tar archive of its directory.
+    let response = s
+        .app
+        .clone()
+        .oneshot(
+            s.request("GET", &format!("/api/v1/runs/{run_id}/model"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/x-tar"
+    );
+    let archive = response.into_body().collect().await.unwrap().to_bytes();
+    let names: Vec<String> = tar::Archive::new(&archive[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert!(
+        names.contains(&format!("deviant-model-{run_id}/manifest.json")),
+        "{names:?}"
+    );
 
     // The same rows as CSV.
     let (status, scored_csv) = s
