@@ -25,9 +25,16 @@ pub struct ServeArgs {
     /// Training jobs run at once.
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
+    /// Print the OpenAPI 3.1 document of the API and exit.
+    #[arg(long)]
+    pub print_openapi: bool,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
+    if args.print_openapi {
+        println!("{}", serde_json::to_string_pretty(&deviant_server::openapi_spec())?);
+        return Ok(());
+    }
     anyhow::ensure!(
         !args.no_auth || args.addr.ip().is_loopback(),
         "--no-auth is only allowed on a loopback address (127.0.0.1 or ::1), not {}",
