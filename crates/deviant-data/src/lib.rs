@@ -2,6 +2,7 @@
 //! the fitted [`Preprocessor`], dataset recipes such as [`kdd99`], and checked downloads.
 
 pub mod download;
+pub mod excel;
 pub mod fsutil;
 pub mod json;
 pub mod kdd99;

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use deviant_core::Error;
+use deviant_data::excel::workbook_to_csv;
 use deviant_data::fsutil::write_bytes_atomic;
 use deviant_data::json::json_to_csv;
 use deviant_data::{ReadOptions, SchemaOptions, Table, TableReader, infer_schema};
@@ -195,28 +196,57 @@ async fn dataset_summary(
     Ok(Json(json!({ "rows": rows, "columns": columns })))
 }
 
-/// The stored file name for an upload named `name`, by its extension, and whether it is JSON
-/// (stored as CSV once converted).
-fn stored_name(name: &str) -> ApiResult<(&'static str, bool)> {
-    let lower = name.to_ascii_lowercase();
-    let lower = lower.strip_suffix(".gz").unwrap_or(&lower);
-    let gz = name.to_ascii_lowercase().ends_with(".gz");
-    Ok(match (lower.rsplit_once('.').map(|(_, e)| e), gz) {
-        (Some("csv" | "txt"), false) => ("data.csv", false),
-        (Some("csv" | "txt"), true) => ("data.csv.gz", false),
-        (Some("tsv" | "tab"), false) => ("data.tsv", false),
-        (Some("tsv" | "tab"), true) => ("data.tsv.gz", false),
-        (Some("json" | "ndjson" | "jsonl"), false) => ("data.csv", true),
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!(
-                    "`{name}`: upload a .csv or .tsv file (optionally .gz), or JSON rows (.json \
-                     array of objects, .ndjson); Excel and Parquet uploads are not supported yet"
-                ),
-            ));
+/// How an upload is stored, by its file name's extension.
+#[derive(Debug, Clone, Copy)]
+enum Upload {
+    /// Delimited text kept as sent, under this name.
+    AsIs(&'static str),
+    /// JSON rows, stored as CSV.
+    Json,
+    /// An Excel or OpenDocument workbook's first sheet, stored as CSV.
+    Workbook,
+}
+
+impl Upload {
+    fn of(name: &str) -> ApiResult<Self> {
+        let lower = name.to_ascii_lowercase();
+        let gz = lower.ends_with(".gz");
+        let plain = lower.strip_suffix(".gz").unwrap_or(&lower);
+        Ok(match (plain.rsplit_once('.').map(|(_, e)| e), gz) {
+            (Some("csv" | "txt"), false) => Self::AsIs("data.csv"),
+            (Some("csv" | "txt"), true) => Self::AsIs("data.csv.gz"),
+            (Some("tsv" | "tab"), false) => Self::AsIs("data.tsv"),
+            (Some("tsv" | "tab"), true) => Self::AsIs("data.tsv.gz"),
+            (Some("json" | "ndjson" | "jsonl"), false) => Self::Json,
+            (Some("xlsx" | "xlsm" | "xls" | "ods"), false) => Self::Workbook,
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    format!(
+                        "`{name}`: upload a .csv or .tsv file (optionally .gz), JSON rows \
+                         (.json array of objects, .ndjson) or a workbook (.xlsx, .xls, .ods); \
+                         Parquet uploads are not supported yet"
+                    ),
+                ));
+            }
+        })
+    }
+
+    fn stored_name(self) -> &'static str {
+        match self {
+            Self::AsIs(name) => name,
+            Self::Json | Self::Workbook => "data.csv",
         }
-    })
+    }
+
+    /// The bytes to store.
+    fn convert(self, bytes: &[u8], name: &str) -> deviant_core::Result<Vec<u8>> {
+        match self {
+            Self::AsIs(_) => Ok(bytes.to_vec()),
+            Self::Json => json_to_csv(bytes, name),
+            Self::Workbook => workbook_to_csv(bytes, name),
+        }
+    }
 }
 
 /// `multipart/form-data` with a `file` part (and an optional `name`): stored under a
@@ -249,7 +279,8 @@ async fn upload_dataset(
             format!("`{file_name}` is empty"),
         ));
     }
-    let (stored, json) = stored_name(&file_name)?;
+    let upload_kind = Upload::of(&file_name)?;
+    let stored = upload_kind.stored_name();
     let name = name
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| file_name.clone());
@@ -259,11 +290,7 @@ async fn upload_dataset(
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let path = dir.join(stored);
         let read = || -> deviant_core::Result<(deviant_core::Schema, usize)> {
-            if json {
-                write_bytes_atomic(&path, &json_to_csv(&bytes, &file_name)?)?;
-            } else {
-                write_bytes_atomic(&path, &bytes)?;
-            }
+            write_bytes_atomic(&path, &upload_kind.convert(&bytes, &file_name)?)?;
             let options = ReadOptions::default();
             let schema = infer_schema(&path, &options, &SchemaOptions::default())?;
             let rows = TableReader::open(&path, &options, &schema)?

@@ -199,9 +199,15 @@ async fn the_dashboard_asks_for_the_token_once() {
 #[tokio::test]
 async fn bad_uploads_are_refused_with_their_reason() {
     let s = server_with(4096);
-    let (status, body) = s.upload("book.xlsx", b"PK\x03\x04").await;
+    let (status, body) = s.upload("table.parquet", b"PAR1").await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert!(error_of(&body).contains(".csv or .tsv"));
+    let (status, body) = s.upload("book.xlsx", b"PK\x03\x04").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error_of(&body).contains("book.xlsx: not a readable workbook"),
+        "{body}"
+    );
     let (status, body) = s.upload("rows.json", b"[{\"a\": 1}, 2]").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
@@ -225,7 +231,7 @@ async fn bad_uploads_are_refused_with_their_reason() {
 }
 
 #[tokio::test]
-async fn json_rows_upload_like_a_csv() {
+async fn json_rows_and_workbooks_upload_like_a_csv() {
     let s = server();
     let ndjson = "{\"bytes\": 10, \"proto\": \"tcp\"}\n{\"bytes\": 12.5, \"proto\": \"udp\"}\n";
     let (status, dataset) = s.upload("flows.ndjson", ndjson.as_bytes()).await;

@@ -32,7 +32,10 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> Result<()> {
     if args.print_openapi {
-        println!("{}", serde_json::to_string_pretty(&deviant_server::openapi_spec())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&deviant_server::openapi_spec())?
+        );
         return Ok(());
     }
     anyhow::ensure!(
