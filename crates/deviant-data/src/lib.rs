@@ -8,6 +8,7 @@ pub mod json;
 pub mod kdd99;
 pub mod npz;
 pub mod nslkdd;
+pub mod parquet;
 pub mod preprocess;
 pub mod split;
 pub mod summary;

@@ -16,6 +16,7 @@ use deviant_core::Error;
 use deviant_data::excel::workbook_to_csv;
 use deviant_data::fsutil::write_bytes_atomic;
 use deviant_data::json::json_to_csv;
+use deviant_data::parquet::parquet_to_csv;
 use deviant_data::{ReadOptions, SchemaOptions, Table, TableReader, infer_schema};
 use deviant_detectors::{AnyConfig, Model};
 use deviant_store::{ColumnInfo, DatasetRecord, RunRecord, is_id, new_id};
@@ -205,6 +206,8 @@ enum Upload {
     Json,
     /// An Excel or OpenDocument workbook's first sheet, stored as CSV.
     Workbook,
+    /// A Parquet file's flat columns, stored as CSV.
+    Parquet,
 }
 
 impl Upload {
@@ -219,13 +222,14 @@ impl Upload {
             (Some("tsv" | "tab"), true) => Self::AsIs("data.tsv.gz"),
             (Some("json" | "ndjson" | "jsonl"), false) => Self::Json,
             (Some("xlsx" | "xlsm" | "xls" | "ods"), false) => Self::Workbook,
+            (Some("parquet" | "parq"), false) => Self::Parquet,
             _ => {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     format!(
                         "`{name}`: upload a .csv or .tsv file (optionally .gz), JSON rows \
-                         (.json array of objects, .ndjson) or a workbook (.xlsx, .xls, .ods); \
-                         Parquet uploads are not supported yet"
+                         (.json array of objects, .ndjson), a workbook (.xlsx, .xls, .ods) or a \
+                         .parquet file"
                     ),
                 ));
             }
@@ -235,7 +239,7 @@ impl Upload {
     fn stored_name(self) -> &'static str {
         match self {
             Self::AsIs(name) => name,
-            Self::Json | Self::Workbook => "data.csv",
+            Self::Json | Self::Workbook | Self::Parquet => "data.csv",
         }
     }
 
@@ -245,6 +249,7 @@ impl Upload {
             Self::AsIs(_) => Ok(bytes.to_vec()),
             Self::Json => json_to_csv(bytes, name),
             Self::Workbook => workbook_to_csv(bytes, name),
+            Self::Parquet => parquet_to_csv(bytes, name),
         }
     }
 }

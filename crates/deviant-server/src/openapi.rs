@@ -66,7 +66,7 @@ pub fn spec() -> Value {
                     }
                 },
                 "post": {
-                    "summary": "Upload a table: CSV or TSV (optionally gzipped), JSON rows (.json array of objects, .ndjson) or a workbook's first sheet (.xlsx, .xls, .ods)",
+                    "summary": "Upload a table: CSV or TSV (optionally gzipped), JSON rows (.json array of objects, .ndjson) a workbook's first sheet (.xlsx, .xls, .ods) or Parquet",
                     "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {
                         "type": "object", "required": ["file"],
                         "properties": {
@@ -79,7 +79,7 @@ pub fn spec() -> Value {
                         "400": error_response("No `file` part, or an empty file."),
                         "401": unauthorized,
                         "413": error_response("Larger than the server's upload limit."),
-                        "415": error_response("Not a .csv, .tsv, .json, .ndjson, .xlsx, .xls or .ods file."),
+                        "415": error_response("Not a .csv, .tsv, .json, .ndjson, .xlsx, .xls, .ods or .parquet file."),
                         "422": error_response("The table does not read (e.g. a ragged row); the message names line and column.")
                     }
                 }

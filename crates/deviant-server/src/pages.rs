@@ -165,7 +165,7 @@ async fn datasets_page(State(state): State<AppState>) -> Result<Html<String>, Ap
     let datasets = state.store().datasets()?;
     let mut body = String::from(
         r#"<div class="card"><form id="upload" class="grid" enctype="multipart/form-data">
-<label>Table (.csv or .tsv, optionally .gz; JSON rows: .json, .ndjson; a workbook: .xlsx, .xls, .ods)<input type="file" name="file" required></label>
+<label>Table (.csv or .tsv, optionally .gz; JSON rows: .json, .ndjson; a workbook: .xlsx, .xls, .ods; .parquet)<input type="file" name="file" required></label>
 <label>Name (optional)<input name="name"></label>
 <div class="wide"><button type="submit">Upload</button> <progress value="0" max="1"></progress></div>
 <p class="error wide"></p></form></div>

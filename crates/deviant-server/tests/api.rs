@@ -199,9 +199,15 @@ async fn the_dashboard_asks_for_the_token_once() {
 #[tokio::test]
 async fn bad_uploads_are_refused_with_their_reason() {
     let s = server_with(4096);
-    let (status, body) = s.upload("table.parquet", b"PAR1").await;
+    let (status, body) = s.upload("table.feather", b"ARROW1").await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert!(error_of(&body).contains(".csv or .tsv"));
+    let (status, body) = s.upload("table.parquet", b"PAR1").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error_of(&body).contains("not a readable Parquet file"),
+        "{body}"
+    );
     let (status, body) = s.upload("book.xlsx", b"PK\x03\x04").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
