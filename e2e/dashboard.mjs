@@ -1,6 +1,6 @@
 // The dashboard end to end in headless Chromium against a real `deviant serve`:
 // upload a KDD-derived CSV → explore → train an autoencoder → see the run finish → move the
-// threshold and see the metrics change → predict on new rows. Screenshots at 390 and 1280 px
+// threshold and see the metrics change → predict on new rows. Screenshots at 390, 768 and 1280 px
 // go to e2e/screenshots/.
 //
 //   node dashboard.mjs [path/to/deviant]     (default ../target/debug/deviant)
@@ -130,6 +130,8 @@ try {
     assert.notEqual(after.f1, before.f1);
     assert.ok(Number(after.tp) < Number(before.tp), "a higher threshold flags fewer anomalies");
     await page.screenshot({ path: join(shots, "run-1280.png"), fullPage: true });
+    await page.setViewportSize({ width: 768, height: 1024 });
+    await page.screenshot({ path: join(shots, "run-768.png"), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: join(shots, "run-390.png"), fullPage: true });
   });

@@ -1,3 +1,5 @@
+use crate::detector::EpochRecord;
+
 /// Where long-running library code reports progress. Libraries never print; the CLI turns
 /// these calls into progress bars and the server into events.
 pub trait Progress: Send + Sync {
@@ -9,6 +11,8 @@ pub trait Progress: Send + Sync {
     fn message(&self, _text: &str) {}
     /// The current phase is over.
     fn finish(&self) {}
+    /// A training epoch ended with these losses (live loss curves).
+    fn epoch(&self, _record: &EpochRecord) {}
 }
 
 /// A [`Progress`] that ignores everything.

@@ -61,13 +61,37 @@ deviant.sortable = (table) => {
   });
 };
 
+// A small live chart of training (solid) and validation (dashed) loss per epoch.
+deviant.lossChart = (svg, points) => {
+  const [w, h, pad] = [600, 160, 24];
+  const values = points.flatMap((p) => [p.loss, p.valid].filter((v) => v !== null));
+  const [lo, hi] = [Math.min(...values), Math.max(...values)];
+  const last = points[points.length - 1].epoch;
+  const x = (epoch) => pad + (w - 2 * pad) * (last > 1 ? (epoch - 1) / (last - 1) : 0.5);
+  const y = (v) => h - pad - (h - 2 * pad) * (hi > lo ? (v - lo) / (hi - lo) : 0.5);
+  const line = (key, colour, dash) => {
+    const coords = points.filter((p) => p[key] !== null).map((p) => x(p.epoch).toFixed(1) + "," + y(p[key]).toFixed(1));
+    return coords.length ? `<polyline fill="none" stroke="${colour}" stroke-width="2" ${dash} points="${coords.join(" ")}"/>` : "";
+  };
+  svg.innerHTML = `<rect x="${pad}" y="${pad}" width="${w - 2 * pad}" height="${h - 2 * pad}" fill="#fcfcfc" stroke="#ccc"/>` +
+    line("loss", "#4477AA", "") + line("valid", "#EE6677", 'stroke-dasharray="6 4"') +
+    `<text x="${pad}" y="16" font-size="12" fill="#333">loss per epoch: ${points[points.length - 1].loss.toPrecision(4)} (epoch ${last})</text>`;
+  svg.hidden = false;
+};
+
 // Live progress of a queued or running run; the page reloads when it ends.
 deviant.follow = (runId) => {
   const bar = document.getElementById("progress");
   const text = document.getElementById("progress-text");
+  const chart = document.getElementById("live-loss");
+  const points = [];
   const events = new EventSource("/api/v1/runs/" + runId + "/events");
   events.addEventListener("progress", (e) => {
     const event = JSON.parse(e.data);
+    if (event.epoch !== null && event.loss !== null && (points.length === 0 || points[points.length - 1].epoch !== event.epoch)) {
+      points.push({ epoch: event.epoch, loss: event.loss, valid: event.valid_loss });
+      deviant.lossChart(chart, points);
+    }
     if (event.total > 0) { bar.max = event.total; bar.value = event.done; }
     text.textContent = event.status + " · " + event.phase + (event.message ? " · " + event.message : "");
     if (["succeeded", "failed", "cancelled"].includes(event.status)) {

@@ -412,13 +412,7 @@ async fn run_events(
                 .store()
                 .run(&id)?
                 .ok_or_else(|| ApiError::not_found("run", &id))?;
-            let last = RunEvent {
-                status: run.status,
-                phase: "finished".into(),
-                done: 0,
-                total: 0,
-                message: run.error.unwrap_or_default(),
-            };
+            let last = RunEvent::new(run.status, "finished", run.error.unwrap_or_default());
             (last, Box::pin(tokio_stream::empty()))
         }
     };

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use deviant_core::detector::EpochRecord;
 use deviant_core::metrics::Evaluation;
 use deviant_core::schema::LabelSpec;
 use deviant_core::{Error, FitContext, Progress, Result, ThresholdRule};
@@ -236,13 +237,7 @@ impl AppState {
             LiveRun {
                 cancel: Arc::new(AtomicBool::new(false)),
                 events,
-                last: RunEvent {
-                    status: RunStatus::Queued,
-                    phase: "queued".into(),
-                    done: 0,
-                    total: 0,
-                    message: String::new(),
-                },
+                last: RunEvent::new(RunStatus::Queued, "queued", String::new()),
             },
         );
         lock(&self.inner.jobs)
@@ -298,6 +293,14 @@ impl Progress for RunProgress {
 
     fn message(&self, text: &str) {
         self.state.publish(&self.id, |e| e.message = text.into());
+    }
+
+    fn epoch(&self, record: &EpochRecord) {
+        self.state.publish(&self.id, |e| {
+            e.epoch = Some(record.epoch);
+            e.loss = record.train.get("loss").copied();
+            e.valid_loss = record.valid.as_ref().and_then(|v| v.get("loss").copied());
+        });
     }
 }
 

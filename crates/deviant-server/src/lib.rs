@@ -52,6 +52,25 @@ pub struct RunEvent {
     pub done: u64,
     pub total: u64,
     pub message: String,
+    /// The latest finished epoch and its mean losses (deep detectors), for live curves.
+    pub epoch: Option<usize>,
+    pub loss: Option<f64>,
+    pub valid_loss: Option<f64>,
+}
+
+impl RunEvent {
+    pub(crate) fn new(status: deviant_store::RunStatus, phase: &str, message: String) -> Self {
+        Self {
+            status,
+            phase: phase.into(),
+            done: 0,
+            total: 0,
+            message,
+            epoch: None,
+            loss: None,
+            valid_loss: None,
+        }
+    }
 }
 
 /// A queued or running run: its cancel flag and its event channel.

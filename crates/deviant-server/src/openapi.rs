@@ -248,7 +248,8 @@ pub fn spec() -> Value {
                 }},
                 "RunEvent": {"type": "object", "properties": {
                     "status": {"type": "string"}, "phase": {"type": "string"},
-                    "done": {"type": "integer"}, "total": {"type": "integer"}, "message": {"type": "string"}
+                    "done": {"type": "integer"}, "total": {"type": "integer"}, "message": {"type": "string"},
+                    "epoch": {"type": ["integer", "null"]}, "loss": {"type": ["number", "null"]}, "valid_loss": {"type": ["number", "null"]}
                 }}
             }
         }

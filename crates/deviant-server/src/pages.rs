@@ -456,7 +456,7 @@ async fn run_page(
     if !run.status.is_final() {
         let _ = write!(
             body,
-            r#"<div class="card"><progress id="progress" value="0" max="1"></progress><p id="progress-text" class="muted">{status}</p><button id="cancel">Cancel</button></div>
+            r#"<div class="card"><progress id="progress" value="0" max="1"></progress><p id="progress-text" class="muted">{status}</p><svg id="live-loss" viewBox="0 0 600 160" width="100%" height="160" hidden role="img" aria-label="loss per epoch"></svg><button id="cancel">Cancel</button></div>
 <script>deviant.follow("{id}"); document.getElementById("cancel").addEventListener("click", () => fetch("/api/v1/runs/{id}/cancel", {{method: "POST"}}));</script>"#
         );
     }

@@ -582,10 +582,40 @@ async fn a_running_training_can_be_cancelled() {
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{run}");
     let id = run["id"].as_str().unwrap().to_string();
+    // Listen to the run's events while it trains; the stream ends with the run.
+    let listen = s
+        .request("GET", &format!("/api/v1/runs/{id}/events"))
+        .body(Body::empty())
+        .unwrap();
+    let events = tokio::spawn(s.app.clone().oneshot(listen));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let (status, _) = s
         .post_json(&format!("/api/v1/runs/{id}/cancel"), json!({}))
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
+    let stream = events.await.unwrap().unwrap();
+    let text = String::from_utf8(
+        stream
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["epoch"].as_u64().is_some() && e["loss"].as_f64().is_some()),
+        "live losses per epoch: {text}"
+    );
+    assert!(text.contains("\"cancelled\""), "{text}");
     let run = s.finished(&id).await;
     assert_eq!(run["status"], "cancelled", "{run}");
     assert_eq!(run["has_model"], false);

@@ -179,6 +179,8 @@ pub fn train<S: TrainStep>(
             valid: valid_losses,
             seconds: started.elapsed().as_secs_f64(),
         });
+        cx.progress
+            .epoch(summary.history.last().expect("just pushed"));
         if let Some(loss) = monitored {
             if !loss.is_finite() {
                 return Err(Error::Diverged {
