@@ -19,7 +19,7 @@ use deviant_data::json::json_to_csv;
 use deviant_data::parquet::parquet_to_csv;
 use deviant_data::{ReadOptions, SchemaOptions, Table, TableReader, infer_schema};
 use deviant_detectors::{AnyConfig, Model};
-use deviant_store::{ColumnInfo, DatasetRecord, RunRecord, is_id, new_id};
+use deviant_store::{ColumnInfo, DatasetRecord, RunRecord, is_id, new_id, now_unix};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio_stream::StreamExt;
@@ -95,6 +95,22 @@ pub(crate) async fn blocking<T: Send + 'static>(
     })?
 }
 
+impl AppState {
+    /// The dataset `id`, or a 404 (also for ids of the wrong shape).
+    pub(crate) fn find_dataset(&self, id: &str) -> ApiResult<DatasetRecord> {
+        checked_id("dataset", id)?;
+        let found = self.store().dataset(id)?;
+        found.ok_or_else(|| ApiError::not_found("dataset", id))
+    }
+
+    /// The run `id`, or a 404 (also for ids of the wrong shape).
+    pub(crate) fn find_run(&self, id: &str) -> ApiResult<RunRecord> {
+        checked_id("run", id)?;
+        let found = self.store().run(id)?;
+        found.ok_or_else(|| ApiError::not_found("run", id))
+    }
+}
+
 fn checked_id(what: &str, id: &str) -> ApiResult<()> {
     if is_id(id) {
         Ok(())
@@ -164,11 +180,7 @@ async fn get_dataset(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DatasetRecord>> {
-    checked_id("dataset", &id)?;
-    let found = state.store().dataset(&id)?;
-    found
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("dataset", &id))
+    state.find_dataset(&id).map(Json)
 }
 
 async fn delete_dataset(
@@ -188,11 +200,7 @@ async fn dataset_summary(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    checked_id("dataset", &id)?;
-    let dataset = state
-        .store()
-        .dataset(&id)?
-        .ok_or_else(|| ApiError::not_found("dataset", &id))?;
+    let dataset = state.find_dataset(&id)?;
     let (rows, columns) = crate::pages::summary_of(&state, &dataset).await?;
     Ok(Json(json!({ "rows": rows, "columns": columns })))
 }
@@ -331,9 +339,7 @@ async fn upload_dataset(
                         .unwrap_or_default(),
                 })
                 .collect(),
-            created_unix: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64),
+            created_unix: now_unix(),
         };
         state.store().insert_dataset(&record)?;
         Ok(record)
@@ -350,11 +356,7 @@ async fn get_run(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RunRecord>> {
-    checked_id("run", &id)?;
-    let found = state.store().run(&id)?;
-    found
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("run", &id))
+    state.find_run(&id).map(Json)
 }
 
 async fn create_run(
@@ -362,11 +364,7 @@ async fn create_run(
     request: Result<Json<RunRequest>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<RunRecord>)> {
     let Json(request) = request?;
-    checked_id("dataset", &request.dataset)?;
-    let dataset = state
-        .store()
-        .dataset(&request.dataset)?
-        .ok_or_else(|| ApiError::not_found("dataset", &request.dataset))?;
+    let dataset = state.find_dataset(&request.dataset)?;
     let record = state.enqueue(&request, &dataset)?;
     Ok((StatusCode::ACCEPTED, Json(record)))
 }
@@ -453,10 +451,7 @@ fn model(state: &AppState, id: &str) -> ApiResult<Arc<Model>> {
     if let Some(model) = lock(&state.inner.models).get(id) {
         return Ok(model.clone());
     }
-    let run = state
-        .store()
-        .run(id)?
-        .ok_or_else(|| ApiError::not_found("run", id))?;
+    let run = state.find_run(id)?;
     if !run.has_model {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -213,23 +213,12 @@ impl AppState {
         dataset: &DatasetRecord,
     ) -> Result<RunRecord> {
         request.check(dataset)?;
-        let record = RunRecord {
-            id: new_id(),
-            dataset_id: dataset.id.clone(),
-            detector: request.detector.clone(),
-            request: serde_json::to_value(request).expect("requests serialise"),
-            status: RunStatus::Queued,
-            error: None,
-            created_unix: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64),
-            started_unix: None,
-            finished_unix: None,
-            fit_seconds: None,
-            metrics: None,
-            history: None,
-            has_model: false,
-        };
+        let record = RunRecord::queued(
+            new_id(),
+            dataset.id.clone(),
+            request.detector.clone(),
+            serde_json::to_value(request).expect("requests serialise"),
+        );
         self.store().insert_run(&record)?;
         let (events, _) = broadcast::channel(64);
         lock(&self.inner.live).insert(

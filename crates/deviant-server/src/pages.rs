@@ -17,7 +17,7 @@ use deviant_data::{ReadOptions, SchemaOptions, TableReader, infer_schema};
 use deviant_detectors::AnyConfig;
 use deviant_report::charts::{Curve, horizontal_bars, pr_chart, roc_chart, value_histogram};
 use deviant_report::{ChartOptions, ScoredSplit, escape, series_colour, split_charts};
-use deviant_store::{DatasetRecord, RunRecord, RunStatus, is_id};
+use deviant_store::{DatasetRecord, RunRecord, RunStatus};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -108,10 +108,7 @@ fn embedded_json(value: &impl serde::Serialize) -> String {
 
 fn when(unix: i64) -> String {
     // Days and hours are enough to tell uploads and runs apart; no time-zone database.
-    let age = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-        - unix;
+    let age = deviant_store::now_unix() - unix;
     match age {
         a if a < 60 => "just now".into(),
         a if a < 3600 => format!("{} min ago", a / 60),
@@ -196,16 +193,6 @@ async fn datasets_page(State(state): State<AppState>) -> Result<Html<String>, Ap
     Ok(layout("Datasets", &body))
 }
 
-fn dataset_or_404(state: &AppState, id: &str) -> Result<DatasetRecord, ApiError> {
-    if !is_id(id) {
-        return Err(ApiError::not_found("dataset", id));
-    }
-    state
-        .store()
-        .dataset(id)?
-        .ok_or_else(|| ApiError::not_found("dataset", id))
-}
-
 /// Reads a dataset and summarises every column (also behind `/api/v1/datasets/{id}/summary`).
 pub(crate) async fn summary_of(
     state: &AppState,
@@ -229,7 +216,7 @@ async fn explore_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Html<String>, ApiError> {
-    let dataset = dataset_or_404(&state, &id)?;
+    let dataset = state.find_dataset(&id)?;
     let (rows, columns) = summary_of(&state, &dataset).await?;
     let mut body = format!(
         r#"<p>{rows} rows · {n} columns · {size} · uploaded {when} · <a class="button" href="/train?dataset={id}">Train a detector on it</a></p>"#,
@@ -417,16 +404,6 @@ async fn runs_page(State(state): State<AppState>) -> Result<Html<String>, ApiErr
     Ok(layout("Runs", &body))
 }
 
-fn run_or_404(state: &AppState, id: &str) -> Result<RunRecord, ApiError> {
-    if !is_id(id) {
-        return Err(ApiError::not_found("run", id));
-    }
-    state
-        .store()
-        .run(id)?
-        .ok_or_else(|| ApiError::not_found("run", id))
-}
-
 fn test_scores(state: &AppState, id: &str) -> Option<TestScores> {
     let path = state.store().run_dir(id).join(TEST_SCORES);
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
@@ -441,7 +418,7 @@ async fn run_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Html<String>, ApiError> {
-    let run = run_or_404(&state, &id)?;
+    let run = state.find_run(&id)?;
     let status = format!("{:?}", run.status).to_lowercase();
     let request = &run.request;
     let mut body = format!(
@@ -600,7 +577,7 @@ async fn compare_page(
     let mut prevalence = 0.0;
     let mut missing = Vec::new();
     for (i, id) in query.ids.split(',').filter(|s| !s.is_empty()).enumerate() {
-        let run = run_or_404(&state, id)?;
+        let run = state.find_run(id)?;
         let Some(t) = test_scores(&state, id) else {
             missing.push(format!("{} ({id})", run.detector));
             continue;
@@ -645,7 +622,7 @@ async fn predict_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Html<String>, ApiError> {
-    let run = run_or_404(&state, &id)?;
+    let run = state.find_run(&id)?;
     if run.status != RunStatus::Succeeded {
         return Ok(layout(
             "Predict",

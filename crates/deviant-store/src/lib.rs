@@ -26,7 +26,8 @@ fn db_error(e: rusqlite::Error) -> Error {
     Error::Other(format!("registry database: {e}"))
 }
 
-fn now() -> i64 {
+/// Seconds since the Unix epoch, as every record stores times.
+pub fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -129,6 +130,32 @@ pub struct RunRecord {
     pub has_model: bool,
 }
 
+impl RunRecord {
+    /// A run just queued: nothing started, measured or saved yet.
+    pub fn queued(
+        id: String,
+        dataset_id: String,
+        detector: String,
+        request: serde_json::Value,
+    ) -> Self {
+        Self {
+            id,
+            dataset_id,
+            detector,
+            request,
+            status: RunStatus::Queued,
+            error: None,
+            created_unix: now_unix(),
+            started_unix: None,
+            finished_unix: None,
+            fit_seconds: None,
+            metrics: None,
+            history: None,
+            has_model: false,
+        }
+    }
+}
+
 /// The registry: one SQLite database and the files beside it.
 pub struct Store {
     home: PathBuf,
@@ -161,7 +188,7 @@ impl Store {
                 "UPDATE runs SET status = 'failed', finished_unix = ?1,
                  error = 'interrupted: the server stopped while the run was queued or running'
                  WHERE status IN ('queued', 'running')",
-                params![now()],
+                params![now_unix()],
             )
             .map_err(db_error)?;
         Ok(store)
@@ -343,7 +370,7 @@ impl Store {
         self.db
             .execute(
                 "UPDATE runs SET status = 'running', started_unix = ?2 WHERE id = ?1",
-                params![id, now()],
+                params![id, now_unix()],
             )
             .map_err(db_error)?;
         Ok(())
@@ -359,7 +386,7 @@ impl Store {
                     id,
                     outcome.status.as_str(),
                     outcome.error,
-                    now(),
+                    now_unix(),
                     outcome.fit_seconds,
                     outcome.metrics.as_ref().map(|m| m.to_string()),
                     outcome.history.as_ref().map(|h| h.to_string()),
@@ -455,21 +482,12 @@ mod tests {
     }
 
     fn run(id: &str, dataset_id: &str) -> RunRecord {
-        RunRecord {
-            id: id.into(),
-            dataset_id: dataset_id.into(),
-            detector: "pca".into(),
-            request: serde_json::json!({"detector": {"kind": "pca"}}),
-            status: RunStatus::Queued,
-            error: None,
-            created_unix: 2,
-            started_unix: None,
-            finished_unix: None,
-            fit_seconds: None,
-            metrics: None,
-            history: None,
-            has_model: false,
-        }
+        RunRecord::queued(
+            id.into(),
+            dataset_id.into(),
+            "pca".into(),
+            serde_json::json!({"detector": {"kind": "pca"}}),
+        )
     }
 
     #[test]
