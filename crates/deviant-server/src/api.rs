@@ -45,6 +45,11 @@ impl ApiError {
         }
     }
 
+    /// The status and message sent.
+    pub(crate) fn parts(&self) -> (StatusCode, &str) {
+        (self.status, &self.message)
+    }
+
     pub(crate) fn not_found(what: &str, id: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, format!("no {what} with id `{id}`"))
     }

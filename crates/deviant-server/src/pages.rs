@@ -82,6 +82,31 @@ async fn script() -> impl IntoResponse {
     )
 }
 
+/// An error on a dashboard page: the API's message, as a page.
+pub(crate) struct PageError(ApiError);
+
+impl<E: Into<ApiError>> From<E> for PageError {
+    fn from(error: E) -> Self {
+        Self(error.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, message) = self.0.parts();
+        let title = if status == StatusCode::NOT_FOUND {
+            "Not found"
+        } else {
+            "Something went wrong"
+        };
+        let body = format!(
+            r#"<p class="error">{}</p><p><a href="/">Back to the datasets</a></p>"#,
+            escape(message)
+        );
+        (status, layout(title, &body)).into_response()
+    }
+}
+
 /// A whole page: header navigation, then `body`.
 fn layout(title: &str, body: &str) -> Html<String> {
     Html(format!(
@@ -158,7 +183,7 @@ async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Re
         .into_response()
 }
 
-async fn datasets_page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
+async fn datasets_page(State(state): State<AppState>) -> Result<Html<String>, PageError> {
     let datasets = state.store().datasets()?;
     let mut body = String::from(
         r#"<div class="card"><form id="upload" class="grid" enctype="multipart/form-data">
@@ -215,7 +240,7 @@ fn number(v: f64) -> String {
 async fn explore_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PageError> {
     let dataset = state.find_dataset(&id)?;
     let (rows, columns) = summary_of(&state, &dataset).await?;
     let mut body = format!(
@@ -304,7 +329,7 @@ struct TrainQuery {
 async fn train_page(
     State(state): State<AppState>,
     Query(query): Query<TrainQuery>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PageError> {
     let datasets = state.store().datasets()?;
     if datasets.is_empty() {
         return Ok(layout(
@@ -363,7 +388,7 @@ fn metric(run: &RunRecord, name: &str) -> Option<f64> {
     run.metrics.as_ref()?["evaluation"][name].as_f64()
 }
 
-async fn runs_page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
+async fn runs_page(State(state): State<AppState>) -> Result<Html<String>, PageError> {
     let runs = state.store().runs()?;
     let names: HashMap<String, String> = state
         .store()
@@ -417,7 +442,7 @@ fn explained(state: &AppState, id: &str) -> Option<Explained> {
 async fn run_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PageError> {
     let run = state.find_run(&id)?;
     let status = format!("{:?}", run.status).to_lowercase();
     let request = &run.request;
@@ -571,7 +596,7 @@ struct CompareQuery {
 async fn compare_page(
     State(state): State<AppState>,
     Query(query): Query<CompareQuery>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PageError> {
     let mut roc = Vec::new();
     let mut pr = Vec::new();
     let mut prevalence = 0.0;
@@ -621,7 +646,7 @@ async fn compare_page(
 async fn predict_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PageError> {
     let run = state.find_run(&id)?;
     if run.status != RunStatus::Succeeded {
         return Ok(layout(

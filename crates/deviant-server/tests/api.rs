@@ -529,6 +529,9 @@ async fn upload_train_and_score_end_to_end() {
         assert!(html.contains(expected), "{uri} lacks {expected}");
         assert!(html.starts_with("<!DOCTYPE html>"), "{uri}");
     }
+    let (status, missing) = page("/runs/0123456789abcdef".to_string()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(missing.starts_with("<!DOCTYPE html>") && missing.contains("no run with id"));
     let (_, run_html) = page(format!("/runs/{run_id}")).await;
     assert!(
         run_html.matches("<svg ").count() >= 6,
