@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use deviant_core::metrics::quantile;
 use deviant_core::{ColumnKind, Schema};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::table::{ColumnData, Table};
 
@@ -17,7 +17,7 @@ const HISTOGRAM_BINS: usize = 20;
 const MOST_FREQUENT: usize = 20;
 
 /// count, mean, std (sample), min, quartiles, max of the present cells.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NumericSummary {
     pub mean: f64,
     pub std: f64,
@@ -30,7 +30,7 @@ pub struct NumericSummary {
     pub histogram: Vec<(f64, f64, u64)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnSummary {
     pub name: String,
     pub kind: ColumnKind,
@@ -102,6 +102,13 @@ fn most_frequent<'a>(values: impl Iterator<Item = &'a str>) -> (u64, Vec<(String
     top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     top.truncate(MOST_FREQUENT);
     (unique, top)
+}
+
+/// A whole table's summary: its row count and one summary per column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableSummary {
+    pub rows: usize,
+    pub columns: Vec<ColumnSummary>,
 }
 
 /// One summary per feature column of `table` (read under `schema`).

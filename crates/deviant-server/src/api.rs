@@ -17,6 +17,7 @@ use deviant_data::excel::workbook_to_csv;
 use deviant_data::fsutil::write_bytes_atomic;
 use deviant_data::json::json_to_csv;
 use deviant_data::parquet::parquet_to_csv;
+use deviant_data::summary::{TableSummary, summarize};
 use deviant_data::{ReadOptions, SchemaOptions, Table, TableReader, infer_schema};
 use deviant_detectors::{AnyConfig, Model};
 use deviant_store::{ColumnInfo, DatasetRecord, RunRecord, is_id, new_id, now_unix};
@@ -204,10 +205,53 @@ async fn delete_dataset(
 async fn dataset_summary(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TableSummary>> {
     let dataset = state.find_dataset(&id)?;
-    let (rows, columns) = crate::pages::summary_of(&state, &dataset).await?;
-    Ok(Json(json!({ "rows": rows, "columns": columns })))
+    Ok(Json(summary_of(&state, &dataset).await?))
+}
+
+/// The summary written beside a dataset when it was uploaded.
+const SUMMARY: &str = "summary.json";
+
+/// A dataset's summary: the one stored at upload, or (for an older upload without one)
+/// read from the file now and stored for next time.
+pub(crate) async fn summary_of(
+    state: &AppState,
+    dataset: &DatasetRecord,
+) -> ApiResult<TableSummary> {
+    let dir = state.store().dataset_dir(&dataset.id);
+    let data = dir.join(&dataset.file);
+    blocking(move || {
+        let stored = std::fs::read(dir.join(SUMMARY))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        match stored {
+            Some(summary) => Ok(summary),
+            None => {
+                let options = ReadOptions::default();
+                let schema = infer_schema(&data, &options, &SchemaOptions::default())?;
+                let table = TableReader::open(&data, &options, &schema)?.read_all()?;
+                Ok(store_summary(&dir, &schema, &table)?)
+            }
+        }
+    })
+    .await
+}
+
+fn store_summary(
+    dir: &std::path::Path,
+    schema: &deviant_core::Schema,
+    table: &Table,
+) -> deviant_core::Result<TableSummary> {
+    let summary = TableSummary {
+        rows: table.n_rows(),
+        columns: summarize(schema, table),
+    };
+    write_bytes_atomic(
+        &dir.join(SUMMARY),
+        &serde_json::to_vec(&summary).expect("summaries serialise"),
+    )?;
+    Ok(summary)
 }
 
 /// How an upload is stored, by its file name's extension.
@@ -311,10 +355,10 @@ async fn upload_dataset(
             write_bytes_atomic(&path, &upload_kind.convert(&bytes, &file_name)?)?;
             let options = ReadOptions::default();
             let schema = infer_schema(&path, &options, &SchemaOptions::default())?;
-            let rows = TableReader::open(&path, &options, &schema)?
-                .read_all()?
-                .n_rows();
-            Ok((schema, rows))
+            let table = TableReader::open(&path, &options, &schema)?.read_all()?;
+            // Summarised now, while the table is in memory, for the explore page and API.
+            store_summary(&dir, &schema, &table)?;
+            Ok((schema, table.n_rows()))
         };
         let (schema, rows) = match read() {
             Ok(read) => read,

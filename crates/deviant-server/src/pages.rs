@@ -11,17 +11,17 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use deviant_core::ColumnKind;
 use deviant_core::metrics::Evaluation;
-use deviant_data::summary::{ColumnSummary, summarize};
-use deviant_data::{ReadOptions, SchemaOptions, TableReader, infer_schema};
+use deviant_data::summary::ColumnSummary;
 use deviant_detectors::AnyConfig;
 use deviant_report::charts::{Curve, horizontal_bars, pr_chart, roc_chart, value_histogram};
 use deviant_report::{ChartOptions, ScoredSplit, escape, series_colour, split_charts};
-use deviant_store::{DatasetRecord, RunRecord, RunStatus};
+use deviant_store::{RunRecord, RunStatus};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::api::{ApiError, blocking};
+use crate::api::{ApiError, summary_of};
 use crate::jobs::{EXPLAINED, Explained, TEST_SCORES, TestScores};
 
 /// The session cookie holding the API token (HttpOnly, SameSite=Strict).
@@ -218,21 +218,6 @@ async fn datasets_page(State(state): State<AppState>) -> Result<Html<String>, Pa
     Ok(layout("Datasets", &body))
 }
 
-/// Reads a dataset and summarises every column (also behind `/api/v1/datasets/{id}/summary`).
-pub(crate) async fn summary_of(
-    state: &AppState,
-    dataset: &DatasetRecord,
-) -> Result<(usize, Vec<ColumnSummary>), ApiError> {
-    let path = state.store().dataset_dir(&dataset.id).join(&dataset.file);
-    blocking(move || {
-        let options = ReadOptions::default();
-        let schema = infer_schema(&path, &options, &SchemaOptions::default())?;
-        let table = TableReader::open(&path, &options, &schema)?.read_all()?;
-        Ok((table.n_rows(), summarize(&schema, &table)))
-    })
-    .await
-}
-
 fn number(v: f64) -> String {
     deviant_report::charts::short(v)
 }
@@ -242,7 +227,8 @@ async fn explore_page(
     Path(id): Path<String>,
 ) -> Result<Html<String>, PageError> {
     let dataset = state.find_dataset(&id)?;
-    let (rows, columns) = summary_of(&state, &dataset).await?;
+    let summary = summary_of(&state, &dataset).await?;
+    let (rows, columns) = (summary.rows, summary.columns);
     let mut body = format!(
         r#"<p>{rows} rows · {n} columns · {size} · uploaded {when} · <a class="button" href="/train?dataset={id}">Train a detector on it</a></p>"#,
         n = columns.len(),
@@ -251,10 +237,9 @@ async fn explore_page(
     );
     body.push_str(r#"<h2>Structure</h2><div class="card scroll"><table><thead><tr><th>column</th><th>type</th><th class="num">present</th><th class="num">missing</th><th class="num">unique</th></tr></thead><tbody>"#);
     for c in &columns {
-        let kind = if c.numeric.is_some() {
-            "numeric"
-        } else {
-            "categorical"
+        let kind = match c.kind {
+            ColumnKind::Numeric => "numeric",
+            ColumnKind::Categorical => "categorical",
         };
         let _ = write!(
             body,
@@ -284,7 +269,10 @@ async fn explore_page(
         }
         body.push_str("</tbody></table></div>");
     }
-    let categorical: Vec<&ColumnSummary> = columns.iter().filter(|c| c.numeric.is_none()).collect();
+    let categorical: Vec<&ColumnSummary> = columns
+        .iter()
+        .filter(|c| c.kind == ColumnKind::Categorical)
+        .collect();
     if !categorical.is_empty() {
         body.push_str(r#"<h2>Categorical columns</h2><div class="card scroll"><table><thead><tr><th>column</th><th class="num">count</th><th class="num">unique</th><th>top</th><th class="num">freq</th></tr></thead><tbody>"#);
         for c in &categorical {

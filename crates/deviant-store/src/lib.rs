@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! HOME/deviant.db          SQLite: datasets, runs, settings (schema version in user_version)
-//! HOME/datasets/ID/data.*  the uploaded file, under a generated name
+//! HOME/datasets/ID/data.*  the uploaded file, under a generated name, and summary.json
 //! HOME/models/RUN_ID/      the saved Model of a finished run
 //! HOME/runs/RUN_ID/         what a run measured beyond its metrics (test scores)
 //! ```
