@@ -17,6 +17,8 @@ use crate::classic::ocsvm::OcsvmConfig;
 use crate::classic::pca::PcaConfig;
 use crate::deep::aae::AaeConfig;
 use crate::deep::ae::AeConfig;
+use crate::deep::alad::AladConfig;
+use crate::deep::bigan::BiganConfig;
 use crate::deep::dagmm::{DagmmConfig, VaegmmConfig};
 use crate::deep::svdd::DeepSvddConfig;
 use crate::deep::vae::VaeConfig;
@@ -31,6 +33,8 @@ pub enum AnyConfig {
     Dagmm(DagmmConfig),
     Vaegmm(VaegmmConfig),
     DeepSvdd(DeepSvddConfig),
+    Bigan(BiganConfig),
+    Alad(AladConfig),
     Pca(PcaConfig),
     Iforest(IforestConfig),
     Mahalanobis(MahalanobisConfig),
@@ -52,6 +56,8 @@ macro_rules! each {
             AnyConfig::Dagmm($c) => $body,
             AnyConfig::Vaegmm($c) => $body,
             AnyConfig::DeepSvdd($c) => $body,
+            AnyConfig::Bigan($c) => $body,
+            AnyConfig::Alad($c) => $body,
             AnyConfig::Pca($c) => $body,
             AnyConfig::Iforest($c) => $body,
             AnyConfig::Mahalanobis($c) => $body,
@@ -108,6 +114,18 @@ impl AnyConfig {
                 kind: DeepSvddConfig::KIND,
                 summary: "Deep SVDD (Ruff et al. 2018); score = squared distance to the centre",
                 defaults: AnyConfig::DeepSvdd(DeepSvddConfig::default()),
+            },
+            KindInfo {
+                kind: BiganConfig::KIND,
+                summary: "BiGAN (Donahue et al. 2017) scored as Zenati et al. 2018: reconstruction \
+                          error mixed with discriminator feature matching",
+                defaults: AnyConfig::Bigan(BiganConfig::default()),
+            },
+            KindInfo {
+                kind: AladConfig::KIND,
+                summary: "ALAD (Zenati et al. 2018): BiGAN with cycle-consistency discriminators; \
+                          score = L1 distance of D_xx features",
+                defaults: AnyConfig::Alad(AladConfig::default()),
             },
             KindInfo {
                 kind: PcaConfig::KIND,

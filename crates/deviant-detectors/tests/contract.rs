@@ -32,6 +32,10 @@ fn detectors() -> Vec<AnyConfig> {
                     "hidden": [16, 4], "learning_rate": 1e-3,
                     "training": {"epochs": 30, "batch_size": 64}
                 }),
+                "bigan" | "alad" => json!({
+                    "latent": 4, "learning_rate": 1e-3,
+                    "training": {"epochs": 30, "batch_size": 64}
+                }),
                 _ => json!({}),
             };
             AnyConfig::from_params(info.kind, &small).unwrap()

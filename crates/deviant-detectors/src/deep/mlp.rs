@@ -37,6 +37,16 @@ impl Mlp {
         &self,
         x: Tensor<2>,
         activation: Activation,
+        dropout: Option<(f64, &mut ChaCha8Rng)>,
+    ) -> Tensor<2> {
+        self.forward_with(x, |h| activation.apply(h), dropout)
+    }
+
+    /// [`Self::forward`] with any nonlinearity (the GANs' leaky ReLU with slope 0.2).
+    pub fn forward_with(
+        &self,
+        x: Tensor<2>,
+        activation: impl Fn(Tensor<2>) -> Tensor<2>,
         mut dropout: Option<(f64, &mut ChaCha8Rng)>,
     ) -> Tensor<2> {
         let last = self.layers.len() - 1;
@@ -44,7 +54,7 @@ impl Mlp {
         for (i, layer) in self.layers.iter().enumerate() {
             h = layer.forward(h);
             if i < last {
-                h = activation.apply(h);
+                h = activation(h);
                 if let Some((rate, rng)) = dropout.as_mut() {
                     let mask = dropout_mask(h.dims(), *rate, rng, &h.device());
                     h = h * mask;

@@ -2,7 +2,10 @@
 //! and built from [`mlp::Mlp`] stacks.
 
 pub mod aae;
+pub mod adversarial;
 pub mod ae;
+pub mod alad;
+pub mod bigan;
 pub mod dagmm;
 pub mod mlp;
 pub mod svdd;

@@ -42,6 +42,11 @@ pub fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
         .map_err(|e| Error::Other(format!("reading a tensor: {e:?}")))
 }
 
+/// A one-element tensor (a loss) as a number.
+pub fn scalar(t: Tensor<1>) -> f64 {
+    f64::from(t.into_scalar::<f32>())
+}
+
 /// A rank-2 tensor as an ndarray matrix.
 pub fn to_array2(t: Tensor<2>) -> Result<Array2<f32>> {
     let [rows, cols] = t.dims();

@@ -3,7 +3,6 @@ use std::path::Path;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::tensor::activation::softplus;
 use deviant_core::detector::FitSummary;
 use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
 use ndarray::{Array1, Array2, ArrayView2};
@@ -11,8 +10,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::AaeConfig;
+use crate::deep::adversarial::{said_fake, said_real};
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{cpu, explain_in_chunks, gaussian, score_in_chunks};
+use crate::deep::tensor::{cpu, explain_in_chunks, gaussian, scalar, score_in_chunks};
 use crate::deep::train::{Losses, TrainStep, fit_step};
 use crate::deep::{load_net, save_net};
 
@@ -37,16 +37,6 @@ impl AaeNet {
         let out = self.decoder.forward(z.clone(), config.activation, None);
         (z, (out - x).square())
     }
-}
-
-/// −log σ(logits) averaged: the cross-entropy of calling every row "from the prior".
-fn said_real(logits: Tensor<2>) -> Tensor<1> {
-    softplus(-logits, 1.0).mean()
-}
-
-/// −log(1 − σ(logits)) averaged: the cross-entropy of calling every row "a code".
-fn said_fake(logits: Tensor<2>) -> Tensor<1> {
-    softplus(logits, 1.0).mean()
 }
 
 /// Two optimisers in one step: the autoencoder minimises reconstruction error plus the
@@ -88,10 +78,6 @@ impl AaeStep {
     }
 }
 
-fn value(t: Tensor<1>) -> f64 {
-    f64::from(t.into_scalar::<f32>())
-}
-
 impl TrainStep for AaeStep {
     fn step(mut self, batch: Tensor<2>, rng: &mut ChaCha8Rng) -> (Self, Losses) {
         let (loss, reconstruction, adversarial, z) =
@@ -104,7 +90,7 @@ impl TrainStep for AaeStep {
 
         let prior = gaussian(codes.dims(), rng, &codes.device());
         let d_loss = self.discriminator_loss(&self.discriminator, codes, prior);
-        let d_value = value(d_loss.clone());
+        let d_value = scalar(d_loss.clone());
         let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
         self.discriminator =
             self.discriminator_optimizer
@@ -119,7 +105,7 @@ impl TrainStep for AaeStep {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let prior = gaussian(codes.dims(), &mut rng, &codes.device());
         let d_loss = self.discriminator_loss(&discriminator, codes, prior);
-        losses(reconstruction, adversarial, value(d_loss))
+        losses(reconstruction, adversarial, scalar(d_loss))
     }
 }
 
@@ -127,8 +113,8 @@ impl TrainStep for AaeStep {
 /// design, so early stopping on them would stop at random.
 fn losses(reconstruction: Tensor<1>, adversarial: Tensor<1>, discriminator: f64) -> Losses {
     Losses(vec![
-        ("loss", value(reconstruction)),
-        ("adversarial", value(adversarial)),
+        ("loss", scalar(reconstruction)),
+        ("adversarial", scalar(adversarial)),
         ("discriminator", discriminator),
     ])
 }

@@ -1,0 +1,289 @@
+use std::path::Path;
+
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use deviant_core::detector::FitSummary;
+use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
+use ndarray::{Array1, Array2, ArrayView2};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::AladConfig;
+use crate::deep::adversarial::{
+    Codec, PairDiscriminator, XzDiscriminator, adam, said_fake, said_real,
+};
+use crate::deep::bigan::{losses, reconstruction_error};
+use crate::deep::tensor::{cpu, explain_in_chunks, gaussian, scalar, score_in_chunks};
+use crate::deep::train::{Losses, TrainStep, fit_step};
+use crate::deep::{load_net, save_net};
+
+fn codec(config: &AladConfig, n_features: usize, rng: &mut ChaCha8Rng, device: &Device) -> Codec {
+    Codec::new(
+        n_features,
+        config.latent,
+        &config.encoder_hidden,
+        &config.generator_hidden,
+        rng,
+        device,
+    )
+}
+
+/// What the score needs: the encoder, the generator and D_xx.
+#[derive(Module, Debug)]
+pub struct AladNet {
+    codec: Codec,
+    xx: PairDiscriminator,
+}
+
+impl AladNet {
+    /// Reconstruction residuals |x − G(E(x))| `[B, features]` and the score, the L1 distance
+    /// between D_xx's features of (x, x) and (x, G(E(x))) `[B]`.
+    fn residuals(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+        let reconstruction = self.codec.generate(self.codec.encode(x.clone()));
+        let (_, same) = self.xx.forward(x.clone(), x.clone(), None);
+        let (_, rebuilt) = self.xx.forward(x.clone(), reconstruction.clone(), None);
+        let distance = (same - rebuilt).abs().sum_dim(1).squeeze_dim(1);
+        ((x - reconstruction).abs(), distance)
+    }
+}
+
+/// The three discriminators, trained by one optimiser (each loss term involves one of them).
+#[derive(Module, Debug)]
+struct Critics {
+    xz: XzDiscriminator,
+    xx: PairDiscriminator,
+    zz: PairDiscriminator,
+}
+
+impl Critics {
+    fn new(config: &AladConfig, n_features: usize, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        Self {
+            xz: XzDiscriminator::new(
+                n_features,
+                config.latent,
+                config.xz_width,
+                config.xz_dropout,
+                rng,
+                device,
+            ),
+            xx: PairDiscriminator::new(
+                n_features,
+                config.xx_width,
+                config.pair_dropout,
+                rng,
+                device,
+            ),
+            zz: PairDiscriminator::new(
+                config.latent,
+                config.zz_width,
+                config.pair_dropout,
+                rng,
+                device,
+            ),
+        }
+    }
+}
+
+/// One batch's passes through the encoder and generator: E(x), G(z), G(E(x)), E(G(z)).
+struct Passes {
+    encoded: Tensor<2>,
+    generated: Tensor<2>,
+    rebuilt_x: Tensor<2>,
+    rebuilt_z: Tensor<2>,
+}
+
+impl Passes {
+    fn new(codec: &Codec, x: Tensor<2>, z: Tensor<2>) -> Self {
+        let encoded = codec.encode(x);
+        let generated = codec.generate(z);
+        Self {
+            rebuilt_x: codec.generate(encoded.clone()),
+            rebuilt_z: codec.encode(generated.clone()),
+            encoded,
+            generated,
+        }
+    }
+
+    fn detach(self) -> Self {
+        Self {
+            encoded: self.encoded.detach(),
+            generated: self.generated.detach(),
+            rebuilt_x: self.rebuilt_x.detach(),
+            rebuilt_z: self.rebuilt_z.detach(),
+        }
+    }
+}
+
+impl Critics {
+    /// The discriminators' loss (real: (x, E(x)), (x, x), (z, z); fake: (G(z), z),
+    /// (x, G(E(x))), (z, E(G(z)))) and the codec's loss with the labels swapped.
+    fn losses(
+        &self,
+        x: Tensor<2>,
+        z: Tensor<2>,
+        passes: Passes,
+        mut rng: Option<&mut ChaCha8Rng>,
+    ) -> (Tensor<1>, Tensor<1>) {
+        let pairs = [
+            (
+                self.xz
+                    .forward(x.clone(), passes.encoded, rng.as_deref_mut())
+                    .0,
+                self.xz
+                    .forward(passes.generated, z.clone(), rng.as_deref_mut())
+                    .0,
+            ),
+            (
+                self.xx.forward(x.clone(), x.clone(), rng.as_deref_mut()).0,
+                self.xx.forward(x, passes.rebuilt_x, rng.as_deref_mut()).0,
+            ),
+            (
+                self.zz.forward(z.clone(), z.clone(), rng.as_deref_mut()).0,
+                self.zz.forward(z, passes.rebuilt_z, rng.as_deref_mut()).0,
+            ),
+        ];
+        let mut discriminators = Vec::new();
+        let mut codec = Vec::new();
+        for (real, fake) in pairs {
+            discriminators.push(said_real(real.clone()) + said_fake(fake.clone()));
+            codec.push(said_fake(real) + said_real(fake));
+        }
+        let sum = |terms: Vec<Tensor<1>>| Tensor::cat(terms, 0).sum();
+        (sum(discriminators), sum(codec))
+    }
+}
+
+/// Discriminators first, then encoder and generator against the updated discriminators, on
+/// the same batch and prior sample (as in the paper's code).
+struct AladStep {
+    codec: Codec,
+    critics: Critics,
+    codec_optimizer: ModuleOptimizer,
+    critics_optimizer: ModuleOptimizer,
+    learning_rate: f64,
+    latent: usize,
+}
+
+impl TrainStep for AladStep {
+    fn step(mut self, batch: Tensor<2>, rng: &mut ChaCha8Rng) -> (Self, Losses) {
+        let z = gaussian([batch.dims()[0], self.latent], rng, &batch.device());
+        let passes = Passes::new(&self.codec, batch.clone(), z.clone()).detach();
+        let (d_loss, _) = self
+            .critics
+            .losses(batch.clone(), z.clone(), passes, Some(rng));
+        let d_value = scalar(d_loss.clone());
+        let grads = GradientsParams::from_grads(d_loss.backward(), &self.critics);
+        self.critics = self
+            .critics_optimizer
+            .step(self.learning_rate, self.critics, grads);
+
+        let passes = Passes::new(&self.codec, batch.clone(), z.clone());
+        let (_, g_loss) = self.critics.losses(batch.clone(), z, passes, Some(rng));
+        let g_value = scalar(g_loss.clone());
+        let grads = GradientsParams::from_grads(g_loss.backward(), &self.codec);
+        self.codec = self
+            .codec_optimizer
+            .step(self.learning_rate, self.codec, grads);
+        let reconstruction = reconstruction_error(&self.codec, batch.detach());
+        (self, losses(reconstruction, d_value, g_value))
+    }
+
+    fn evaluate(&self, batch: Tensor<2>) -> Losses {
+        let (codec, critics) = (self.codec.valid(), self.critics.valid());
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let z = gaussian([batch.dims()[0], self.latent], &mut rng, &batch.device());
+        let passes = Passes::new(&codec, batch.clone(), z.clone());
+        let (d_loss, g_loss) = critics.losses(batch.clone(), z, passes, None);
+        let reconstruction = reconstruction_error(&codec, batch);
+        losses(reconstruction, scalar(d_loss), scalar(g_loss))
+    }
+}
+
+/// A fitted ALAD detector.
+#[derive(Debug)]
+pub struct Alad {
+    net: AladNet,
+    n_features: usize,
+    summary: FitSummary,
+}
+
+impl DetectorConfig for AladConfig {
+    const KIND: &'static str = "alad";
+    type Fitted = Alad;
+
+    fn validate(&self) -> Result<()> {
+        self.check()
+    }
+
+    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<Alad> {
+        self.check()?;
+        let (step, summary) = fit_step(
+            train_set,
+            Self::KIND,
+            &self.training,
+            cx,
+            |x, rng, device| {
+                Ok(AladStep {
+                    codec: codec(self, x.ncols(), rng, device),
+                    critics: Critics::new(self, x.ncols(), rng, device),
+                    codec_optimizer: adam(),
+                    critics_optimizer: adam(),
+                    learning_rate: self.learning_rate,
+                    latent: self.latent,
+                })
+            },
+        )?;
+        Ok(Alad {
+            net: AladNet {
+                codec: step.codec.valid(),
+                xx: step.critics.xx.valid(),
+            },
+            n_features: train_set.n_features(),
+            summary,
+        })
+    }
+
+    fn load(&self, dir: &Path) -> Result<Alad> {
+        let (net, n_features) = load_net(dir, Self::KIND, |n| {
+            let rng = &mut ChaCha8Rng::seed_from_u64(0);
+            AladNet {
+                codec: codec(self, n, rng, &cpu()),
+                xx: PairDiscriminator::new(n, self.xx_width, self.pair_dropout, rng, &cpu()),
+            }
+        })?;
+        Ok(Alad {
+            net,
+            n_features,
+            summary: FitSummary::default(),
+        })
+    }
+}
+
+impl Detector for Alad {
+    fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
+        score_in_chunks(x, self.n_features, "alad", |t, _| {
+            Ok(self.net.residuals(t).1)
+        })
+    }
+
+    /// Per-feature |x − G(E(x))|: the score compares discriminator features, not input
+    /// features, so the reconstruction residual stands in for which features were off.
+    fn explain(&self, x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
+        Some(explain_in_chunks(x, self.n_features, "alad", |t, _| {
+            Ok(self.net.residuals(t).0)
+        }))
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        save_net(dir, AladConfig::KIND, self.n_features, &self.net)
+    }
+
+    fn fit_summary(&self) -> FitSummary {
+        self.summary.clone()
+    }
+}

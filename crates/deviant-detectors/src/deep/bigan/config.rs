@@ -1,0 +1,99 @@
+use deviant_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::deep::train::LoopConfig;
+
+/// BiGAN hyperparameters; the defaults are Zenati et al.'s KDD Cup 99 settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BiganConfig {
+    pub latent: usize,
+    /// Encoder hidden widths from the input side.
+    pub encoder_hidden: Vec<usize>,
+    /// Generator hidden widths from the latent side.
+    pub generator_hidden: Vec<usize>,
+    /// Width of each of the discriminator's layers.
+    pub discriminator_width: usize,
+    pub discriminator_dropout: f64,
+    /// Weight of the reconstruction error in the score; the feature-matching distance gets
+    /// 1 − alpha.
+    pub alpha: f64,
+    /// Adam step size (β1 = 0.5, as in the paper) of both sides.
+    pub learning_rate: f64,
+    pub training: LoopConfig,
+}
+
+impl Default for BiganConfig {
+    fn default() -> Self {
+        Self {
+            latent: 32,
+            encoder_hidden: vec![64],
+            generator_hidden: vec![64, 128],
+            discriminator_width: 128,
+            discriminator_dropout: 0.5,
+            alpha: 0.9,
+            learning_rate: 1e-5,
+            training: gan_loop(),
+        }
+    }
+}
+
+/// The loop both GAN detectors start from: the papers' batch of 50 and a fixed number of
+/// epochs (the adversarial losses oscillate by design, so they cannot stop early).
+pub(crate) fn gan_loop() -> LoopConfig {
+    LoopConfig {
+        epochs: 20,
+        batch_size: 50,
+        validation_fraction: 0.1,
+        patience: 0,
+    }
+}
+
+/// The checks both GAN detectors share.
+pub(crate) fn check_gan(
+    latent: usize,
+    widths: &[(&'static str, &[usize])],
+    rates: &[(&'static str, f64)],
+    learning_rate: f64,
+    training: &LoopConfig,
+) -> Result<()> {
+    if latent == 0 {
+        return Err(Error::config("latent", "must be at least 1"));
+    }
+    for (field, widths) in widths {
+        if widths.contains(&0) {
+            return Err(Error::config(*field, "layer widths must be at least 1"));
+        }
+    }
+    for &(field, rate) in rates {
+        if !(0.0..1.0).contains(&rate) {
+            return Err(Error::config(field, format!("{rate} is outside [0, 1)")));
+        }
+    }
+    if !(learning_rate > 0.0 && learning_rate.is_finite()) {
+        return Err(Error::config("learning_rate", "must be positive"));
+    }
+    training.validate()
+}
+
+impl BiganConfig {
+    pub(crate) fn check(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.alpha) {
+            return Err(Error::config(
+                "alpha",
+                format!("{} is outside [0, 1]", self.alpha),
+            ));
+        }
+        check_gan(
+            self.latent,
+            &[
+                ("encoder_hidden", &self.encoder_hidden),
+                ("generator_hidden", &self.generator_hidden),
+                ("discriminator_width", &[self.discriminator_width]),
+            ],
+            &[("discriminator_dropout", self.discriminator_dropout)],
+            self.learning_rate,
+            &self.training,
+        )
+    }
+}

@@ -1,0 +1,223 @@
+use std::path::Path;
+
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use deviant_core::detector::FitSummary;
+use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
+use ndarray::{Array1, Array2, ArrayView2};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::BiganConfig;
+use crate::deep::adversarial::{Codec, XzDiscriminator, adam, said_fake, said_real};
+use crate::deep::tensor::{cpu, explain_in_chunks, gaussian, scalar, score_in_chunks};
+use crate::deep::train::{Losses, TrainStep, fit_step};
+use crate::deep::{load_net, save_net};
+
+/// Everything the score needs: the encoder, the generator and the discriminator's features.
+#[derive(Module, Debug)]
+pub struct BiganNet {
+    codec: Codec,
+    discriminator: XzDiscriminator,
+}
+
+impl BiganNet {
+    fn new(config: &BiganConfig, n_features: usize, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        Self {
+            codec: Codec::new(
+                n_features,
+                config.latent,
+                &config.encoder_hidden,
+                &config.generator_hidden,
+                rng,
+                device,
+            ),
+            discriminator: XzDiscriminator::new(
+                n_features,
+                config.latent,
+                config.discriminator_width,
+                config.discriminator_dropout,
+                rng,
+                device,
+            ),
+        }
+    }
+
+    /// Reconstruction residuals |x − G(E(x))| `[B, features]` and the feature-matching
+    /// distances ‖f(x, E(x)) − f(G(E(x)), E(x))‖₁ `[B]`.
+    fn residuals(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+        let z = self.codec.encode(x.clone());
+        let reconstruction = self.codec.generate(z.clone());
+        let (_, real) = self.discriminator.forward(x.clone(), z.clone(), None);
+        let (_, fake) = self.discriminator.forward(reconstruction.clone(), z, None);
+        let matching = (real - fake).abs().sum_dim(1).squeeze_dim(1);
+        ((x - reconstruction).abs(), matching)
+    }
+
+    /// Discriminator loss on (x, E(x)) as real and (G(z), z) as fake, and the codec's loss
+    /// with the labels swapped. `rng` drives dropout while training.
+    fn adversarial_losses(
+        &self,
+        x: Tensor<2>,
+        z: Tensor<2>,
+        codec_detached: bool,
+        mut rng: Option<&mut ChaCha8Rng>,
+    ) -> (Tensor<1>, Tensor<1>) {
+        let (mut encoded, mut generated) =
+            (self.codec.encode(x.clone()), self.codec.generate(z.clone()));
+        if codec_detached {
+            (encoded, generated) = (encoded.detach(), generated.detach());
+        }
+        let (real, _) = self.discriminator.forward(x, encoded, rng.as_deref_mut());
+        let (fake, _) = self.discriminator.forward(generated, z, rng);
+        let discriminator = said_real(real.clone()) + said_fake(fake.clone());
+        let codec = said_fake(real) + said_real(fake);
+        (discriminator, codec)
+    }
+}
+
+/// The discriminator steps first, then the encoder and generator against the updated
+/// discriminator, on the same batch and the same prior sample.
+struct BiganStep {
+    net: BiganNet,
+    codec_optimizer: ModuleOptimizer,
+    discriminator_optimizer: ModuleOptimizer,
+    learning_rate: f64,
+    latent: usize,
+}
+
+impl TrainStep for BiganStep {
+    fn step(mut self, batch: Tensor<2>, rng: &mut ChaCha8Rng) -> (Self, Losses) {
+        let z = gaussian([batch.dims()[0], self.latent], rng, &batch.device());
+        let (d_loss, _) = self
+            .net
+            .adversarial_losses(batch.clone(), z.clone(), true, Some(rng));
+        let d_value = scalar(d_loss.clone());
+        let grads = GradientsParams::from_grads(d_loss.backward(), &self.net.discriminator);
+        self.net.discriminator =
+            self.discriminator_optimizer
+                .step(self.learning_rate, self.net.discriminator, grads);
+
+        let (_, g_loss) = self
+            .net
+            .adversarial_losses(batch.clone(), z, false, Some(rng));
+        let g_value = scalar(g_loss.clone());
+        let grads = GradientsParams::from_grads(g_loss.backward(), &self.net.codec);
+        self.net.codec = self
+            .codec_optimizer
+            .step(self.learning_rate, self.net.codec, grads);
+        let reconstruction = reconstruction_error(&self.net.codec, batch.detach());
+        (self, losses(reconstruction, d_value, g_value))
+    }
+
+    fn evaluate(&self, batch: Tensor<2>) -> Losses {
+        let net = self.net.valid();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let z = gaussian([batch.dims()[0], self.latent], &mut rng, &batch.device());
+        let (d_loss, g_loss) = net.adversarial_losses(batch.clone(), z, true, None);
+        let reconstruction = reconstruction_error(&net.codec, batch);
+        losses(reconstruction, scalar(d_loss), scalar(g_loss))
+    }
+}
+
+/// Mean |x − G(E(x))| per feature: what the monitored "loss" reports for both GANs.
+pub(crate) fn reconstruction_error(codec: &Codec, x: Tensor<2>) -> f64 {
+    let reconstruction = codec.generate(codec.encode(x.clone())).detach();
+    scalar((x - reconstruction).abs().mean())
+}
+
+/// The monitored "loss" is the reconstruction error: the adversarial losses oscillate by
+/// design and say little about progress on their own.
+pub(crate) fn losses(reconstruction: f64, discriminator: f64, codec: f64) -> Losses {
+    Losses(vec![
+        ("loss", reconstruction),
+        ("discriminator", discriminator),
+        ("generator", codec),
+    ])
+}
+
+/// A fitted BiGAN.
+#[derive(Debug)]
+pub struct Bigan {
+    net: BiganNet,
+    config: BiganConfig,
+    n_features: usize,
+    summary: FitSummary,
+}
+
+impl DetectorConfig for BiganConfig {
+    const KIND: &'static str = "bigan";
+    type Fitted = Bigan;
+
+    fn validate(&self) -> Result<()> {
+        self.check()
+    }
+
+    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<Bigan> {
+        self.check()?;
+        let (step, summary) = fit_step(
+            train_set,
+            Self::KIND,
+            &self.training,
+            cx,
+            |x, rng, device| {
+                Ok(BiganStep {
+                    net: BiganNet::new(self, x.ncols(), rng, device),
+                    codec_optimizer: adam(),
+                    discriminator_optimizer: adam(),
+                    learning_rate: self.learning_rate,
+                    latent: self.latent,
+                })
+            },
+        )?;
+        Ok(Bigan {
+            net: step.net.valid(),
+            config: self.clone(),
+            n_features: train_set.n_features(),
+            summary,
+        })
+    }
+
+    fn load(&self, dir: &Path) -> Result<Bigan> {
+        let (net, n_features) = load_net(dir, Self::KIND, |n| {
+            BiganNet::new(self, n, &mut ChaCha8Rng::seed_from_u64(0), &cpu())
+        })?;
+        Ok(Bigan {
+            net,
+            config: self.clone(),
+            n_features,
+            summary: FitSummary::default(),
+        })
+    }
+}
+
+impl Detector for Bigan {
+    fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// α·‖x − G(E(x))‖₁ + (1 − α)·feature-matching distance.
+    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
+        let alpha = self.config.alpha;
+        score_in_chunks(x, self.n_features, "bigan", |t, _| {
+            let (residuals, matching) = self.net.residuals(t);
+            Ok(residuals.sum_dim(1).squeeze_dim(1) * alpha + matching * (1.0 - alpha))
+        })
+    }
+
+    /// Per-feature |x − G(E(x))|: the reconstruction part of the score.
+    fn explain(&self, x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
+        Some(explain_in_chunks(x, self.n_features, "bigan", |t, _| {
+            Ok(self.net.residuals(t).0)
+        }))
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        save_net(dir, BiganConfig::KIND, self.n_features, &self.net)
+    }
+
+    fn fit_summary(&self) -> FitSummary {
+        self.summary.clone()
+    }
+}
