@@ -20,6 +20,7 @@ use crate::deep::ae::AeConfig;
 use crate::deep::alad::AladConfig;
 use crate::deep::bigan::BiganConfig;
 use crate::deep::dagmm::{DagmmConfig, VaegmmConfig};
+use crate::deep::flow::{MafConfig, NsfConfig, RealNvpConfig};
 use crate::deep::svdd::DeepSvddConfig;
 use crate::deep::vae::VaeConfig;
 
@@ -35,6 +36,9 @@ pub enum AnyConfig {
     DeepSvdd(DeepSvddConfig),
     Bigan(BiganConfig),
     Alad(AladConfig),
+    Realnvp(RealNvpConfig),
+    Maf(MafConfig),
+    Nsf(NsfConfig),
     Pca(PcaConfig),
     Iforest(IforestConfig),
     Mahalanobis(MahalanobisConfig),
@@ -58,6 +62,9 @@ macro_rules! each {
             AnyConfig::DeepSvdd($c) => $body,
             AnyConfig::Bigan($c) => $body,
             AnyConfig::Alad($c) => $body,
+            AnyConfig::Realnvp($c) => $body,
+            AnyConfig::Maf($c) => $body,
+            AnyConfig::Nsf($c) => $body,
             AnyConfig::Pca($c) => $body,
             AnyConfig::Iforest($c) => $body,
             AnyConfig::Mahalanobis($c) => $body,
@@ -126,6 +133,21 @@ impl AnyConfig {
                 summary: "ALAD (Zenati et al. 2018): BiGAN with cycle-consistency discriminators; \
                           score = L1 distance of D_xx features",
                 defaults: AnyConfig::Alad(AladConfig::default()),
+            },
+            KindInfo {
+                kind: RealNvpConfig::KIND,
+                summary: "RealNVP normalizing flow (affine couplings); score = -log p(x)",
+                defaults: AnyConfig::Realnvp(RealNvpConfig::default()),
+            },
+            KindInfo {
+                kind: MafConfig::KIND,
+                summary: "masked autoregressive flow (MAF); score = -log p(x)",
+                defaults: AnyConfig::Maf(MafConfig::default()),
+            },
+            KindInfo {
+                kind: NsfConfig::KIND,
+                summary: "neural spline flow (rational-quadratic couplings); score = -log p(x)",
+                defaults: AnyConfig::Nsf(NsfConfig::default()),
             },
             KindInfo {
                 kind: PcaConfig::KIND,

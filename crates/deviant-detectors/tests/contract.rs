@@ -36,6 +36,10 @@ fn detectors() -> Vec<AnyConfig> {
                     "latent": 4, "learning_rate": 1e-3,
                     "training": {"epochs": 30, "batch_size": 64}
                 }),
+                "realnvp" | "maf" | "nsf" => json!({
+                    "layers": 4, "hidden": [16],
+                    "training": {"epochs": 30, "batch_size": 64}
+                }),
                 _ => json!({}),
             };
             AnyConfig::from_params(info.kind, &small).unwrap()

@@ -63,4 +63,26 @@ impl Mlp {
         }
         h
     }
+
+    /// [`Self::forward_with`] with each layer's weights multiplied by a constant mask of the
+    /// same `[d_in, d_out]` shape (MADE's autoregressive connectivity).
+    pub fn forward_masked(
+        &self,
+        x: Tensor<2>,
+        activation: impl Fn(Tensor<2>) -> Tensor<2>,
+        masks: &[Tensor<2>],
+    ) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        let mut h = x;
+        for (i, (layer, mask)) in self.layers.iter().zip(masks).enumerate() {
+            h = h.matmul(layer.weight.val() * mask.clone());
+            if let Some(bias) = &layer.bias {
+                h = h + bias.val().unsqueeze_dim(0);
+            }
+            if i < last {
+                h = activation(h);
+            }
+        }
+        h
+    }
 }

@@ -7,6 +7,7 @@ pub mod ae;
 pub mod alad;
 pub mod bigan;
 pub mod dagmm;
+pub mod flow;
 pub mod mlp;
 pub mod svdd;
 pub mod tensor;
