@@ -105,12 +105,13 @@ impl Passes {
         }
     }
 
-    fn detach(self) -> Self {
+    /// Passes computed on the plain device as constants on the autodiff one.
+    fn lift(self) -> Self {
         Self {
-            encoded: self.encoded.detach(),
-            generated: self.generated.detach(),
-            rebuilt_x: self.rebuilt_x.detach(),
-            rebuilt_z: self.rebuilt_z.detach(),
+            encoded: Tensor::from_inner(self.encoded),
+            generated: Tensor::from_inner(self.generated),
+            rebuilt_x: Tensor::from_inner(self.rebuilt_x),
+            rebuilt_z: Tensor::from_inner(self.rebuilt_z),
         }
     }
 }
@@ -168,7 +169,9 @@ struct AladStep {
 impl TrainStep for AladStep {
     fn step(mut self, batch: Tensor<2>, rng: &mut ChaCha8Rng) -> (Self, Losses) {
         let z = gaussian([batch.dims()[0], self.latent], rng, &batch.device());
-        let passes = Passes::new(&self.codec, batch.clone(), z.clone()).detach();
+        // The critics' inputs are constants: pass them without recording a graph.
+        let passes = Passes::new(&self.codec.valid(), batch.clone().inner(), z.clone().inner())
+            .lift();
         let (d_loss, _) = self
             .critics
             .losses(batch.clone(), z.clone(), passes, Some(rng));
@@ -179,13 +182,15 @@ impl TrainStep for AladStep {
             .step(self.learning_rate, self.critics, grads);
 
         let passes = Passes::new(&self.codec, batch.clone(), z.clone());
-        let (_, g_loss) = self.critics.losses(batch.clone(), z, passes, Some(rng));
+        // Only the codec learns from this loss: no gradients for the critics' weights.
+        let critics = self.critics.clone().no_grad();
+        let (_, g_loss) = critics.losses(batch.clone(), z, passes, Some(rng));
         let g_value = scalar(g_loss.clone());
         let grads = GradientsParams::from_grads(g_loss.backward(), &self.codec);
         self.codec = self
             .codec_optimizer
             .step(self.learning_rate, self.codec, grads);
-        let reconstruction = reconstruction_error(&self.codec, batch.detach());
+        let reconstruction = reconstruction_error(&self.codec.valid(), batch.inner());
         (self, losses(reconstruction, d_value, g_value))
     }
 

@@ -99,15 +99,18 @@ impl TrainStep for BiganStep {
             self.discriminator_optimizer
                 .step(self.learning_rate, self.net.discriminator, grads);
 
-        let (_, g_loss) = self
-            .net
-            .adversarial_losses(batch.clone(), z, false, Some(rng));
+        // Only the codec learns from this loss: no gradients for the discriminator's weights.
+        let net = BiganNet {
+            codec: self.net.codec.clone(),
+            discriminator: self.net.discriminator.clone().no_grad(),
+        };
+        let (_, g_loss) = net.adversarial_losses(batch.clone(), z, false, Some(rng));
         let g_value = scalar(g_loss.clone());
         let grads = GradientsParams::from_grads(g_loss.backward(), &self.net.codec);
         self.net.codec = self
             .codec_optimizer
             .step(self.learning_rate, self.net.codec, grads);
-        let reconstruction = reconstruction_error(&self.net.codec, batch.detach());
+        let reconstruction = reconstruction_error(&self.net.codec.valid(), batch.inner());
         (self, losses(reconstruction, d_value, g_value))
     }
 
