@@ -21,6 +21,7 @@ use crate::deep::alad::AladConfig;
 use crate::deep::bigan::BiganConfig;
 use crate::deep::dagmm::{DagmmConfig, VaegmmConfig};
 use crate::deep::flow::{MafConfig, NsfConfig, RealNvpConfig};
+use crate::deep::seq2seq::Seq2seqConfig;
 use crate::deep::svdd::DeepSvddConfig;
 use crate::deep::vae::VaeConfig;
 
@@ -39,6 +40,7 @@ pub enum AnyConfig {
     Realnvp(RealNvpConfig),
     Maf(MafConfig),
     Nsf(NsfConfig),
+    Seq2seq(Seq2seqConfig),
     Pca(PcaConfig),
     Iforest(IforestConfig),
     Mahalanobis(MahalanobisConfig),
@@ -65,6 +67,7 @@ macro_rules! each {
             AnyConfig::Realnvp($c) => $body,
             AnyConfig::Maf($c) => $body,
             AnyConfig::Nsf($c) => $body,
+            AnyConfig::Seq2seq($c) => $body,
             AnyConfig::Pca($c) => $body,
             AnyConfig::Iforest($c) => $body,
             AnyConfig::Mahalanobis($c) => $body,
@@ -148,6 +151,12 @@ impl AnyConfig {
                 kind: NsfConfig::KIND,
                 summary: "neural spline flow (rational-quadratic couplings); score = -log p(x)",
                 defaults: AnyConfig::Nsf(NsfConfig::default()),
+            },
+            KindInfo {
+                kind: Seq2seqConfig::KIND,
+                summary: "LSTM encoder-decoder over windows of a series (rows = windows); score = \
+                          mean squared reconstruction error",
+                defaults: AnyConfig::Seq2seq(Seq2seqConfig::default()),
             },
             KindInfo {
                 kind: PcaConfig::KIND,

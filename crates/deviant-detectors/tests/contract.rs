@@ -40,6 +40,7 @@ fn detectors() -> Vec<AnyConfig> {
                     "layers": 4, "hidden": [16],
                     "training": {"epochs": 30, "batch_size": 64}
                 }),
+                "seq2seq" => json!({"hidden": 16, "learning_rate": 1e-2, "training": {"epochs": 30, "batch_size": 64}}),
                 _ => json!({}),
             };
             AnyConfig::from_params(info.kind, &small).unwrap()

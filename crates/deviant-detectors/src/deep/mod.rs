@@ -9,6 +9,7 @@ pub mod bigan;
 pub mod dagmm;
 pub mod flow;
 pub mod mlp;
+pub mod seq2seq;
 pub mod svdd;
 pub mod tensor;
 pub mod train;

@@ -194,3 +194,25 @@ impl Activation {
         }
     }
 }
+
+/// `module` with every weight redrawn from U(−bound, bound) by `rng`: for burn layers
+/// (LSTMs) whose own initialisation would use the backend's generator.
+pub fn reinitialise<M: Module>(module: M, bound: f32, rng: &mut ChaCha8Rng) -> M {
+    struct Uniform<'a> {
+        bound: f32,
+        rng: &'a mut ChaCha8Rng,
+    }
+    impl burn::module::ModuleMapper for Uniform<'_> {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            param.map(|t| {
+                let dims = t.dims();
+                let values: Vec<f32> = (0..dims.iter().product())
+                    .map(|_| self.rng.random_range(-self.bound..self.bound))
+                    .collect();
+                let fresh = Tensor::from_data(TensorData::new(values, dims), &t.device());
+                fresh.set_require_grad(t.is_require_grad())
+            })
+        }
+    }
+    module.map(&mut Uniform { bound, rng })
+}

@@ -170,8 +170,12 @@ impl TrainStep for AladStep {
     fn step(mut self, batch: Tensor<2>, rng: &mut ChaCha8Rng) -> (Self, Losses) {
         let z = gaussian([batch.dims()[0], self.latent], rng, &batch.device());
         // The critics' inputs are constants: pass them without recording a graph.
-        let passes = Passes::new(&self.codec.valid(), batch.clone().inner(), z.clone().inner())
-            .lift();
+        let passes = Passes::new(
+            &self.codec.valid(),
+            batch.clone().inner(),
+            z.clone().inner(),
+        )
+        .lift();
         let (d_loss, _) = self
             .critics
             .losses(batch.clone(), z.clone(), passes, Some(rng));

@@ -1,0 +1,62 @@
+use deviant_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::deep::train::LoopConfig;
+
+/// LSTM seq2seq hyperparameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Seq2seqConfig {
+    /// Values per time step: a row of `n` values is `n / channels` steps, stored step by step
+    /// (`[t0c0, t0c1, …, t1c0, …]`).
+    pub channels: usize,
+    /// LSTM state size of the encoder and the decoder (also the code size).
+    pub hidden: usize,
+    pub learning_rate: f64,
+    pub training: LoopConfig,
+}
+
+impl Default for Seq2seqConfig {
+    fn default() -> Self {
+        Self {
+            channels: 1,
+            hidden: 32,
+            learning_rate: 1e-3,
+            training: LoopConfig {
+                epochs: 30,
+                batch_size: 64,
+                ..LoopConfig::default()
+            },
+        }
+    }
+}
+
+impl Seq2seqConfig {
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.channels == 0 {
+            return Err(Error::config("channels", "must be at least 1"));
+        }
+        if self.hidden == 0 {
+            return Err(Error::config("hidden", "must be at least 1"));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(Error::config("learning_rate", "must be positive"));
+        }
+        self.training.validate()
+    }
+
+    /// Time steps per row of `n_features` values.
+    pub(crate) fn steps(&self, n_features: usize) -> Result<usize> {
+        if n_features == 0 || n_features % self.channels != 0 {
+            return Err(Error::config(
+                "channels",
+                format!(
+                    "rows of {n_features} values do not split into steps of {} channels; \
+                     set `channels` to the number of values per time step",
+                    self.channels
+                ),
+            ));
+        }
+        Ok(n_features / self.channels)
+    }
+}
