@@ -10,6 +10,7 @@ pub mod npz;
 pub mod nslkdd;
 pub mod parquet;
 pub mod preprocess;
+pub mod series;
 pub mod split;
 pub mod summary;
 pub mod table;
