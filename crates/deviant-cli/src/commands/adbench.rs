@@ -162,7 +162,7 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
             for detector in &detectors {
                 bars.message(&format!("{name} / {} / seed {seed}", detector.kind()));
                 let keep_scores = args.report.is_some() && seed == seeds[0];
-                match run_one(detector, &train, &test, &labels, seed, budget) {
+                match run_one("adbench", detector, &train, &test, &labels, seed, budget) {
                     Ok((mut record, scores)) => {
                         record.dataset = name.clone();
                         if keep_scores {
@@ -417,7 +417,8 @@ fn protocol_split(data: &Dataset, seed: u64) -> (Dataset, Dataset) {
 /// Fits one detector on a thread of its own and waits at most `budget`: then deep detectors
 /// are cancelled, and a fit that cannot be cancelled is left to finish in the background
 /// while the run is recorded as skipped. A failure comes back as the reason for skipping.
-fn run_one(
+pub(crate) fn run_one(
+    protocol: &str,
     detector: &AnyConfig,
     train: &Dataset,
     test: &Dataset,
@@ -462,7 +463,7 @@ fn run_one(
         let record = BenchRecord {
             dataset: String::new(),
             detector: detector.kind().into(),
-            protocol: "adbench".into(),
+            protocol: protocol.into(),
             seed,
             roc_auc: roc_auc(&scores, labels)?,
             average_precision: average_precision(&scores, labels)?,

@@ -32,6 +32,12 @@ pub enum BenchCommand {
     Nslkdd(NslkddBenchArgs),
     /// ADBench's unsupervised protocol on a folder of `.npz` tabular sets.
     Adbench(super::adbench::AdbenchArgs),
+    /// ECG5000 heartbeats (one row per sequence): class 1 normal, trained on 80 % of it,
+    /// tested on the rest and every other class.
+    Ecg5000(NslkddBenchArgs),
+    /// NAB streams: window detectors against the rolling z-score, AUC ROC per file over
+    /// points labelled by NAB's anomaly windows.
+    Nab(super::series::NabBenchArgs),
     /// Training and scoring speed of one detector on seeded synthetic rows.
     Perf(PerfArgs),
 }
@@ -139,6 +145,11 @@ pub fn run(command: BenchCommand, quiet: bool) -> Result<()> {
             report(&outcome, &args.run)
         }
         BenchCommand::Adbench(args) => super::adbench::run(&args, quiet),
+        BenchCommand::Ecg5000(args) => {
+            let outcome = super::series::ecg5000_bench(&args.run)?;
+            report(&outcome, &args.run)
+        }
+        BenchCommand::Nab(args) => super::series::nab_bench(&args),
         BenchCommand::Perf(args) => perf(&args, quiet),
     }
 }

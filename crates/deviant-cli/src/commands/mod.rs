@@ -8,6 +8,7 @@ pub mod eval;
 pub mod fit;
 pub mod models;
 pub mod score;
+pub mod series;
 pub mod serve;
 
 use clap::{Parser, Subcommand};
