@@ -19,6 +19,7 @@ use crate::deep::aae::AaeConfig;
 use crate::deep::ae::AeConfig;
 use crate::deep::alad::AladConfig;
 use crate::deep::bigan::BiganConfig;
+use crate::deep::conv_ae::ConvAeConfig;
 use crate::deep::dagmm::{DagmmConfig, VaegmmConfig};
 use crate::deep::flow::{MafConfig, NsfConfig, RealNvpConfig};
 use crate::deep::seq2seq::Seq2seqConfig;
@@ -41,6 +42,7 @@ pub enum AnyConfig {
     Maf(MafConfig),
     Nsf(NsfConfig),
     Seq2seq(Seq2seqConfig),
+    ConvAe(ConvAeConfig),
     Pca(PcaConfig),
     Iforest(IforestConfig),
     Mahalanobis(MahalanobisConfig),
@@ -68,6 +70,7 @@ macro_rules! each {
             AnyConfig::Maf($c) => $body,
             AnyConfig::Nsf($c) => $body,
             AnyConfig::Seq2seq($c) => $body,
+            AnyConfig::ConvAe($c) => $body,
             AnyConfig::Pca($c) => $body,
             AnyConfig::Iforest($c) => $body,
             AnyConfig::Mahalanobis($c) => $body,
@@ -157,6 +160,12 @@ impl AnyConfig {
                 summary: "LSTM encoder-decoder over windows of a series (rows = windows); score = \
                           mean squared reconstruction error",
                 defaults: AnyConfig::Seq2seq(Seq2seqConfig::default()),
+            },
+            KindInfo {
+                kind: ConvAeConfig::KIND,
+                summary: "convolutional autoencoder for images (rows = channels x height x \
+                          width pixels); score = mean squared pixel error",
+                defaults: AnyConfig::ConvAe(ConvAeConfig::default()),
             },
             KindInfo {
                 kind: PcaConfig::KIND,

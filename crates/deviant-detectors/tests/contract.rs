@@ -41,6 +41,8 @@ fn detectors() -> Vec<AnyConfig> {
                     "training": {"epochs": 30, "batch_size": 64}
                 }),
                 "seq2seq" => json!({"hidden": 16, "learning_rate": 1e-2, "training": {"epochs": 30, "batch_size": 64}}),
+                // The 6 features as a 1 × 6 image (padded to 4 × 8 inside).
+                "conv_ae" => json!({"height": 1, "filters": [8, 8], "latent": 4, "training": {"epochs": 40, "batch_size": 64}}),
                 _ => json!({}),
             };
             AnyConfig::from_params(info.kind, &small).unwrap()

@@ -6,6 +6,7 @@ pub mod adversarial;
 pub mod ae;
 pub mod alad;
 pub mod bigan;
+pub mod conv_ae;
 pub mod dagmm;
 pub mod flow;
 pub mod mlp;
