@@ -4,6 +4,7 @@
 pub mod download;
 pub mod excel;
 pub mod fsutil;
+pub mod images;
 pub mod json;
 pub mod kdd99;
 pub mod npz;

@@ -36,7 +36,10 @@ pub fn split_stratified(
     rng: &mut ChaCha8Rng,
 ) -> (Vec<usize>, Vec<usize>) {
     let (mut first, mut rest) = (Vec::new(), Vec::new());
-    for class in [0u8, 1] {
+    let mut classes: Vec<u8> = indices.iter().map(|&i| labels[i]).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    for class in classes {
         let members: Vec<usize> = indices
             .iter()
             .copied()

@@ -38,6 +38,8 @@ pub enum BenchCommand {
     /// NAB streams: window detectors against the rolling z-score, AUC ROC per file over
     /// points labelled by NAB's anomaly windows.
     Nab(super::series::NabBenchArgs),
+    /// One digit normal, the others anomalies: MNIST test images or the 8 × 8 digits.
+    Mnist(super::images::MnistBenchArgs),
     /// Training and scoring speed of one detector on seeded synthetic rows.
     Perf(PerfArgs),
 }
@@ -150,6 +152,10 @@ pub fn run(command: BenchCommand, quiet: bool) -> Result<()> {
             report(&outcome, &args.run)
         }
         BenchCommand::Nab(args) => super::series::nab_bench(&args),
+        BenchCommand::Mnist(args) => {
+            let outcome = super::images::mnist_bench(&args)?;
+            report(&outcome, &args.run)
+        }
         BenchCommand::Perf(args) => perf(&args, quiet),
     }
 }

@@ -6,6 +6,7 @@ pub mod data;
 pub mod demo;
 pub mod eval;
 pub mod fit;
+pub mod images;
 pub mod models;
 pub mod score;
 pub mod series;
