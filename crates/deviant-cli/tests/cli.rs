@@ -726,3 +726,178 @@ fn serve_answers_on_a_socket_and_guards_its_token() {
     assert_eq!(unauthorised.0, 401);
     assert_eq!(authorised, (200, "[]".to_string()));
 }
+
+/// A sine with a phase per row; class 2 rows carry a spike.
+fn ucr_text(rows: usize) -> String {
+    let mut text = String::new();
+    for i in 0..rows {
+        let anomaly = i % 4 == 3;
+        let class = if anomaly {
+            "2.0000000e+00"
+        } else {
+            "1.0000000e+00"
+        };
+        let values: Vec<String> = (0..16)
+            .map(|t| {
+                let v = (i as f32 * 0.3 + t as f32 * 0.4).sin();
+                let v = if anomaly && t == 8 { v + 4.0 } else { v };
+                format!("{v:.6e}")
+            })
+            .collect();
+        writeln!(text, "  {class}  {}", values.join("  ")).unwrap();
+    }
+    text
+}
+
+#[test]
+fn bench_ecg5000_trains_on_class_one_and_reports_each_detector() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.path("ecg")).unwrap();
+    ws.write("ecg/ECG5000_TRAIN.txt", &ucr_text(120));
+    let json = ws.path("ecg.json");
+    deviant()
+        .args([
+            "bench",
+            "ecg5000",
+            "--detectors",
+            "pca,seq2seq",
+            "--seeds",
+            "1",
+        ])
+        .args(["--set", "seq2seq.training.epochs=2", "--data-dir"])
+        .arg(ws.path("ecg"))
+        .arg("--json")
+        .arg(&json)
+        .assert()
+        .success()
+        .stdout(contains("| ecg5000 | ecg5000 | pca | 1 |").and(contains("| seq2seq | 1 |")));
+    let records: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let records = records.as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    assert!(
+        records[0]["roc_auc"].as_f64().unwrap() > 0.9,
+        "{}",
+        records[0]
+    );
+
+    deviant()
+        .args(["bench", "ecg5000", "--data-dir"])
+        .arg(ws.path("nowhere"))
+        .assert()
+        .failure()
+        .stderr(contains("ECG5000_TRAIN.txt").and(contains("--data-dir")));
+}
+
+#[test]
+fn bench_nab_scores_points_beside_the_rolling_zscore() {
+    let ws = Workspace::new();
+    let root = ws.path("nab");
+    std::fs::create_dir_all(root.join("data/cat")).unwrap();
+    std::fs::create_dir_all(root.join("labels")).unwrap();
+    let series = |spike: bool| -> String {
+        let mut text = String::from("timestamp,value\n");
+        for t in 0..300 {
+            let v = (t as f32 * 0.3).sin()
+                + if spike && (150..156).contains(&t) {
+                    5.0
+                } else {
+                    0.0
+                };
+            writeln!(text, "2014-01-01 {:02}:{:02}:00,{v}", t / 60, t % 60).unwrap();
+        }
+        text
+    };
+    std::fs::write(root.join("data/cat/spiky.csv"), series(true)).unwrap();
+    std::fs::write(root.join("data/cat/calm.csv"), series(false)).unwrap();
+    std::fs::write(
+        root.join("labels/combined_windows.json"),
+        r#"{"cat/spiky.csv": [["2014-01-01 02:28:00.000000", "2014-01-01 02:38:00.000000"]],
+            "cat/calm.csv": []}"#,
+    )
+    .unwrap();
+    let json = ws.path("nab.json");
+    deviant()
+        .args([
+            "bench",
+            "nab",
+            "--detectors",
+            "pca",
+            "--window",
+            "8",
+            "--data",
+        ])
+        .arg(&root)
+        .arg("--json")
+        .arg(&json)
+        .assert()
+        .success()
+        .stdout(
+            contains("| file | points | anomalous | rolling z-score | pca |")
+                .and(contains("| cat/spiky.csv | 300 | 11 |")),
+        )
+        .stderr(contains("cat/calm.csv: no labelled anomaly"));
+    let records: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let records = records.as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["detector"], "rolling z-score");
+    assert!(records[0]["roc_auc"].as_f64().unwrap() > 0.5, "{}", records[0]);
+    assert!(records[1]["roc_auc"].as_f64().unwrap() > 0.8, "{}", records[1]);
+}
+
+#[test]
+fn bench_mnist_takes_each_chosen_digit_as_normal() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.path("digits")).unwrap();
+    // Digit d lights column d of the 8 × 8 grid (plus a little per-row texture).
+    let mut text = String::new();
+    for i in 0..90 {
+        let digit = i % 3;
+        let pixels: Vec<String> = (0..64)
+            .map(|p| {
+                let on = p % 8 == digit * 3;
+                (if on { 16 } else { (i + p) % 3 }).to_string()
+            })
+            .collect();
+        writeln!(text, "{},{digit}", pixels.join(",")).unwrap();
+    }
+    ws.write("digits/digits.csv", &text);
+    let json = ws.path("mnist.json");
+    deviant()
+        .args(["bench", "mnist", "--images", "digits", "--digits", "0,2"])
+        .args(["--detectors", "pca,conv_ae", "--seeds", "1"])
+        .args(["--set", "conv_ae.training.epochs=3", "--data-dir"])
+        .arg(ws.path("digits"))
+        .arg("--json")
+        .arg(&json)
+        .assert()
+        .success()
+        .stdout(
+            contains("| digits digit 0 | digits | pca | 1 |")
+                .and(contains("| digits digit 2 | digits | conv_ae | 1 |")),
+        );
+    let records: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(records.as_array().unwrap().len(), 2 * 2);
+    assert!(
+        records[0]["roc_auc"].as_f64().unwrap() > 0.9,
+        "{}",
+        records[0]
+    );
+
+    deviant()
+        .args([
+            "bench",
+            "mnist",
+            "--images",
+            "digits",
+            "--digits",
+            "12",
+            "--data-dir",
+        ])
+        .arg(ws.path("digits"))
+        .assert()
+        .failure()
+        .stderr(contains("12 is not a digit"));
+}
