@@ -842,8 +842,16 @@ fn bench_nab_scores_points_beside_the_rolling_zscore() {
     let records = records.as_array().unwrap();
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["detector"], "rolling z-score");
-    assert!(records[0]["roc_auc"].as_f64().unwrap() > 0.5, "{}", records[0]);
-    assert!(records[1]["roc_auc"].as_f64().unwrap() > 0.8, "{}", records[1]);
+    assert!(
+        records[0]["roc_auc"].as_f64().unwrap() > 0.5,
+        "{}",
+        records[0]
+    );
+    assert!(
+        records[1]["roc_auc"].as_f64().unwrap() > 0.8,
+        "{}",
+        records[1]
+    );
 }
 
 #[test]

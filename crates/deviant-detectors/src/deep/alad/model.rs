@@ -141,7 +141,7 @@ impl Critics {
             ),
             (
                 self.zz.forward(z.clone(), z.clone(), rng.as_deref_mut()).0,
-                self.zz.forward(z, passes.rebuilt_z, rng.as_deref_mut()).0,
+                self.zz.forward(z, passes.rebuilt_z, rng).0,
             ),
         ];
         let mut discriminators = Vec::new();

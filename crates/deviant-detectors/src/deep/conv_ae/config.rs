@@ -60,7 +60,7 @@ impl ConvAeConfig {
 
     /// The image shape of rows of `n_features` values.
     pub(crate) fn shape(&self, n_features: usize) -> Result<ImageShape> {
-        if n_features % self.channels != 0 {
+        if !n_features.is_multiple_of(self.channels) {
             return Err(Error::config(
                 "channels",
                 format!(
@@ -71,7 +71,7 @@ impl ConvAeConfig {
         }
         let pixels = n_features / self.channels;
         let (height, width) = match self.height {
-            Some(h) if h > 0 && pixels % h == 0 => (h, pixels / h),
+            Some(h) if h > 0 && pixels.is_multiple_of(h) => (h, pixels / h),
             Some(h) => {
                 return Err(Error::config(
                     "height",

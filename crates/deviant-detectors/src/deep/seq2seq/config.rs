@@ -47,7 +47,7 @@ impl Seq2seqConfig {
 
     /// Time steps per row of `n_features` values.
     pub(crate) fn steps(&self, n_features: usize) -> Result<usize> {
-        if n_features == 0 || n_features % self.channels != 0 {
+        if n_features == 0 || !n_features.is_multiple_of(self.channels) {
             return Err(Error::config(
                 "channels",
                 format!(
