@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::AeConfig;
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{Activation, cpu, explain_in_chunks, score_in_chunks};
+use crate::deep::tensor::{Activation, cpu, explain_in_chunks, scalar, score_in_chunks};
 use crate::deep::train::{Losses, TrainStep, fit_step};
 use crate::deep::{load_net, save_net};
 
@@ -28,7 +28,7 @@ impl TrainStep for AeStep {
             .net
             .forward(batch.clone(), self.config.activation, dropout);
         let loss = (out - batch).square().mean();
-        let value = f64::from(loss.clone().into_scalar::<f32>());
+        let value = scalar(loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &self.net);
         self.net = self
             .optimizer
@@ -41,7 +41,7 @@ impl TrainStep for AeStep {
             .net
             .valid()
             .forward(batch.clone(), self.config.activation, None);
-        let value = f64::from((out - batch).square().mean().into_scalar::<f32>());
+        let value = scalar((out - batch).square().mean());
         Losses(vec![("loss", value)])
     }
 }

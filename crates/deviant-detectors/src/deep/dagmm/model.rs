@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::gmm::{Gmm, GmmStats, GmmTensors};
 use super::{Compression, DagmmConfig};
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{cpu, in_chunks, load_weights, save_weights, score_in_chunks, to_array2};
+use crate::deep::tensor::{
+    cpu, in_chunks, load_weights, save_weights, scalar, score_in_chunks, to_array2,
+};
 use crate::deep::train::{Losses, TrainStep, fit_step};
 use crate::deep::vae::gaussian_code;
 use crate::{read_json, write_json};
@@ -120,18 +122,17 @@ impl DagmmStep {
         let mut loss = reconstruction.clone()
             + energy.clone() * config.lambda_energy
             + penalty.clone() * config.lambda_covariance;
-        let value = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
         let mut losses = vec![
-            ("reconstruction", value(reconstruction)),
-            ("energy", value(energy)),
-            ("covariance_penalty", value(penalty)),
+            ("reconstruction", scalar(reconstruction)),
+            ("energy", scalar(energy)),
+            ("covariance_penalty", scalar(penalty)),
         ];
         if let Some(kl) = f.kl {
             let kl = kl.mean();
-            losses.push(("kl", value(kl.clone())));
+            losses.push(("kl", scalar(kl.clone())));
             loss = loss + kl * config.beta;
         }
-        losses.insert(0, ("loss", value(loss.clone())));
+        losses.insert(0, ("loss", scalar(loss.clone())));
         (loss, Losses(losses))
     }
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{DeepSvddConfig, SvddObjective};
 use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{
-    cpu, in_chunks, load_weights, save_weights, score_in_chunks, to_array2, to_vec,
+    cpu, in_chunks, load_weights, save_weights, scalar, score_in_chunks, to_array2, to_vec,
 };
 use crate::deep::train::{Losses, TrainStep, fit_step};
 use crate::{read_json, write_json};
@@ -75,7 +75,7 @@ impl TrainStep for SvddStep {
             self.state.radius_squared = quantile(&d, 1.0 - self.config.nu);
         }
         let loss = self.loss(distances);
-        let value = f64::from(loss.clone().into_scalar::<f32>());
+        let value = scalar(loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &self.net);
         self.net = self
             .optimizer
@@ -88,7 +88,7 @@ impl TrainStep for SvddStep {
             .net
             .valid()
             .forward(batch, self.config.activation, None);
-        let value = f64::from(self.loss(self.state.distances(out)).into_scalar::<f32>());
+        let value = scalar(self.loss(self.state.distances(out)));
         Losses(vec![("loss", value)])
     }
 }

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{VaeConfig, VaeScore};
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{cpu, explain_in_chunks, gaussian, log_sum_exp, score_in_chunks};
+use crate::deep::tensor::{cpu, explain_in_chunks, gaussian, log_sum_exp, scalar, score_in_chunks};
 use crate::deep::train::{Losses, TrainStep, fit_step};
 use crate::deep::{load_net, save_net};
 
@@ -88,11 +88,10 @@ impl VaeStep {
         let reconstruction = terms.reconstruction.sum_dim(1).squeeze_dim::<1>(1).mean();
         let kl = terms.kl.mean();
         let loss = reconstruction.clone() + kl.clone() * self.config.beta;
-        let value = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
         let losses = Losses(vec![
-            ("loss", value(loss.clone())),
-            ("reconstruction", value(reconstruction)),
-            ("kl", value(kl)),
+            ("loss", scalar(loss.clone())),
+            ("reconstruction", scalar(reconstruction)),
+            ("kl", scalar(kl)),
         ]);
         (loss, losses)
     }
