@@ -10,6 +10,7 @@ the activation follows every layer but the last.
 
 import argparse
 import json
+import resource
 import statistics
 import time
 
@@ -37,6 +38,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--score-batch", type=int, default=8192)
     parser.add_argument("--score-repeats", type=int, default=3)
+    parser.add_argument("--single-rows", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json")
     args = parser.parse_args()
@@ -72,7 +74,13 @@ def main():
                 [((model(xb) - xb) ** 2).mean(dim=1) for xb in x.split(args.score_batch)]
             )
             score_seconds = min(score_seconds, time.perf_counter() - started)
-    assert scores.shape[0] == rows
+        assert scores.shape[0] == rows
+        single_rows = min(args.single_rows, rows)
+        started = time.perf_counter()
+        for i in range(single_rows):
+            xb = x[i : i + 1]
+            ((model(xb) - xb) ** 2).mean(dim=1).item()
+        single_seconds = time.perf_counter() - started
 
     record = {
         "peer": f"pytorch {torch.__version__}",
@@ -86,6 +94,9 @@ def main():
         "median_epoch_seconds": statistics.median(epoch_seconds),
         "score_seconds": score_seconds,
         "score_rows_per_second": rows / score_seconds,
+        "single_row_rows_per_second": single_rows / single_seconds if single_rows else None,
+        # ru_maxrss is in KiB on Linux.
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }
     print(json.dumps(record, indent=2))
     if args.json:

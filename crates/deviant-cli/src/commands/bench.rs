@@ -59,6 +59,9 @@ pub struct PerfArgs {
     /// Scoring passes over all rows; the fastest is reported.
     #[arg(long, default_value_t = 3)]
     pub score_repeats: usize,
+    /// Rows scored one call at a time, as `serve` scores them (0 = skip).
+    #[arg(long, default_value_t = 10_000)]
+    pub single_rows: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Also write the rows as an f32 `.npy` file, for a peer implementation to time on the
@@ -84,6 +87,18 @@ pub struct PerfRecord {
     pub median_epoch_seconds: Option<f64>,
     pub score_seconds: f64,
     pub score_rows_per_second: f64,
+    /// Rows per second when each row is its own `score` call.
+    pub single_row_rows_per_second: Option<f64>,
+    /// Peak resident memory of the whole process (data included).
+    pub peak_rss_bytes: u64,
+    /// The best rate of a 1,024² matrix product on this machine: the arithmetic ceiling.
+    pub matmul_flops_per_second: f64,
+    /// Multiply-adds × 2 of one row's forward pass (dense autoencoder only).
+    pub forward_flops_per_row: Option<f64>,
+    /// The epoch time and full scoring pass at the ceiling rate: forward FLOPs × rows ÷ rate,
+    /// × 3 when training (the backward pass costs about twice the forward).
+    pub floor_epoch_seconds: Option<f64>,
+    pub floor_score_seconds: Option<f64>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -197,6 +212,34 @@ fn perf(args: &PerfArgs, quiet: bool) -> Result<()> {
         detector.score(data.view())?;
         score_seconds = score_seconds.min(started.elapsed().as_secs_f64());
     }
+    let single_rows = args.single_rows.min(args.rows);
+    let single_row_rows_per_second = (single_rows > 0)
+        .then(|| -> Result<f64> {
+            let started = Instant::now();
+            for row in data
+                .view()
+                .axis_chunks_iter(ndarray::Axis(0), 1)
+                .take(single_rows)
+            {
+                detector.score(row)?;
+            }
+            Ok(single_rows as f64 / started.elapsed().as_secs_f64())
+        })
+        .transpose()?;
+    let peak_rss_bytes = peak_rss();
+    let matmul_flops_per_second = deviant_detectors::deep::tensor::matmul_flops_per_second(1024, 5);
+    let forward_flops_per_row = match &config {
+        AnyConfig::Ae(ae) => Some(
+            ae.widths(args.features)
+                .windows(2)
+                .map(|w| 2.0 * (w[0] * w[1]) as f64)
+                .sum::<f64>(),
+        ),
+        _ => None,
+    };
+    let floor = |passes: f64| {
+        forward_flops_per_row.map(|f| passes * f * args.rows as f64 / matmul_flops_per_second)
+    };
     let record = PerfRecord {
         detector: args.detector.clone(),
         params: serde_json::to_value(&config)?["params"].clone(),
@@ -208,6 +251,12 @@ fn perf(args: &PerfArgs, quiet: bool) -> Result<()> {
         epoch_seconds,
         score_seconds,
         score_rows_per_second: args.rows as f64 / score_seconds,
+        single_row_rows_per_second,
+        peak_rss_bytes,
+        matmul_flops_per_second,
+        forward_flops_per_row,
+        floor_epoch_seconds: floor(3.0),
+        floor_score_seconds: floor(1.0),
     };
     println!("{}", serde_json::to_string_pretty(&record)?);
     if let Some(path) = &args.json {

@@ -99,6 +99,22 @@ pub fn log_sum_exp(t: Tensor<2>) -> Tensor<2> {
     max.clone() + (t - max).exp().sum_dim(1).log()
 }
 
+/// The best rate, in floating-point operations per second, of `repeats` square `size` ×
+/// `size` matrix products on [`cpu`]: the ceiling dense layers can reach on this machine.
+pub fn matmul_flops_per_second(size: usize, repeats: usize) -> f64 {
+    let device = cpu();
+    let a = Tensor::<2>::ones([size, size], &device);
+    let b = Tensor::<2>::ones([size, size], &device);
+    let mut best = f64::INFINITY;
+    for _ in 0..repeats.max(1) {
+        let started = std::time::Instant::now();
+        // Reading one value back makes the product happen before the clock stops.
+        scalar(a.clone().matmul(b.clone()).slice([0..1, 0..1]).sum());
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    2.0 * (size as f64).powi(3) / best
+}
+
 /// Rows per scoring chunk; chunks run in parallel.
 pub const SCORE_CHUNK: usize = 1024;
 

@@ -51,7 +51,7 @@ impl AeConfig {
     }
 
     /// Layer widths from input to output.
-    pub(crate) fn widths(&self, n_features: usize) -> Vec<usize> {
+    pub fn widths(&self, n_features: usize) -> Vec<usize> {
         let mut widths = vec![n_features];
         widths.extend(&self.hidden);
         widths.extend(self.hidden.iter().rev().skip(1));
