@@ -413,6 +413,13 @@ fn bench_perf_times_a_detector_and_exports_its_rows() {
     assert_eq!(record["rows"], 600);
     assert_eq!(record["epoch_seconds"].as_array().unwrap().len(), 2);
     assert!(record["score_rows_per_second"].as_f64().unwrap() > 0.0);
+    assert!(record["single_row_rows_per_second"].as_f64().unwrap() > 0.0);
+    assert!(record["peak_rss_bytes"].as_u64().unwrap() > 0);
+    // Layers 7-4-2-4-7: 2 × (28 + 8 + 8 + 28) FLOPs per row forward.
+    assert_eq!(record["forward_flops_per_row"], 144.0);
+    let rate = record["matmul_flops_per_second"].as_f64().unwrap();
+    let floor = record["floor_epoch_seconds"].as_f64().unwrap();
+    assert!((floor - 3.0 * 144.0 * 600.0 / rate).abs() <= 1e-9 * floor.max(1.0));
     // An .npy header, then 600 × 7 little-endian f32 values.
     let bytes = std::fs::read(&rows).unwrap();
     assert!(bytes.starts_with(b"\x93NUMPY"));
