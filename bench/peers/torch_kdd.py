@@ -35,7 +35,7 @@ def mlp(widths, activation):
 
 
 class Dagmm(nn.Module):
-    """Compression 118-60-30-10-1 tanh and its mirror, estimation 3-10-4 with dropout 0.5."""
+    """Compression features-60-30-10-1 tanh and its mirror, estimation 3-10-4, dropout 0.5."""
 
     def __init__(self, features, hidden=(60, 30, 10, 1), components=4):
         super().__init__()
@@ -72,7 +72,7 @@ class Dagmm(nn.Module):
 
 
 class Alad(nn.Module):
-    """Encoder 121-64-32 (leaky ReLU 0.2), generator 32-64-128-121 (ReLU), D_xz, D_xx, D_zz."""
+    """Encoder features-64-32 (leaky ReLU 0.2), generator 32-64-128-features (ReLU), critics."""
 
     def __init__(self, features, latent=32):
         super().__init__()
