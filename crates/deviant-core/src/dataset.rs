@@ -79,6 +79,12 @@ pub fn check_input(x: ArrayView2<f32>, expected: usize, context: &str) -> Result
             context: context.into(),
         });
     }
+    // The common all-finite case scans memory in order; only a failure looks for the place.
+    if x.as_slice_memory_order()
+        .is_some_and(|values| values.iter().all(|v| v.is_finite()))
+    {
+        return Ok(());
+    }
     if let Some((idx, v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(Error::Other(format!(
             "{context}: row {} feature {} is {v}; scores need finite inputs",
