@@ -29,8 +29,8 @@ pub fn to_tensor(x: ArrayView2<f32>, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
-/// The rows `rows` of `x` as one tensor.
-pub fn gather_rows(x: ArrayView2<f32>, rows: &[usize], device: &Device) -> Tensor<2> {
+/// The rows `rows` of `x` as the data of one tensor (data, so another thread can gather it).
+pub fn gather_rows(x: ArrayView2<f32>, rows: &[usize]) -> TensorData {
     let mut values = Vec::with_capacity(rows.len() * x.ncols());
     for &r in rows {
         // A contiguous row copies as one block; element by element is several times slower.
@@ -40,7 +40,7 @@ pub fn gather_rows(x: ArrayView2<f32>, rows: &[usize], device: &Device) -> Tenso
             None => values.extend(row.iter().copied()),
         }
     }
-    Tensor::from_data(TensorData::new(values, [rows.len(), x.ncols()]), device)
+    TensorData::new(values, [rows.len(), x.ncols()])
 }
 
 /// A tensor's values as a vector.
