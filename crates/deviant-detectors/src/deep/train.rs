@@ -9,6 +9,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use deviant_core::dataset::check_input;
 use deviant_core::detector::{EpochRecord, FitSummary};
+use deviant_core::metrics::quantile;
 use deviant_core::{Dataset, Error, FitContext, Result};
 use ndarray::ArrayView2;
 use rand::SeedableRng;
@@ -78,34 +79,37 @@ impl LoopConfig {
 }
 
 /// Steps timed in each placement before [`StepRunner`] keeps the faster.
-const TRIAL_STEPS: usize = 6;
+const TRIAL_STEPS: usize = 20;
 
-/// Where training steps run. burn-flex splits large products across rayon's pool, and each
-/// split wakes an idle worker: for narrow layers on few cores that costs more than it saves
-/// (autoencoder 121-64-32-8 on 2 cores: 0.52 s per epoch in the pool, 0.45 s on one thread),
-/// for wide ones it pays (512-256-32: 2.8 s against 3.9 s). Which wins depends on the model
-/// and the machine, so the first steps alternate between the pool and a one-thread pool and
-/// the faster is kept. Both give the same numbers: a split never reorders a sum.
+/// Where training steps run. burn-flex splits large products across the rayon pool it runs
+/// in, and each split wakes an idle worker: for narrow layers on few cores that costs more
+/// than it saves (autoencoder 121-64-32-8 on 2 cores: 3.2 ms per step in a 2-thread pool,
+/// 2.7 ms in a 1-thread one), for wide ones it pays (512-256-32: 2.8 s per epoch against
+/// 3.9 s). Which wins depends on the model and the machine, so the first steps alternate
+/// between the two pools and the one with the lower median time is kept (single steps are
+/// too noisy to go by). The loop's own thread sleeps while a step runs, so it never competes
+/// with the pools for a core. Both give the same numbers: a split never reorders a sum.
 struct StepRunner {
-    single: rayon::ThreadPool,
-    /// Fastest step seen so far in the pool and on the single thread.
-    fastest: [f64; 2],
-    trials: usize,
-    on_single_thread: Option<bool>,
+    pools: [rayon::ThreadPool; 2],
+    /// Seconds of the trial steps in each pool.
+    trials: [Vec<f64>; 2],
+    chosen: Option<usize>,
 }
 
 impl StepRunner {
     fn new() -> Result<Self> {
-        let single = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .map_err(|e| Error::Other(format!("starting the training thread: {e}")))?;
+        let pool = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|e| Error::Other(format!("starting the training threads: {e}")))
+        };
+        let all = rayon::current_num_threads();
         Ok(Self {
-            single,
-            fastest: [f64::INFINITY; 2],
-            trials: 0,
-            // With one thread in the pool there is nothing to choose.
-            on_single_thread: (rayon::current_num_threads() == 1).then_some(false),
+            pools: [pool(all)?, pool(1)?],
+            trials: [Vec::new(), Vec::new()],
+            // With one thread there is nothing to choose.
+            chosen: (all == 1).then_some(0),
         })
     }
 
@@ -116,20 +120,18 @@ impl StepRunner {
         device: &Device,
         rng: &mut ChaCha8Rng,
     ) -> (S, Losses) {
-        let single = self.on_single_thread.unwrap_or(self.trials % 2 == 1);
+        // Alternate until both pools have their trial steps.
+        let pool = self
+            .chosen
+            .unwrap_or(usize::from(self.trials[1].len() < self.trials[0].len()));
         let started = Instant::now();
-        let step = move || state.step(Tensor::from_data(batch, device), rng);
-        let result = if single {
-            self.single.install(step)
-        } else {
-            step()
-        };
-        if self.on_single_thread.is_none() {
-            let slot = &mut self.fastest[usize::from(single)];
-            *slot = slot.min(started.elapsed().as_secs_f64());
-            self.trials += 1;
-            if self.trials == 2 * TRIAL_STEPS {
-                self.on_single_thread = Some(self.fastest[1] < self.fastest[0]);
+        let result =
+            self.pools[pool].install(move || state.step(Tensor::from_data(batch, device), rng));
+        if self.chosen.is_none() {
+            self.trials[pool].push(started.elapsed().as_secs_f64());
+            if self.trials[1].len() == TRIAL_STEPS {
+                let [all, one] = &self.trials;
+                self.chosen = Some(usize::from(quantile(one, 0.5) < quantile(all, 0.5)));
             }
         }
         result
@@ -146,19 +148,14 @@ pub fn fit_step<S: TrainStep + Send>(
     kind: &str,
     config: &LoopConfig,
     cx: &FitContext,
-    build: impl FnOnce(ArrayView2<f32>, &mut ChaCha8Rng, &Device) -> Result<S> + Send,
+    build: impl FnOnce(ArrayView2<f32>, &mut ChaCha8Rng, &Device) -> Result<S>,
 ) -> Result<(S, FitSummary)> {
     let x = train_set.view();
     check_input(x, x.ncols(), &format!("{kind} fit"))?;
-    // Train on a thread of rayon's pool: burn-flex's parallel products then start from a
-    // worker rather than waking the pool and sleeping, and no third thread competes with
-    // the pool's for the cores (measured: 0.77 s → 0.5 s per autoencoder epoch on 2 cores).
-    rayon::scope(|_| {
-        let device = cpu().autodiff();
-        let mut rng = ChaCha8Rng::seed_from_u64(cx.seed);
-        let step = build(x, &mut rng, &device)?;
-        train(step, x, config, cx, &device)
-    })
+    let device = cpu().autodiff();
+    let mut rng = ChaCha8Rng::seed_from_u64(cx.seed);
+    let step = build(x, &mut rng, &device)?;
+    train(step, x, config, cx, &device)
 }
 
 /// Trains `state` on the rows of `x` and returns it with the per-epoch history.
@@ -288,4 +285,67 @@ pub fn train<S: TrainStep + Send>(
     }
     cx.progress.finish();
     Ok((state, summary))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deep::mlp::Mlp;
+    use crate::deep::tensor::{Activation, to_vec};
+    use burn::module::Module;
+    use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+    use rand::Rng;
+
+    struct Reconstruct {
+        net: Mlp,
+        optimizer: ModuleOptimizer,
+    }
+
+    impl TrainStep for Reconstruct {
+        fn step(mut self, batch: Tensor<2>, _rng: &mut ChaCha8Rng) -> (Self, Losses) {
+            let out = self.net.forward(batch.clone(), Activation::Relu, None);
+            let loss = (out - batch).square().mean();
+            let value = crate::deep::tensor::scalar(loss.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &self.net);
+            self.net = self.optimizer.step(1e-3, self.net, grads);
+            (self, Losses(vec![("loss", value)]))
+        }
+
+        fn evaluate(&self, _batch: Tensor<2>) -> Losses {
+            Losses::default()
+        }
+    }
+
+    /// Losses and the trained network's output after three steps in the pool `pool` (0: all threads, 1: one).
+    fn three_steps(pool: usize) -> (Vec<f64>, Vec<f32>) {
+        let device = cpu().autodiff();
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        // Wide enough that burn-flex splits the first layer's products across threads.
+        let (rows, features) = (1024, 121);
+        let values: Vec<f32> = (0..rows * features).map(|_| rng.random()).collect();
+        let mut state = Reconstruct {
+            net: Mlp::new(&[features, 64, 32, 64, features], true, &mut rng, &device),
+            optimizer: AdamConfig::new().init(),
+        };
+        let mut runner = StepRunner::new().unwrap();
+        runner.chosen = Some(pool);
+        let mut losses = Vec::new();
+        for _ in 0..3 {
+            let batch = TensorData::new(values.clone(), [rows, features]);
+            let (next, step_losses) = runner.step(state, batch, &device, &mut rng);
+            state = next;
+            losses.push(step_losses.total());
+        }
+        // The trained network's output stands for its weights.
+        let x = Tensor::from_data(TensorData::new(values, [rows, features]), &cpu());
+        let out = state.net.valid().forward(x, Activation::Relu, None);
+        (losses, to_vec(out).unwrap())
+    }
+
+    #[test]
+    fn steps_give_the_same_numbers_on_one_thread_and_on_all() {
+        let (all, one) = (three_steps(0), three_steps(1));
+        assert_eq!(all.0, one.0, "losses differ between the pools");
+        assert!(all.1 == one.1, "trained networks differ between the pools");
+    }
 }
