@@ -316,7 +316,8 @@ mod tests {
         }
     }
 
-    /// Losses and the trained network's output after three steps in the pool `pool` (0: all threads, 1: one).
+    /// Losses and the trained network's output after three steps in pool `pool` (0: all
+    /// threads, 1: one).
     fn three_steps(pool: usize) -> (Vec<f64>, Vec<f32>) {
         let device = cpu().autodiff();
         let mut rng = ChaCha8Rng::seed_from_u64(7);
