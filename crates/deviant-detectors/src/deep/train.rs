@@ -136,6 +136,24 @@ impl StepRunner {
         }
         result
     }
+
+    /// Which pool was kept and why, once the trials are done.
+    fn note(&self) -> Option<String> {
+        let [all, one] = &self.trials;
+        let chosen = self.chosen.filter(|_| one.len() == TRIAL_STEPS)?;
+        let threads = self.pools[0].current_num_threads();
+        let ms = |times: &[f64]| quantile(times, 0.5) * 1e3;
+        Some(format!(
+            "training steps ran on {}: median step {:.2} ms on {threads} threads, {:.2} ms on one",
+            if chosen == 1 {
+                "one thread"
+            } else {
+                "all threads"
+            },
+            ms(all),
+            ms(one)
+        ))
+    }
 }
 
 /// A relative improvement below this does not reset patience.
@@ -283,6 +301,7 @@ pub fn train<S: TrainStep + Send>(
             }
         }
     }
+    summary.notes.extend(runner.note());
     cx.progress.finish();
     Ok((state, summary))
 }
@@ -341,6 +360,23 @@ mod tests {
         let x = Tensor::from_data(TensorData::new(values, [rows, features]), &cpu());
         let out = state.net.valid().forward(x, Activation::Relu, None);
         (losses, to_vec(out).unwrap())
+    }
+
+    #[test]
+    fn the_note_names_the_pool_kept_once_the_trials_are_done() {
+        let mut runner = StepRunner::new().unwrap();
+        assert_eq!(runner.note(), None);
+        runner.trials = [vec![3e-3; TRIAL_STEPS], vec![2e-3; TRIAL_STEPS]];
+        runner.chosen = Some(1);
+        let note = runner.note().unwrap();
+        assert!(
+            note.starts_with("training steps ran on one thread"),
+            "{note}"
+        );
+        assert!(
+            note.contains("3.00 ms on") && note.ends_with("2.00 ms on one"),
+            "{note}"
+        );
     }
 
     #[test]
