@@ -9,6 +9,7 @@ pub mod json;
 pub mod kdd99;
 pub mod npz;
 pub mod nslkdd;
+pub mod numpy_random;
 pub mod parquet;
 pub mod preprocess;
 pub mod series;

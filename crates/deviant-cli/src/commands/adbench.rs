@@ -12,14 +12,12 @@ use deviant_core::metrics::{Evaluation, average_precision, quantile, roc_auc};
 use deviant_core::{Dataset, FitContext, Progress};
 use deviant_data::fsutil::write_bytes_atomic;
 use deviant_data::npz::read_npz;
-use deviant_data::split::{rng, split_stratified};
+use deviant_data::numpy_random::{RandomState, train_test_split_stratified};
 use deviant_data::{MatrixScaler, Scaling};
 use deviant_detectors::AnyConfig;
 use deviant_report::{
     BenchRecord, ChartOptions, ComparisonReport, ScoredRun, SummaryTable, mean_std,
 };
-use rand::Rng;
-use rand::seq::index::sample;
 use serde::Serialize;
 
 use super::bench::{detectors_with_sets, parse_seeds};
@@ -30,7 +28,8 @@ use crate::reporting::write_report;
 const MIN_ROWS: usize = 1_000;
 /// …and subsamples sets over this many rows down to it.
 const MAX_ROWS: usize = 10_000;
-const TRAIN_SHARE: f64 = 0.7;
+/// ADBench's `test_size` (written as it is there: 1 − 0.7 rounds to one more test row).
+const TEST_SHARE: f64 = 0.3;
 /// Without labels, the flags in each record come from this share of the training scores.
 const CONTAMINATION: f64 = 0.1;
 const REFERENCE_FILE: &str = "reference_aucroc.md";
@@ -49,7 +48,8 @@ pub struct AdbenchArgs {
     /// Only these sets (names without the number prefix, e.g. `cardio,thyroid`).
     #[arg(long, value_delimiter = ',')]
     pub datasets: Vec<String>,
-    /// A count N (seeds 1..=N) or a list such as 1,2,3.
+    /// A count N (seeds 1..=N) or a list such as 1,2,3. They are NumPy seeds: each draws
+    /// the same rows ADBench's code draws for it.
     #[arg(long, default_value = "3")]
     pub seeds: String,
     /// Detector parameter as KIND.KEY=VALUE (repeatable).
@@ -136,7 +136,17 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
         args.detectors.clone()
     };
     let detectors = detectors_with_sets(&kinds, &args.sets)?;
-    let seeds = parse_seeds(&args.seeds)?;
+    let seeds: Vec<u32> = parse_seeds(&args.seeds)?
+        .into_iter()
+        .map(|seed| {
+            u32::try_from(seed).map_err(|_| {
+                anyhow::anyhow!(
+                    "seed {seed}: ADBench draws its splits with NumPy, whose seeds run from \
+                     0 to 4294967295"
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
     let files = dataset_files(args)?;
     let budget = Duration::from_secs(args.budget);
     let published = if args.published {
@@ -152,8 +162,9 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
     let (mut records, mut skipped, mut runs) = (Vec::new(), Vec::new(), Vec::new());
     for (name, path) in &files {
         let data = read_npz(path)?;
-        for &seed in &seeds {
-            let (train, test) = protocol_split(&data, seed);
+        for &numpy_seed in &seeds {
+            let seed = u64::from(numpy_seed);
+            let (train, test) = protocol_split(&data, numpy_seed);
             let labels = test
                 .labels
                 .as_ref()
@@ -161,7 +172,7 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
                 .to_vec();
             for detector in &detectors {
                 bars.message(&format!("{name} / {} / seed {seed}", detector.kind()));
-                let keep_scores = args.report.is_some() && seed == seeds[0];
+                let keep_scores = args.report.is_some() && numpy_seed == seeds[0];
                 match run_one("adbench", detector, &train, &test, &labels, seed, budget) {
                     Ok((mut record, scores)) => {
                         record.dataset = name.clone();
@@ -241,8 +252,8 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
                     format!(
                         "stratified {:.0}/{:.0} split, min-max scaled on train, fit \
                          unlabelled; threshold contamination:{CONTAMINATION} on train",
-                        TRAIN_SHARE * 100.0,
-                        (1.0 - TRAIN_SHARE) * 100.0
+                        (1.0 - TEST_SHARE) * 100.0,
+                        TEST_SHARE * 100.0
                     ),
                 ),
                 (
@@ -385,27 +396,35 @@ fn published_key(dataset: &str, kind: &str) -> (String, String) {
     (dataset.to_lowercase(), kind.replace('_', ""))
 }
 
-/// Resample to [1,000, 10,000] rows, split 70/30 by class, min-max scale on the training
-/// part; the training part loses its labels (the detectors fit unsupervised).
-fn protocol_split(data: &Dataset, seed: u64) -> (Dataset, Dataset) {
-    let mut rng = rng(seed);
-    let n = data.n_rows();
+/// ADBench's rows for one seed, as its data generator draws them with NumPy and
+/// scikit-learn: sets under 1,000 rows resampled with replacement to 1,000, sets over 10,000
+/// subsampled to 10,000, then a stratified 70/30 split. Returns the training and test rows
+/// as indices into `labels`, in ADBench's order; repeated rows appear repeatedly.
+fn protocol_rows(labels: &[u8], seed: u32) -> (Vec<usize>, Vec<usize>) {
+    // ADBench seeds NumPy's global generator with the run's seed before each of these
+    // draws; reseeding before the first changes nothing, so one generator serves.
+    let mut rng = RandomState::new(seed);
+    let n = labels.len();
     let rows: Vec<usize> = if n < MIN_ROWS {
-        (0..MIN_ROWS).map(|_| rng.random_range(0..n)).collect()
+        rng.randint(n, MIN_ROWS)
     } else if n > MAX_ROWS {
-        sample(&mut rng, n, MAX_ROWS).into_vec()
+        rng.permutation(n)[..MAX_ROWS].to_vec()
     } else {
         (0..n).collect()
     };
-    let data = data.select(&rows);
+    let drawn: Vec<u8> = rows.iter().map(|&i| labels[i]).collect();
+    let (train, test) = train_test_split_stratified(&drawn, TEST_SHARE, &mut rng);
+    (
+        train.iter().map(|&i| rows[i]).collect(),
+        test.iter().map(|&i| rows[i]).collect(),
+    )
+}
+
+/// The protocol's training and test sets for one seed, min-max scaled on the training part;
+/// the training part loses its labels (the detectors fit unsupervised).
+fn protocol_split(data: &Dataset, seed: u32) -> (Dataset, Dataset) {
     let labels = data.labels.as_ref().expect("npz sets are labelled");
-    let all: Vec<usize> = (0..data.n_rows()).collect();
-    let (train, test) = split_stratified(
-        &all,
-        labels.as_slice().expect("contiguous"),
-        TRAIN_SHARE,
-        &mut rng,
-    );
+    let (train, test) = protocol_rows(labels.as_slice().expect("contiguous"), seed);
     let (train, test) = (data.select(&train), data.select(&test));
     let scaler = MatrixScaler::fit(train.view(), Scaling::MinMax);
     (
@@ -723,6 +742,46 @@ mod tests {
             .view()
             .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
         assert_eq!((lo, hi), (0.0, 1.0), "min-max scaled on train");
+    }
+
+    #[test]
+    fn rows_are_the_ones_adbench_draws() {
+        // ADBench's data generator on labels 0…0 1…1 (`a` anomalies of `n`): sizes, first
+        // rows and index sums of the training and test parts as NumPy 2.4 and scikit-learn
+        // 1.9 draw them, for a resampled set, one kept as is and a subsampled one.
+        type Part = (usize, [usize; 4], usize);
+        let cases: [(usize, usize, u32, Part, Part); 3] = [
+            (
+                100,
+                10,
+                1,
+                (700, [33, 20, 2, 15], 33_502),
+                (300, [29, 76, 78, 44], 15_572),
+            ),
+            (
+                1001,
+                500,
+                1,
+                (700, [455, 324, 453, 329], 350_339),
+                (301, [928, 202, 115, 109], 150_161),
+            ),
+            (
+                12000,
+                35,
+                3,
+                (7000, [2433, 5000, 8780, 10919], 41_998_249),
+                (3000, [1136, 7696, 4712, 3530], 17_900_820),
+            ),
+        ];
+        for (n, a, seed, want_train, want_test) in cases {
+            let labels: Vec<u8> = (0..n).map(|i| u8::from(i >= n - a)).collect();
+            let (train, test) = protocol_rows(&labels, seed);
+            for (rows, (len, head, sum)) in [(train, want_train), (test, want_test)] {
+                assert_eq!(rows.len(), len, "n = {n}");
+                assert_eq!(rows[..4], head, "n = {n}");
+                assert_eq!(rows.iter().sum::<usize>(), sum, "n = {n}");
+            }
+        }
     }
 
     fn cell(dataset: &str, detector: &str, roc_auc: f64) -> Cell {
