@@ -4,7 +4,9 @@
 
 The first file is `pyod_adbench.py`'s output, the others `deviant bench adbench --published
 --json`'s (a detector found in several takes the last). Per detector and set, the mean over
-seeds; a Markdown table of how many sets agree within ±0.02 and the largest gaps.
+seeds; a Markdown table of how many sets agree within ±0.02 and the largest gaps. When the
+PyOD runs were made with `--random-states N`, it shows instead, per set, how far the mean
+over seeds moves with the detector's own random state alone.
 """
 
 import json
@@ -38,6 +40,26 @@ def deviant_means(paths):
     return cells
 
 
+def random_state_spread(pyod_path, ours):
+    """Per (detector, set): the seed-mean for each random state, beside ours and ADBench's."""
+    runs = defaultdict(lambda: defaultdict(list))
+    for r in json.load(open(pyod_path)):
+        if "roc_auc" in r:
+            runs[(r["detector"], r["dataset"].lower())][r["random_state"]].append(r["roc_auc"])
+    print("| detector | set | PyOD seed-mean per random state: min–max (std) "
+          "| states within ±0.02 of ADBench | deviant | ADBench |")
+    print("|---|---|---|---|---|---|")
+    for (detector, dataset), by_state in sorted(runs.items()):
+        means = [statistics.fmean(v) for v in by_state.values()]
+        mine, published = ours.get((detector, dataset), (None, None))
+        near = sum(abs(m - published) <= TOLERANCE for m in means) if published else "–"
+        print(
+            f"| {detector} | {dataset} | {min(means):.4f}–{max(means):.4f} "
+            f"({statistics.pstdev(means):.4f}) | {near} of {len(means)} "
+            f"| {mine:.4f} | {published} |"
+        )
+
+
 def largest(gaps, n=4):
     worst = sorted(gaps, key=lambda g: -abs(g[1]))[:n]
     return ", ".join(f"{s} {g:+.3f}" for s, g in worst if abs(g) > TOLERANCE) or "–"
@@ -46,8 +68,10 @@ def largest(gaps, n=4):
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
-    pyod, failed = pyod_means(sys.argv[1])
     ours = deviant_means(sys.argv[2:])
+    if any("random_state" in r for r in json.load(open(sys.argv[1]))):
+        return random_state_spread(sys.argv[1], ours)
+    pyod, failed = pyod_means(sys.argv[1])
     print("| detector | deviant vs ADBench | PyOD vs ADBench | deviant vs PyOD "
           "| largest deviant − PyOD gaps |")
     print("|---|---|---|---|---|")
