@@ -652,6 +652,31 @@ fn nslkdd_data_and_bench_from_a_folder_of_release_files() {
         assert_eq!(r["threshold_rule"], "best-f1 on validation");
         assert!(r["roc_auc"].as_f64().unwrap() > 0.75, "{r}");
     }
+
+    // `--scaling` replaces the protocol's min-max: KNN distances, and so its threshold,
+    // grow when the 0–4 columns keep their range.
+    let knn_threshold = |scaling: &str| -> f64 {
+        let json = ws.path(&format!("knn-{scaling}.json"));
+        deviant()
+            .args(["bench", "nslkdd", "--detectors", "knn", "--seeds", "1"])
+            .args(["--scaling", scaling, "--data-dir"])
+            .arg(&data)
+            .arg("--json")
+            .arg(&json)
+            .assert()
+            .success();
+        let records: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        records[0]["threshold"].as_f64().unwrap()
+    };
+    let (min_max, unscaled) = (knn_threshold("minmax"), knn_threshold("none"));
+    assert!(unscaled > 2.0 * min_max, "{unscaled} vs {min_max}");
+    deviant()
+        .args(["bench", "nslkdd", "--scaling", "zscore", "--data-dir"])
+        .arg(&data)
+        .assert()
+        .failure()
+        .stderr(contains("not one of standard, minmax, none"));
 }
 
 /// One HTTP/1.1 request over a plain socket: (status code, body).

@@ -20,7 +20,7 @@ use deviant_detectors::{AnyConfig, Model, TrainSpec};
 use deviant_report::{BenchRecord, ComparisonReport, ScoredRun, distinct, leaderboard};
 use serde::{Deserialize, Serialize};
 
-use crate::args::params_from_sets;
+use crate::args::{params_from_sets, parse_scaling};
 use crate::progress::Bars;
 use crate::reporting::{ReportArgs, explain_top, write_report};
 
@@ -139,6 +139,10 @@ pub struct ProtocolBenchArgs {
     /// Folder holding the dataset's files (see `deviant data … --help`).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Column scaling fitted on the training rows (standard, minmax, none), in place of the
+    /// protocol's own (min-max; standard for KDD's `alibi`).
+    #[arg(long, value_parser = parse_scaling)]
+    pub scaling: Option<Scaling>,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -393,7 +397,7 @@ fn bench_seeds(
         };
         let train_table = load(ProtocolSplits::TRAIN)?;
         let options = PreprocessOptions {
-            scaling: folder.scaling,
+            scaling: args.scaling.unwrap_or(folder.scaling),
             impute: false,
         };
         let preprocessor = Preprocessor::fit(&schema, &train_table, options)?;

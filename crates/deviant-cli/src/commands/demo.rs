@@ -60,6 +60,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> Result<()> {
             markdown: Some(args.out.join("leaderboard.md")),
             work_dir: Some(args.out.join("data")),
             data_dir,
+            scaling: None,
             report: ReportArgs {
                 report: Some(
                     args.report
