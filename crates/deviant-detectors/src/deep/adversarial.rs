@@ -2,7 +2,7 @@
 //! discriminator's logits, the encoder–generator pair of BiGAN and ALAD, and their
 //! discriminators on (x, z) and on pairs of the same kind.
 
-use burn::module::Module;
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::nn::Linear;
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
@@ -10,7 +10,7 @@ use burn::tensor::activation::{leaky_relu, relu, softplus};
 use rand_chacha::ChaCha8Rng;
 
 use super::mlp::Mlp;
-use super::tensor::{dropout_mask, linear};
+use super::tensor::{Init, dropout_mask, gaussian, linear_with};
 
 /// −log σ(logits) averaged: the cross-entropy of calling every row "real".
 pub fn said_real(logits: Tensor<2>) -> Tensor<1> {
@@ -54,14 +54,15 @@ impl Codec {
         latent: usize,
         encoder_hidden: &[usize],
         generator_hidden: &[usize],
+        init: Init,
         rng: &mut ChaCha8Rng,
         device: &Device,
     ) -> Self {
         let encoder = [&[n_features], encoder_hidden, &[latent]].concat();
         let generator = [&[latent], generator_hidden, &[n_features]].concat();
         Self {
-            encoder: Mlp::new(&encoder, true, rng, device),
-            generator: Mlp::new(&generator, true, rng, device),
+            encoder: Mlp::with_init(&encoder, true, init, rng, device),
+            generator: Mlp::with_init(&generator, true, init, rng, device),
         }
     }
 
@@ -91,14 +92,16 @@ impl XzDiscriminator {
         latent: usize,
         width: usize,
         rate: f64,
+        init: Init,
         rng: &mut ChaCha8Rng,
         device: &Device,
     ) -> Self {
+        let mut linear = |d_in, d_out| linear_with(d_in, d_out, init, rng, device);
         Self {
-            x_in: linear(n_features, width, rng, device),
-            z_in: linear(latent, width, rng, device),
-            joint: linear(2 * width, width, rng, device),
-            out: linear(width, 1, rng, device),
+            x_in: linear(n_features, width),
+            z_in: linear(latent, width),
+            joint: linear(2 * width, width),
+            out: linear(width, 1),
             rate,
         }
     }
@@ -132,12 +135,13 @@ impl PairDiscriminator {
         width_in: usize,
         width: usize,
         rate: f64,
+        init: Init,
         rng: &mut ChaCha8Rng,
         device: &Device,
     ) -> Self {
         Self {
-            hidden: linear(2 * width_in, width, rng, device),
-            out: linear(width, 1, rng, device),
+            hidden: linear_with(2 * width_in, width, init, rng, device),
+            out: linear_with(width, 1, init, rng, device),
             rate,
         }
     }
@@ -158,4 +162,151 @@ impl PairDiscriminator {
 /// Adam with β1 = 0.5, the GAN papers' setting.
 pub fn adam() -> ModuleOptimizer {
     AdamConfig::new().with_beta_1(0.5).init()
+}
+
+/// Spectral normalisation (Miyato et al. 2018) of a discriminator's weight matrices: each is
+/// divided by an estimate of its largest singular value, refined by one power-iteration step
+/// per training step from vectors kept between steps. The division stays in the graph, so
+/// gradients reach the stored weights through it.
+pub struct SpectralNorm {
+    /// One right-singular-vector estimate `[d_out, 1]` (unit length, no autodiff) per weight
+    /// matrix `[d_in, d_out]`, in the order the module's parameters are visited.
+    vectors: Vec<Tensor<2>>,
+}
+
+/// The weight matrices of a module, visited in order, as constants `[d_in, d_out]`.
+struct Matrices<F: FnMut(Tensor<2>)>(F);
+
+impl<F: FnMut(Tensor<2>)> ModuleVisitor for Matrices<F> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        // Biases (rank 1) are left alone.
+        if D == 2 {
+            let w = param.val().inner();
+            let [rows, cols] = [w.dims()[0], w.dims()[1]];
+            (self.0)(w.reshape([rows, cols]));
+        }
+    }
+}
+
+impl SpectralNorm {
+    /// Random unit starting vectors for every weight matrix of `module`.
+    pub fn new<M: Module>(module: &M, rng: &mut ChaCha8Rng) -> Self {
+        let mut vectors = Vec::new();
+        module.visit(&mut Matrices(|w: Tensor<2>| {
+            vectors.push(unit(gaussian([w.dims()[1], 1], rng, &w.device())));
+        }));
+        Self { vectors }
+    }
+
+    /// One power-iteration step for each weight matrix of `module` (once per training step).
+    pub fn refine<M: Module>(&mut self, module: &M) {
+        let mut vectors = self.vectors.iter_mut();
+        module.visit(&mut Matrices(|w: Tensor<2>| {
+            let u = vectors.next().expect("the same module as at construction");
+            let v = unit(w.clone().matmul(u.clone()));
+            *u = unit(w.transpose().matmul(v));
+        }));
+    }
+
+    /// `module` with each weight matrix W replaced by W / σ(W), σ(W) = ‖W u‖ for the kept
+    /// estimate u, differentiable through W.
+    pub fn apply<M: Module>(&self, module: M) -> M {
+        module.map(&mut Normalise {
+            vectors: self.vectors.iter(),
+        })
+    }
+}
+
+/// `module` normalised by `spectral` when there is one, as it is otherwise.
+pub fn normalised<M: Module>(spectral: &Option<SpectralNorm>, module: M) -> M {
+    match spectral {
+        Some(norm) => norm.apply(module),
+        None => module,
+    }
+}
+
+struct Normalise<'a> {
+    vectors: std::slice::Iter<'a, Tensor<2>>,
+}
+
+/// `t / ‖t‖` for a column vector.
+fn unit(t: Tensor<2>) -> Tensor<2> {
+    t.clone() / (t.square().sum().sqrt() + 1e-12).reshape([1, 1])
+}
+
+impl ModuleMapper for Normalise<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if D != 2 {
+            return param;
+        }
+        let u = self
+            .vectors
+            .next()
+            .expect("the same module as at construction")
+            .clone();
+        param.map(|w| {
+            let dims = w.dims();
+            let w: Tensor<2> = w.reshape([dims[0], dims[1]]);
+            // v is a constant, as in the paper: σ = vᵀ W u is differentiated through W only.
+            let v = unit(w.clone().inner().matmul(u.clone()));
+            let sigma = v.transpose().matmul(w.clone()).matmul(u);
+            (w / sigma).reshape(dims)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::optim::GradientsParams;
+    use burn::tensor::TensorData;
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::deep::tensor::{cpu, to_vec};
+
+    /// A layer `[d_in, d_out] = [3, 2]` whose largest singular value is 3.
+    fn layer(device: &Device) -> Linear {
+        let mut layer = linear_with(
+            3,
+            2,
+            Init::Glorot,
+            &mut ChaCha8Rng::seed_from_u64(1),
+            device,
+        );
+        let weight = [3.0f32, 0.0, 0.0, 1.0, 0.0, 0.0];
+        layer.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(weight.to_vec(), [3, 2]),
+            device,
+        ));
+        layer
+    }
+
+    #[test]
+    fn spectral_norm_divides_by_the_largest_singular_value() {
+        let device = cpu();
+        let layer = layer(&device);
+        let mut norm = SpectralNorm::new(&layer, &mut ChaCha8Rng::seed_from_u64(2));
+        for _ in 0..30 {
+            norm.refine(&layer);
+        }
+        let normalised = to_vec(norm.apply(layer).weight.val()).unwrap();
+        let expected = [1.0f32, 0.0, 0.0, 1.0 / 3.0, 0.0, 0.0];
+        for (got, want) in normalised.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-4, "{normalised:?}");
+        }
+    }
+
+    #[test]
+    fn gradients_reach_the_stored_weights_through_the_normalisation() {
+        let device = cpu().autodiff();
+        let layer = layer(&device);
+        let norm = SpectralNorm::new(&layer, &mut ChaCha8Rng::seed_from_u64(2));
+        let x = Tensor::<2>::ones([4, 3], &device);
+        let loss = norm.apply(layer.clone()).forward(x).sum();
+        let mut grads = GradientsParams::from_grads(loss.backward(), &layer);
+        let weight = grads
+            .remove::<2>(layer.weight.id)
+            .expect("a gradient for the stored weight");
+        assert!(to_vec(weight).unwrap().iter().any(|g| g.abs() > 1e-3));
+    }
 }

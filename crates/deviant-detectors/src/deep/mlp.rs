@@ -6,7 +6,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use rand_chacha::ChaCha8Rng;
 
-use super::tensor::{Activation, dropout_mask, linear};
+use super::tensor::{Activation, Init, dropout_mask, linear_with};
 
 #[derive(Module, Debug)]
 pub struct Mlp {
@@ -16,10 +16,21 @@ pub struct Mlp {
 impl Mlp {
     /// Layers `widths[0] → widths[1] → …`; `bias = false` gives bias-free layers (Deep SVDD).
     pub fn new(widths: &[usize], bias: bool, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        Self::with_init(widths, bias, Init::FanIn, rng, device)
+    }
+
+    /// [`Self::new`] with the weights drawn by `init`.
+    pub fn with_init(
+        widths: &[usize],
+        bias: bool,
+        init: Init,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
         let layers = widths
             .windows(2)
             .map(|w| {
-                let mut layer = linear(w[0], w[1], rng, device);
+                let mut layer = linear_with(w[0], w[1], init, rng, device);
                 if !bias {
                     layer.bias = None;
                 }

@@ -62,17 +62,46 @@ pub fn to_array2(t: Tensor<2>) -> Result<Array2<f32>> {
     Ok(Array2::from_shape_vec((rows, cols), values).expect("tensor shape matches its data"))
 }
 
-/// A linear layer with PyTorch's default initialisation, U(−1/√fan_in, 1/√fan_in), drawn
-/// from `rng`.
+/// How a linear layer's starting weights are drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// PyTorch's default: weights and biases from U(−1/√fan_in, 1/√fan_in).
+    #[default]
+    FanIn,
+    /// Glorot & Bengio's uniform rule (TensorFlow's default, and what the DAGMM and ALAD
+    /// reference code uses): weights from U(±√(6 / (fan_in + fan_out))), biases zero.
+    Glorot,
+}
+
+/// A linear layer with PyTorch's default initialisation, drawn from `rng`.
 pub fn linear(d_in: usize, d_out: usize, rng: &mut ChaCha8Rng, device: &Device) -> Linear {
-    let bound = 1.0 / (d_in as f32).sqrt();
+    linear_with(d_in, d_out, Init::FanIn, rng, device)
+}
+
+/// A linear layer initialised by `init`, drawn from `rng`.
+pub fn linear_with(
+    d_in: usize,
+    d_out: usize,
+    init: Init,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Linear {
+    let bound = match init {
+        Init::FanIn => 1.0 / (d_in as f32).sqrt(),
+        Init::Glorot => (6.0 / (d_in + d_out) as f32).sqrt(),
+    };
     let mut uniform =
         |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
     let weight = Tensor::<2>::from_data(
         TensorData::new(uniform(d_in * d_out), [d_in, d_out]),
         device,
     );
-    let bias = Tensor::<1>::from_data(TensorData::new(uniform(d_out), [d_out]), device);
+    let bias = match init {
+        Init::FanIn => uniform(d_out),
+        Init::Glorot => vec![0.0; d_out],
+    };
+    let bias = Tensor::<1>::from_data(TensorData::new(bias, [d_out]), device);
     Linear {
         weight: Param::from_tensor(weight),
         bias: Some(Param::from_tensor(bias)),
@@ -258,6 +287,31 @@ mod tests {
         let burns = to_vec(burn::tensor::activation::tanh(x)).unwrap();
         for ((v, a), b) in values.iter().zip(&ours).zip(&burns) {
             assert!((a - b).abs() < 1e-6, "tanh({v}): {a} against {b}");
+        }
+    }
+
+    #[test]
+    fn initialisations_draw_within_their_bounds() {
+        let rng = &mut ChaCha8Rng::seed_from_u64(7);
+        let device = cpu();
+        // (fan_in, fan_out) = (120, 60): fan-in bound 1/√120 ≈ 0.091, Glorot √(6/180) ≈ 0.183.
+        for (init, bound) in [
+            (Init::FanIn, 1.0 / 120f32.sqrt()),
+            (Init::Glorot, (6.0f32 / 180.0).sqrt()),
+        ] {
+            let layer = linear_with(120, 60, init, rng, &device);
+            let weights = to_vec(layer.weight.val()).unwrap();
+            let largest = weights.iter().fold(0f32, |m, w| m.max(w.abs()));
+            // 7,200 uniform draws come within 2 % of the bound, and never past it.
+            assert!(
+                largest <= bound && largest > 0.98 * bound,
+                "{init:?}: {largest}"
+            );
+            let bias = to_vec(layer.bias.unwrap().val()).unwrap();
+            match init {
+                Init::FanIn => assert!(bias.iter().all(|b| b.abs() <= bound) && bias[0] != 0.0),
+                Init::Glorot => assert!(bias.iter().all(|&b| b == 0.0)),
+            }
         }
     }
 

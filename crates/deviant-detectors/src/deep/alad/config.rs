@@ -2,6 +2,7 @@ use deviant_core::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::deep::bigan::{check_gan, gan_loop};
+use crate::deep::tensor::Init;
 use crate::deep::train::LoopConfig;
 
 /// ALAD hyperparameters; the defaults are Zenati et al.'s KDD Cup 99 settings.
@@ -22,6 +23,10 @@ pub struct AladConfig {
     pub xz_dropout: f64,
     /// Dropout in D_xx and D_zz.
     pub pair_dropout: f64,
+    /// How the starting weights are drawn.
+    pub init: Init,
+    /// Spectral normalisation of the discriminators' weight matrices while training.
+    pub spectral_norm: bool,
     /// Adam step size (β1 = 0.5) of both sides.
     pub learning_rate: f64,
     pub training: LoopConfig,
@@ -38,6 +43,8 @@ impl Default for AladConfig {
             zz_width: 32,
             xz_dropout: 0.5,
             pair_dropout: 0.2,
+            init: Init::default(),
+            spectral_norm: false,
             learning_rate: 1e-5,
             training: gan_loop(),
         }

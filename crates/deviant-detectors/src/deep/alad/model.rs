@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::AladConfig;
 use crate::deep::adversarial::{
-    Codec, PairDiscriminator, XzDiscriminator, adam, said_fake, said_real,
+    Codec, PairDiscriminator, SpectralNorm, XzDiscriminator, adam, normalised, said_fake, said_real,
 };
 use crate::deep::bigan::{losses, reconstruction_error};
 use crate::deep::tensor::{cpu, explain_in_chunks, gaussian, scalar, score_in_chunks};
@@ -24,6 +24,7 @@ fn codec(config: &AladConfig, n_features: usize, rng: &mut ChaCha8Rng, device: &
         config.latent,
         &config.encoder_hidden,
         &config.generator_hidden,
+        config.init,
         rng,
         device,
     )
@@ -64,6 +65,7 @@ impl Critics {
                 config.latent,
                 config.xz_width,
                 config.xz_dropout,
+                config.init,
                 rng,
                 device,
             ),
@@ -71,6 +73,7 @@ impl Critics {
                 n_features,
                 config.xx_width,
                 config.pair_dropout,
+                config.init,
                 rng,
                 device,
             ),
@@ -78,6 +81,7 @@ impl Critics {
                 config.latent,
                 config.zz_width,
                 config.pair_dropout,
+                config.init,
                 rng,
                 device,
             ),
@@ -162,6 +166,8 @@ struct AladStep {
     critics: Critics,
     codec_optimizer: ModuleOptimizer,
     critics_optimizer: ModuleOptimizer,
+    /// With `spectral_norm`: the critics' weights are used divided by their spectral norms.
+    spectral: Option<SpectralNorm>,
     learning_rate: f64,
     latent: usize,
 }
@@ -176,9 +182,11 @@ impl TrainStep for AladStep {
             z.clone().inner(),
         )
         .lift();
-        let (d_loss, _) = self
-            .critics
-            .losses(batch.clone(), z.clone(), passes, Some(rng));
+        if let Some(spectral) = &mut self.spectral {
+            spectral.refine(&self.critics);
+        }
+        let critics = normalised(&self.spectral, self.critics.clone());
+        let (d_loss, _) = critics.losses(batch.clone(), z.clone(), passes, Some(rng));
         let d_value = scalar(d_loss.clone());
         let grads = GradientsParams::from_grads(d_loss.backward(), &self.critics);
         self.critics = self
@@ -187,7 +195,7 @@ impl TrainStep for AladStep {
 
         let passes = Passes::new(&self.codec, batch.clone(), z.clone());
         // Only the codec learns from this loss: no gradients for the critics' weights.
-        let critics = self.critics.clone().no_grad();
+        let critics = normalised(&self.spectral, self.critics.clone().no_grad());
         let (_, g_loss) = critics.losses(batch.clone(), z, passes, Some(rng));
         let g_value = scalar(g_loss.clone());
         let grads = GradientsParams::from_grads(g_loss.backward(), &self.codec);
@@ -199,7 +207,8 @@ impl TrainStep for AladStep {
     }
 
     fn evaluate(&self, batch: Tensor<2>) -> Losses {
-        let (codec, critics) = (self.codec.valid(), self.critics.valid());
+        let codec = self.codec.valid();
+        let critics = normalised(&self.spectral, self.critics.valid());
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let z = gaussian([batch.dims()[0], self.latent], &mut rng, &batch.device());
         let passes = Passes::new(&codec, batch.clone(), z.clone());
@@ -233,9 +242,11 @@ impl DetectorConfig for AladConfig {
             &self.training,
             cx,
             |x, rng, device| {
+                let critics = Critics::new(self, x.ncols(), rng, device);
                 Ok(AladStep {
                     codec: codec(self, x.ncols(), rng, device),
-                    critics: Critics::new(self, x.ncols(), rng, device),
+                    spectral: self.spectral_norm.then(|| SpectralNorm::new(&critics, rng)),
+                    critics,
                     codec_optimizer: adam(),
                     critics_optimizer: adam(),
                     learning_rate: self.learning_rate,
@@ -243,10 +254,12 @@ impl DetectorConfig for AladConfig {
                 })
             },
         )?;
+        // The saved D_xx carries its normalised weights, so scoring needs no spectral state.
+        let critics = normalised(&step.spectral, step.critics.valid());
         Ok(Alad {
             net: AladNet {
                 codec: step.codec.valid(),
-                xx: step.critics.xx.valid(),
+                xx: critics.xx,
             },
             n_features: train_set.n_features(),
             summary,
@@ -258,7 +271,14 @@ impl DetectorConfig for AladConfig {
             let rng = &mut ChaCha8Rng::seed_from_u64(0);
             AladNet {
                 codec: codec(self, n, rng, &cpu()),
-                xx: PairDiscriminator::new(n, self.xx_width, self.pair_dropout, rng, &cpu()),
+                xx: PairDiscriminator::new(
+                    n,
+                    self.xx_width,
+                    self.pair_dropout,
+                    self.init,
+                    rng,
+                    &cpu(),
+                ),
             }
         })?;
         Ok(Alad {

@@ -1,6 +1,7 @@
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::deep::tensor::Init;
 use crate::deep::train::LoopConfig;
 
 /// BiGAN hyperparameters; the defaults are Zenati et al.'s KDD Cup 99 settings.
@@ -18,6 +19,10 @@ pub struct BiganConfig {
     /// Weight of the reconstruction error in the score; the feature-matching distance gets
     /// 1 − alpha.
     pub alpha: f64,
+    /// How the starting weights are drawn.
+    pub init: Init,
+    /// Spectral normalisation of the discriminators' weight matrices while training.
+    pub spectral_norm: bool,
     /// Adam step size (β1 = 0.5, as in the paper) of both sides.
     pub learning_rate: f64,
     pub training: LoopConfig,
@@ -32,6 +37,8 @@ impl Default for BiganConfig {
             discriminator_width: 128,
             discriminator_dropout: 0.5,
             alpha: 0.9,
+            init: Init::default(),
+            spectral_norm: false,
             learning_rate: 1e-5,
             training: gan_loop(),
         }

@@ -10,7 +10,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::BiganConfig;
-use crate::deep::adversarial::{Codec, XzDiscriminator, adam, said_fake, said_real};
+use crate::deep::adversarial::{
+    Codec, SpectralNorm, XzDiscriminator, adam, normalised, said_fake, said_real,
+};
 use crate::deep::tensor::{cpu, explain_in_chunks, gaussian, scalar, score_in_chunks};
 use crate::deep::train::{Losses, TrainStep, fit_step};
 use crate::deep::{load_net, save_net};
@@ -30,6 +32,7 @@ impl BiganNet {
                 config.latent,
                 &config.encoder_hidden,
                 &config.generator_hidden,
+                config.init,
                 rng,
                 device,
             ),
@@ -38,6 +41,7 @@ impl BiganNet {
                 config.latent,
                 config.discriminator_width,
                 config.discriminator_dropout,
+                config.init,
                 rng,
                 device,
             ),
@@ -83,15 +87,31 @@ struct BiganStep {
     net: BiganNet,
     codec_optimizer: ModuleOptimizer,
     discriminator_optimizer: ModuleOptimizer,
+    /// With `spectral_norm`: the discriminator's weights are used divided by their spectral
+    /// norms.
+    spectral: Option<SpectralNorm>,
     learning_rate: f64,
     latent: usize,
+}
+
+impl BiganStep {
+    /// The codec with `discriminator` as the losses see it.
+    fn normalised(&self, discriminator: XzDiscriminator) -> BiganNet {
+        BiganNet {
+            codec: self.net.codec.clone(),
+            discriminator: normalised(&self.spectral, discriminator),
+        }
+    }
 }
 
 impl TrainStep for BiganStep {
     fn step(mut self, batch: Tensor<2>, rng: &mut ChaCha8Rng) -> (Self, Losses) {
         let z = gaussian([batch.dims()[0], self.latent], rng, &batch.device());
+        if let Some(spectral) = &mut self.spectral {
+            spectral.refine(&self.net.discriminator);
+        }
         let (d_loss, _) = self
-            .net
+            .normalised(self.net.discriminator.clone())
             .adversarial_losses(batch.clone(), z.clone(), true, Some(rng));
         let d_value = scalar(d_loss.clone());
         let grads = GradientsParams::from_grads(d_loss.backward(), &self.net.discriminator);
@@ -100,10 +120,7 @@ impl TrainStep for BiganStep {
                 .step(self.learning_rate, self.net.discriminator, grads);
 
         // Only the codec learns from this loss: no gradients for the discriminator's weights.
-        let net = BiganNet {
-            codec: self.net.codec.clone(),
-            discriminator: self.net.discriminator.clone().no_grad(),
-        };
+        let net = self.normalised(self.net.discriminator.clone().no_grad());
         let (_, g_loss) = net.adversarial_losses(batch.clone(), z, false, Some(rng));
         let g_value = scalar(g_loss.clone());
         let grads = GradientsParams::from_grads(g_loss.backward(), &self.net.codec);
@@ -115,7 +132,7 @@ impl TrainStep for BiganStep {
     }
 
     fn evaluate(&self, batch: Tensor<2>) -> Losses {
-        let net = self.net.valid();
+        let net = self.normalised(self.net.discriminator.clone()).valid();
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let z = gaussian([batch.dims()[0], self.latent], &mut rng, &batch.device());
         let (d_loss, g_loss) = net.adversarial_losses(batch.clone(), z, true, None);
@@ -165,8 +182,12 @@ impl DetectorConfig for BiganConfig {
             &self.training,
             cx,
             |x, rng, device| {
+                let net = BiganNet::new(self, x.ncols(), rng, device);
                 Ok(BiganStep {
-                    net: BiganNet::new(self, x.ncols(), rng, device),
+                    spectral: self
+                        .spectral_norm
+                        .then(|| SpectralNorm::new(&net.discriminator, rng)),
+                    net,
                     codec_optimizer: adam(),
                     discriminator_optimizer: adam(),
                     learning_rate: self.learning_rate,
@@ -174,8 +195,11 @@ impl DetectorConfig for BiganConfig {
                 })
             },
         )?;
+        // The saved discriminator carries its normalised weights, so scoring needs no
+        // spectral state.
+        let net = step.normalised(step.net.discriminator.clone()).valid();
         Ok(Bigan {
-            net: step.net.valid(),
+            net,
             config: self.clone(),
             n_features: train_set.n_features(),
             summary,

@@ -1,7 +1,7 @@
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::deep::tensor::Activation;
+use crate::deep::tensor::{Activation, Init};
 use crate::deep::train::LoopConfig;
 
 /// The compression network in front of the mixture.
@@ -24,6 +24,8 @@ pub struct DagmmConfig {
     /// mirrors them.
     pub hidden: Vec<usize>,
     pub activation: Activation,
+    /// How the starting weights are drawn.
+    pub init: Init,
     /// Hidden widths of the estimation network that maps [code, relative distance, cosine]
     /// to mixture memberships.
     pub estimation_hidden: Vec<usize>,
@@ -50,6 +52,7 @@ impl Default for DagmmConfig {
             compression: Compression::Autoencoder,
             hidden: vec![60, 30, 10, 1],
             activation: Activation::Tanh,
+            init: Init::default(),
             estimation_hidden: vec![10],
             estimation_dropout: 0.5,
             components: 4,

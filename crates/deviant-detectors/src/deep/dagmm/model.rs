@@ -44,9 +44,21 @@ struct Forward {
 impl DagmmNet {
     fn new(config: &DagmmConfig, n_features: usize, rng: &mut ChaCha8Rng, device: &Device) -> Self {
         Self {
-            encoder: Mlp::new(&config.encoder_widths(n_features), true, rng, device),
-            decoder: Mlp::new(&config.decoder_widths(n_features), true, rng, device),
-            estimation: Mlp::new(&config.estimation_widths(), true, rng, device),
+            encoder: Mlp::with_init(
+                &config.encoder_widths(n_features),
+                true,
+                config.init,
+                rng,
+                device,
+            ),
+            decoder: Mlp::with_init(
+                &config.decoder_widths(n_features),
+                true,
+                config.init,
+                rng,
+                device,
+            ),
+            estimation: Mlp::with_init(&config.estimation_widths(), true, config.init, rng, device),
         }
     }
 
