@@ -47,10 +47,10 @@ fn detectors() -> Vec<AnyConfig> {
             };
             AnyConfig::from_params(info.kind, &small).unwrap()
         })
-        // The discriminators' other options: Glorot initialisation and spectral normalisation.
+        // The GANs' other options: the fan-in initialisation and spectral normalisation.
         .chain(["bigan", "alad"].map(|kind| {
             let params = json!({
-                "latent": 4, "learning_rate": 1e-3, "init": "glorot", "spectral_norm": true,
+                "latent": 4, "learning_rate": 1e-3, "init": "fan_in", "spectral_norm": true,
                 "training": {"epochs": 30, "batch_size": 64}
             });
             AnyConfig::from_params(kind, &params).unwrap()

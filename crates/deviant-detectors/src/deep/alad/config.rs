@@ -23,7 +23,8 @@ pub struct AladConfig {
     pub xz_dropout: f64,
     /// Dropout in D_xx and D_zz.
     pub pair_dropout: f64,
-    /// How the starting weights are drawn.
+    /// How the starting weights are drawn; Glorot as in the paper's reference code (on KDD
+    /// it trains steadier across seeds than the fan-in rule, see BENCHMARKS.md).
     pub init: Init,
     /// Spectral normalisation of the discriminators' weight matrices while training.
     pub spectral_norm: bool,
@@ -43,7 +44,7 @@ impl Default for AladConfig {
             zz_width: 32,
             xz_dropout: 0.5,
             pair_dropout: 0.2,
-            init: Init::default(),
+            init: Init::Glorot,
             spectral_norm: false,
             learning_rate: 1e-5,
             training: gan_loop(),

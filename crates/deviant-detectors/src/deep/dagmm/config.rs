@@ -24,7 +24,8 @@ pub struct DagmmConfig {
     /// mirrors them.
     pub hidden: Vec<usize>,
     pub activation: Activation,
-    /// How the starting weights are drawn.
+    /// How the starting weights are drawn; Glorot as in the paper's reference code (on KDD
+    /// it trains steadier across seeds than the fan-in rule, see BENCHMARKS.md).
     pub init: Init,
     /// Hidden widths of the estimation network that maps [code, relative distance, cosine]
     /// to mixture memberships.
@@ -52,7 +53,7 @@ impl Default for DagmmConfig {
             compression: Compression::Autoencoder,
             hidden: vec![60, 30, 10, 1],
             activation: Activation::Tanh,
-            init: Init::default(),
+            init: Init::Glorot,
             estimation_hidden: vec![10],
             estimation_dropout: 0.5,
             components: 4,
