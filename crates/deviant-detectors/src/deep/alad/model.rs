@@ -242,9 +242,10 @@ impl DetectorConfig for AladConfig {
             &self.training,
             cx,
             |x, rng, device| {
+                let codec = codec(self, x.ncols(), rng, device);
                 let critics = Critics::new(self, x.ncols(), rng, device);
                 Ok(AladStep {
-                    codec: codec(self, x.ncols(), rng, device),
+                    codec,
                     spectral: self.spectral_norm.then(|| SpectralNorm::new(&critics, rng)),
                     critics,
                     codec_optimizer: adam(),
