@@ -116,3 +116,16 @@ pub struct FitSummary {
     pub stopped_early: bool,
     pub notes: Vec<String>,
 }
+
+impl FitSummary {
+    /// The last epoch's total loss: on the held-out validation rows when there were some,
+    /// else on the training rows (none without a training loop).
+    pub fn final_loss(&self) -> Option<f64> {
+        let last = self.history.last()?;
+        last.valid
+            .as_ref()
+            .unwrap_or(&last.train)
+            .get("loss")
+            .copied()
+    }
+}

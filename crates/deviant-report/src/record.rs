@@ -25,6 +25,10 @@ pub struct BenchRecord {
     /// Median wall time of one training epoch (0 without a training loop).
     #[serde(default)]
     pub epoch_seconds: f64,
+    /// The last epoch's total loss: on the held-out validation rows when there were some,
+    /// else on the training rows (none without a training loop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_loss: Option<f64>,
     pub score_seconds: f64,
     /// Peak resident memory of the process during this run (0 where unknown).
     pub peak_rss_bytes: u64,
@@ -167,6 +171,7 @@ mod tests {
             fit_seconds: 0.0,
             epochs: 0,
             epoch_seconds: 0.0,
+            final_loss: None,
             score_seconds: 0.0,
             peak_rss_bytes: 0,
         };

@@ -562,6 +562,7 @@ fn record(detector: &str, seed: u64, auc: f64) -> BenchRecord {
         fit_seconds: 1.0,
         epochs: 0,
         epoch_seconds: 0.0,
+        final_loss: None,
         score_seconds: 0.1,
         peak_rss_bytes: 0,
     }

@@ -48,8 +48,8 @@ pub struct AdbenchArgs {
     /// Only these sets (names without the number prefix, e.g. `cardio,thyroid`).
     #[arg(long, value_delimiter = ',')]
     pub datasets: Vec<String>,
-    /// A count N (seeds 1..=N) or a list such as 1,2,3. They are NumPy seeds: each draws
-    /// the same rows ADBench's code draws for it.
+    /// A count N (seeds 1..=N) or a list such as 1,2,3 (one seed alone: 7,). They are NumPy
+    /// seeds: each draws the same rows ADBench's code draws for it.
     #[arg(long, default_value = "3")]
     pub seeds: String,
     /// Detector parameter as KIND.KEY=VALUE (repeatable).
@@ -478,7 +478,8 @@ pub(crate) fn run_one(
         let train_scores = fitted.score(train.view())?.to_vec();
         let threshold = quantile(&train_scores, 1.0 - CONTAMINATION);
         let eval = Evaluation::new(&scores, labels, threshold)?;
-        let history = fitted.fit_summary().history;
+        let summary = fitted.fit_summary();
+        let history = &summary.history;
         let record = BenchRecord {
             dataset: String::new(),
             detector: detector.kind().into(),
@@ -495,7 +496,8 @@ pub(crate) fn run_one(
             threshold_rule: format!("contamination:{CONTAMINATION} on train"),
             fit_seconds,
             epochs: history.len(),
-            epoch_seconds: super::bench::median_epoch_seconds(&history).unwrap_or(0.0),
+            epoch_seconds: super::bench::median_epoch_seconds(history).unwrap_or(0.0),
+            final_loss: summary.final_loss(),
             score_seconds,
             peak_rss_bytes: 0,
         };

@@ -121,7 +121,7 @@ pub struct ProtocolBenchArgs {
     /// Detector kinds, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "ae,pca,iforest")]
     pub detectors: Vec<String>,
-    /// A count N (seeds 1..=N) or a list such as 1,2,3.
+    /// A count N (seeds 1..=N) or a list such as 1,2,3 (one seed alone: 7,).
     #[arg(long, default_value = "3")]
     pub seeds: String,
     /// Detector parameter as KIND.KEY=VALUE, e.g. `--set ae.training.epochs=10` (repeatable).
@@ -275,10 +275,12 @@ pub(crate) fn median_epoch_seconds(history: &[EpochRecord]) -> Option<f64> {
     (!seconds.is_empty()).then(|| quantile(&seconds, 0.5))
 }
 
-/// Parses `--seeds`.
+/// Parses `--seeds`: a count N (seeds 1..=N), or a list (`4,9`; one seed alone as `7,`).
 pub(crate) fn parse_seeds(spec: &str) -> Result<Vec<u64>> {
     if spec.contains(',') {
         return spec
+            .strip_suffix(',')
+            .unwrap_or(spec)
             .split(',')
             .map(|s| {
                 s.trim()
@@ -476,6 +478,7 @@ fn bench_seeds(
                     fit_seconds: model.manifest.training.fit_seconds,
                     epochs: history.len(),
                     epoch_seconds: median_epoch_seconds(history).unwrap_or(0.0),
+                    final_loss: model.manifest.training.summary.final_loss(),
                     score_seconds,
                     peak_rss_bytes: peak_rss(),
                 });
@@ -567,6 +570,8 @@ mod tests {
     fn seeds_as_count_or_list() {
         assert_eq!(parse_seeds("3").unwrap(), vec![1, 2, 3]);
         assert_eq!(parse_seeds("4,9").unwrap(), vec![4, 9]);
+        assert_eq!(parse_seeds("7,").unwrap(), vec![7]);
+        assert!(parse_seeds(",").is_err());
         assert!(parse_seeds("0").is_err());
         assert!(parse_seeds("x").is_err());
     }

@@ -15,7 +15,7 @@ pub struct DemoArgs {
     /// Folder holding the KDD Cup 99 files (downloaded when missing).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// A count N (seeds 1..=N) or a list such as 1,2,3.
+    /// A count N (seeds 1..=N) or a list such as 1,2,3 (one seed alone: 7,).
     #[arg(long, default_value = "3")]
     pub seeds: String,
     #[command(flatten)]

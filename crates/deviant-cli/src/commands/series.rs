@@ -111,7 +111,7 @@ pub struct NabBenchArgs {
     /// Window detectors, comma-separated; the rolling z-score baseline always runs.
     #[arg(long, value_delimiter = ',', default_value = "seq2seq")]
     pub detectors: Vec<String>,
-    /// A count N (seeds 1..=N) or a list such as 1,2,3.
+    /// A count N (seeds 1..=N) or a list such as 1,2,3 (one seed alone: 7,).
     #[arg(long, default_value = "1")]
     pub seeds: String,
     /// Detector parameter as KIND.KEY=VALUE (repeatable).

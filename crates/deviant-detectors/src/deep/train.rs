@@ -47,6 +47,9 @@ pub struct LoopConfig {
     pub validation_fraction: f64,
     /// Stop after this many epochs without a better validation loss (0 = never stop early).
     pub patience: usize,
+    /// Train this many times from different starting weights and keep the run whose last
+    /// epoch has the lowest validation loss (training loss without validation rows).
+    pub restarts: usize,
 }
 
 impl Default for LoopConfig {
@@ -56,6 +59,7 @@ impl Default for LoopConfig {
             batch_size: 256,
             validation_fraction: 0.1,
             patience: 5,
+            restarts: 1,
         }
     }
 }
@@ -67,6 +71,9 @@ impl LoopConfig {
         }
         if self.batch_size == 0 {
             return Err(Error::config("batch_size", "must be at least 1"));
+        }
+        if self.restarts == 0 {
+            return Err(Error::config("restarts", "must be at least 1"));
         }
         if !(0.0..0.9).contains(&self.validation_fraction) {
             return Err(Error::config(
@@ -160,20 +167,43 @@ impl StepRunner {
 const MIN_IMPROVEMENT: f64 = 1e-4;
 
 /// Checks `kind`'s training rows, builds its step from them on the autodiff device with the
-/// run's seeded generator, and trains it: the start of every deep detector's `fit`.
+/// run's seeded generator, and trains it: the start of every deep detector's `fit`. With
+/// `restarts` above 1 it builds and trains that many steps (the generator moves on, so each
+/// starts from other weights; all see the same split and batches) and keeps the one whose
+/// last epoch has the lowest monitored loss.
 pub fn fit_step<S: TrainStep + Send>(
     train_set: &Dataset,
     kind: &str,
     config: &LoopConfig,
     cx: &FitContext,
-    build: impl FnOnce(ArrayView2<f32>, &mut ChaCha8Rng, &Device) -> Result<S>,
+    build: impl Fn(ArrayView2<f32>, &mut ChaCha8Rng, &Device) -> Result<S>,
 ) -> Result<(S, FitSummary)> {
     let x = train_set.view();
     check_input(x, x.ncols(), &format!("{kind} fit"))?;
+    config.validate()?;
     let device = cpu().autodiff();
     let mut rng = ChaCha8Rng::seed_from_u64(cx.seed);
-    let step = build(x, &mut rng, &device)?;
-    train(step, x, config, cx, &device)
+    let mut kept = None;
+    let mut losses: Vec<f64> = Vec::new();
+    for start in 0..config.restarts {
+        let (step, summary) = train(build(x, &mut rng, &device)?, x, config, cx, &device)?;
+        let loss = summary.final_loss().unwrap_or(f64::INFINITY);
+        if losses.iter().all(|&other| loss < other) {
+            kept = Some((start, step, summary));
+        }
+        losses.push(loss);
+    }
+    let (start, step, mut summary) = kept.expect("restarts is at least 1");
+    if config.restarts > 1 {
+        let losses: Vec<String> = losses.iter().map(|l| format!("{l:.6}")).collect();
+        summary.notes.push(format!(
+            "kept start {} of {} (last-epoch losses {})",
+            start + 1,
+            config.restarts,
+            losses.join(", ")
+        ));
+    }
+    Ok((step, summary))
 }
 
 /// Trains `state` on the rows of `x` and returns it with the per-epoch history.
@@ -384,5 +414,62 @@ mod tests {
         let (all, one) = (three_steps(0), three_steps(1));
         assert_eq!(all.0, one.0, "losses differ between the pools");
         assert!(all.1 == one.1, "trained networks differ between the pools");
+    }
+
+    #[test]
+    fn restarts_keep_the_start_with_the_lowest_final_loss() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let x = ndarray::Array2::from_shape_simple_fn((200, 8), || rng.random::<f32>());
+        let data = Dataset::new(x, None);
+        let config = LoopConfig {
+            epochs: 2,
+            batch_size: 50,
+            validation_fraction: 0.0,
+            patience: 0,
+            restarts: 3,
+        };
+        let cx = FitContext::new(1);
+        let build = |x: ArrayView2<f32>, rng: &mut ChaCha8Rng, device: &Device| {
+            Ok(Reconstruct {
+                net: Mlp::new(&[x.ncols(), 4, x.ncols()], true, rng, device),
+                optimizer: AdamConfig::new().init(),
+            })
+        };
+        let (_, kept) = fit_step(&data, "test", &config, &cx, build).unwrap();
+        let note = kept
+            .notes
+            .iter()
+            .find(|n| n.starts_with("kept start"))
+            .unwrap();
+        let (head, losses) = note.split_once(" (last-epoch losses ").unwrap();
+        let losses: Vec<f64> = losses
+            .trim_end_matches(')')
+            .split(", ")
+            .map(|l| l.parse().unwrap())
+            .collect();
+        assert_eq!(losses.len(), 3, "{note}");
+        assert!(losses[0] != losses[1] && losses[1] != losses[2], "{note}");
+        let start: usize = head["kept start ".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let lowest = losses.iter().copied().fold(f64::INFINITY, f64::min);
+        assert_eq!(losses[start - 1], lowest, "{note}");
+        assert_eq!(
+            format!("{:.6}", kept.final_loss().unwrap()),
+            format!("{lowest:.6}")
+        );
+        // The first start is the run a single start gives.
+        let single = LoopConfig {
+            restarts: 1,
+            ..config
+        };
+        let (_, first) = fit_step(&data, "test", &single, &cx, build).unwrap();
+        assert_eq!(
+            format!("{:.6}", first.final_loss().unwrap()),
+            format!("{:.6}", losses[0])
+        );
     }
 }

@@ -54,6 +54,7 @@ pub(crate) fn gan_loop() -> LoopConfig {
         batch_size: 50,
         validation_fraction: 0.1,
         patience: 0,
+        restarts: 1,
     }
 }
 
