@@ -180,25 +180,26 @@ pub fn fit_step<S: TrainStep + Send>(
 ) -> Result<(S, FitSummary)> {
     let x = train_set.view();
     check_input(x, x.ncols(), &format!("{kind} fit"))?;
-    config.validate()?;
     let device = cpu().autodiff();
     let mut rng = ChaCha8Rng::seed_from_u64(cx.seed);
-    let mut kept = None;
-    let mut losses: Vec<f64> = Vec::new();
-    for start in 0..config.restarts {
-        let (step, summary) = train(build(x, &mut rng, &device)?, x, config, cx, &device)?;
-        let loss = summary.final_loss().unwrap_or(f64::INFINITY);
-        if losses.iter().all(|&other| loss < other) {
-            kept = Some((start, step, summary));
+    // `train` checks the config, `restarts` ≥ 1 included, before the first start.
+    let mut run = || train(build(x, &mut rng, &device)?, x, config, cx, &device);
+    let final_loss = |summary: &FitSummary| summary.final_loss().unwrap_or(f64::INFINITY);
+    let (mut step, mut summary) = run()?;
+    let mut losses = vec![final_loss(&summary)];
+    let mut kept = 0;
+    for start in 1..config.restarts {
+        let (other_step, other_summary) = run()?;
+        losses.push(final_loss(&other_summary));
+        if losses[start] < losses[kept] {
+            (step, summary, kept) = (other_step, other_summary, start);
         }
-        losses.push(loss);
     }
-    let (start, step, mut summary) = kept.expect("restarts is at least 1");
     if config.restarts > 1 {
         let losses: Vec<String> = losses.iter().map(|l| format!("{l:.6}")).collect();
         summary.notes.push(format!(
             "kept start {} of {} (last-epoch losses {})",
-            start + 1,
+            kept + 1,
             config.restarts,
             losses.join(", ")
         ));
@@ -471,5 +472,11 @@ mod tests {
             format!("{:.6}", first.final_loss().unwrap()),
             format!("{:.6}", losses[0])
         );
+        let none = LoopConfig {
+            restarts: 0,
+            ..config
+        };
+        let error = fit_step(&data, "test", &none, &cx, build).err().unwrap();
+        assert!(error.to_string().contains("restarts"), "{error}");
     }
 }
