@@ -155,9 +155,71 @@ pub fn detector_config(
     Ok(AnyConfig::from_params(&kind, &params)?)
 }
 
+/// Parses `--seeds`: a count N (seeds 1..=N), or a list (`4,9`; one seed alone as `7,`).
+pub fn parse_seeds(spec: &str) -> Result<Vec<u64>> {
+    if spec.contains(',') {
+        return spec
+            .strip_suffix(',')
+            .unwrap_or(spec)
+            .split(',')
+            .map(|s| {
+                s.trim()
+                    .parse()
+                    .with_context(|| format!("`{s}` in --seeds is not a number"))
+            })
+            .collect();
+    }
+    let n: u64 = spec
+        .parse()
+        .with_context(|| format!("--seeds `{spec}` is neither a count nor a list"))?;
+    anyhow::ensure!(n > 0, "--seeds needs at least one seed");
+    Ok((1..=n).collect())
+}
+
+/// The detectors named in `kinds` with their `KIND.KEY=VALUE` settings.
+pub fn detectors_with_sets(kinds: &[String], sets: &[String]) -> Result<Vec<AnyConfig>> {
+    let params = params_from_sets(sets)?;
+    if let Some(unknown) = params
+        .as_object()
+        .and_then(|m| m.keys().find(|k| !kinds.contains(k)))
+    {
+        anyhow::bail!(
+            "--set names `{unknown}`, which is not among --detectors {}",
+            kinds.join(",")
+        );
+    }
+    kinds
+        .iter()
+        .map(|kind| {
+            let own = params
+                .get(kind)
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({}));
+            Ok(AnyConfig::from_params(kind, &own)?)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seeds_as_count_or_list() {
+        assert_eq!(parse_seeds("3").unwrap(), vec![1, 2, 3]);
+        assert_eq!(parse_seeds("4,9").unwrap(), vec![4, 9]);
+        assert_eq!(parse_seeds("7,").unwrap(), vec![7]);
+        assert!(parse_seeds(",").is_err());
+        assert!(parse_seeds("0").is_err());
+        assert!(parse_seeds("x").is_err());
+    }
+
+    #[test]
+    fn bench_sets_must_name_a_chosen_detector() {
+        let kinds = vec!["pca".to_string()];
+        assert!(detectors_with_sets(&kinds, &["ae.training.epochs=2".into()]).is_err());
+        assert!(detectors_with_sets(&kinds, &["pca.variance=0.9".into()]).is_ok());
+    }
 
     #[test]
     fn sets_build_nested_objects_with_typed_values() {

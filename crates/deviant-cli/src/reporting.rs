@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::Args;
 use deviant_core::Dataset;
-use deviant_data::fsutil::write_dir_atomic;
-use deviant_detectors::Model;
+use deviant_core::fsutil::write_dir_atomic;
+use deviant_engine::Model;
 use deviant_report::{ChartOptions, ExplainedRow, HistogramOptions, ReportFiles, ScoreScale};
 
 /// Where and how to draw a report.

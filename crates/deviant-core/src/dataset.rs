@@ -86,10 +86,13 @@ pub fn check_input(x: ArrayView2<f32>, expected: usize, context: &str) -> Result
         return Ok(());
     }
     if let Some((idx, v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::Other(format!(
-            "{context}: row {} feature {} is {v}; scores need finite inputs",
-            idx.0, idx.1
-        )));
+        return Err(Error::input(
+            context,
+            format!(
+                "row {} feature {} is {v}; scores need finite inputs",
+                idx.0, idx.1
+            ),
+        ));
     }
     Ok(())
 }

@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use ndarray::{Array1, Array2, ArrayView2};
 use serde::de::DeserializeOwned;
@@ -61,6 +62,14 @@ pub struct FitContext {
     pub device: ComputeDevice,
     pub progress: Arc<dyn Progress>,
     cancel: Arc<AtomicBool>,
+    budget: Option<Budget>,
+}
+
+/// A time limit counted from when it was set.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    deadline: Instant,
+    limit: Duration,
 }
 
 impl FitContext {
@@ -70,7 +79,18 @@ impl FitContext {
             device: ComputeDevice::Cpu,
             progress: Arc::new(NoProgress),
             cancel: Arc::new(AtomicBool::new(false)),
+            budget: None,
         }
+    }
+
+    /// Gives the work done under this context `limit` from now: past it,
+    /// [`check_cancelled`](Self::check_cancelled) returns [`Error::BudgetExceeded`].
+    pub fn with_budget(mut self, limit: Duration) -> Self {
+        self.budget = Some(Budget {
+            deadline: Instant::now() + limit,
+            limit,
+        });
+        self
     }
 
     pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
@@ -89,11 +109,18 @@ impl FitContext {
         self.cancel.clone()
     }
 
+    /// Long loops call this between steps: it stops them when the flag is set or the
+    /// budget has run out, so a stopped fit returns promptly and leaves no work behind.
     pub fn check_cancelled(&self) -> Result<()> {
         if self.cancel.load(Ordering::Relaxed) {
-            Err(Error::Cancelled)
-        } else {
-            Ok(())
+            return Err(Error::Cancelled);
+        }
+        match self.budget {
+            Some(budget) if Instant::now() >= budget.deadline => Err(Error::BudgetExceeded {
+                what: "the fit".into(),
+                seconds: budget.limit.as_secs_f64(),
+            }),
+            _ => Ok(()),
         }
     }
 }
@@ -118,6 +145,12 @@ pub struct FitSummary {
 }
 
 impl FitSummary {
+    /// The median wall time of one epoch (None without a training loop).
+    pub fn median_epoch_seconds(&self) -> Option<f64> {
+        let seconds: Vec<f64> = self.history.iter().map(|e| e.seconds).collect();
+        (!seconds.is_empty()).then(|| crate::metrics::quantile(&seconds, 0.5))
+    }
+
     /// The last epoch's total loss: on the held-out validation rows when there were some,
     /// else on the training rows (none without a training loop).
     pub fn final_loss(&self) -> Option<f64> {

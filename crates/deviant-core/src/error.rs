@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
 /// Every error the deviant libraries return. Messages are lowercase and name the offending
-/// file, row, column or field, and where possible the remedy.
+/// file, row, column or field, and where possible the remedy. [`Error::cause`] sorts them by
+/// who can fix them, which is what each edge (exit code, HTTP status) maps.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -54,14 +55,45 @@ pub enum Error {
         remedy: String,
     },
 
+    /// Data the caller sent that cannot be used: a non-finite value, labels that do not
+    /// match the scores, a set with one class where two are needed.
+    #[error("{context}: {reason}")]
+    InvalidInput { context: String, reason: String },
+
     #[error("cancelled")]
     Cancelled,
+
+    #[error(
+        "{what} ran past its budget of {seconds} s and was stopped; give it more time or a smaller configuration"
+    )]
+    BudgetExceeded { what: String, seconds: f64 },
 
     #[error("download of {url} failed: {reason}")]
     Download { url: String, reason: String },
 
-    #[error("{0}")]
-    Other(String),
+    /// A failure that is nobody's input: a broken invariant, a library or the machine.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Who can act on an error, for the edges that map errors to exit codes and HTTP statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The data sent: rows, cells, feature counts, labels.
+    Input,
+    /// Parameters, flags and requests.
+    Config,
+    /// A file that is not what it claims to be.
+    Format,
+    /// A file written by another format version.
+    Version,
+    /// The file system or the network.
+    Io,
+    /// Training became non-finite.
+    Diverged,
+    Cancelled,
+    Budget,
+    Internal,
 }
 
 impl Error {
@@ -78,6 +110,36 @@ impl Error {
         Error::InvalidConfig {
             field: field.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// An [`Error::InvalidInput`] about `context`.
+    pub fn input(context: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            context: context.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// An [`Error::Internal`].
+    pub fn internal(reason: impl std::fmt::Display) -> Self {
+        Error::Internal(reason.to_string())
+    }
+
+    pub fn cause(&self) -> Cause {
+        match self {
+            Error::Empty { .. }
+            | Error::FeatureCount { .. }
+            | Error::Cell { .. }
+            | Error::InvalidInput { .. } => Cause::Input,
+            Error::InvalidConfig { .. } => Cause::Config,
+            Error::Format { .. } => Cause::Format,
+            Error::Version { .. } => Cause::Version,
+            Error::Io { .. } | Error::Download { .. } => Cause::Io,
+            Error::Diverged { .. } => Cause::Diverged,
+            Error::Cancelled => Cause::Cancelled,
+            Error::BudgetExceeded { .. } => Cause::Budget,
+            Error::Internal(_) => Cause::Internal,
         }
     }
 

@@ -8,14 +8,17 @@
 pub mod dataset;
 pub mod detector;
 pub mod error;
+pub mod fsutil;
 pub mod metrics;
 pub mod progress;
+pub mod record;
 pub mod schema;
+pub mod split;
 pub mod threshold;
 
 pub use dataset::Dataset;
 pub use detector::{Detector, DetectorConfig, FitContext};
-pub use error::{Error, Result};
+pub use error::{Cause, Error, Result};
 pub use progress::{NoProgress, Progress};
 pub use schema::{ColumnKind, ColumnSpec, Schema};
-pub use threshold::{Threshold, ThresholdRule};
+pub use threshold::{Scoring, Threshold, ThresholdRule};

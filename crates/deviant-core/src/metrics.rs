@@ -7,17 +7,16 @@ use crate::{Error, Result};
 
 fn check(scores: &[f32], labels: &[u8]) -> Result<(usize, usize)> {
     if scores.len() != labels.len() {
-        return Err(Error::Other(format!(
-            "{} scores but {} labels",
-            scores.len(),
-            labels.len()
-        )));
+        return Err(Error::input(
+            "metrics",
+            format!("{} scores but {} labels", scores.len(), labels.len()),
+        ));
     }
     let positives = labels.iter().filter(|&&l| l != 0).count();
     let negatives = labels.len() - positives;
     if positives == 0 || negatives == 0 {
-        return Err(Error::config(
-            "label",
+        return Err(Error::input(
+            "metrics",
             format!(
                 "ranking metrics need both classes, got {positives} anomalies and {negatives} \
                  normal rows"

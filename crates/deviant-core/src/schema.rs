@@ -43,6 +43,21 @@ impl LabelSpec {
 }
 
 impl Schema {
+    /// Numeric feature columns named `names`, no label, nothing ignored.
+    pub fn numeric(names: &[String]) -> Self {
+        Self {
+            features: names
+                .iter()
+                .map(|name| ColumnSpec {
+                    name: name.clone(),
+                    kind: ColumnKind::Numeric,
+                })
+                .collect(),
+            label: None,
+            ignored: Vec::new(),
+        }
+    }
+
     pub fn feature_names(&self) -> impl Iterator<Item = &str> {
         self.features.iter().map(|c| c.name.as_str())
     }

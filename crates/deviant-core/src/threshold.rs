@@ -107,43 +107,50 @@ impl ThresholdRule {
         matches!(self, ThresholdRule::BestF1 | ThresholdRule::BestAccuracy)
     }
 
+    /// The rule a fit uses when none is given: best F1 when a labelled split can choose it,
+    /// else flagging the top 10 % of the training scores (PyOD's default contamination).
+    pub fn default_for(labelled_validation: bool) -> Self {
+        if labelled_validation {
+            ThresholdRule::BestF1
+        } else {
+            ThresholdRule::Contamination { fraction: 0.1 }
+        }
+    }
+
     /// Chooses a threshold from `scores` (with `labels` for the supervised rules) of the split
-    /// named `split`. Batch rules ([`ThresholdRule::TopPercent`]) have no fixed value.
+    /// named `split`. [`ThresholdRule::TopPercent`] looks at no scores: it is applied to
+    /// each scored batch.
     pub fn choose(&self, scores: &[f32], labels: Option<&[u8]>, split: &str) -> Result<Threshold> {
         self.validate()?;
         let value = match *self {
-            ThresholdRule::TopPercent { .. } => None,
-            ThresholdRule::Fixed { value } => Some(value),
+            ThresholdRule::TopPercent { percent } => return Ok(Threshold::PerBatch { percent }),
+            ThresholdRule::Fixed { value } => value,
             _ if scores.is_empty() => {
                 return Err(Error::Empty {
                     what: format!("the {split} split that chooses the threshold"),
                     remedy: "give it at least one row".into(),
                 });
             }
-            ThresholdRule::Contamination { fraction } => Some(quantile(scores, 1.0 - fraction)),
+            ThresholdRule::Contamination { fraction } => quantile(scores, 1.0 - fraction),
             ThresholdRule::Mad { k } => {
                 let median = quantile(scores, 0.5);
                 let deviations: Vec<f32> = scores
                     .iter()
                     .map(|&s| (f64::from(s) - median).abs() as f32)
                     .collect();
-                Some(median + k * 1.4826 * quantile(&deviations, 0.5))
+                median + k * 1.4826 * quantile(&deviations, 0.5)
             }
             ThresholdRule::BestF1 | ThresholdRule::BestAccuracy => {
                 let labels = labels.ok_or_else(|| {
                     Error::config(
                         "threshold",
-                        format!("{self:?} needs a labelled {split} split; name the label column"),
+                        format!("{self} needs a labelled {split} split; name the label column"),
                     )
                 })?;
-                Some(best_threshold(
-                    scores,
-                    labels,
-                    *self == ThresholdRule::BestF1,
-                )?)
+                best_threshold(scores, labels, *self == ThresholdRule::BestF1)?
             }
         };
-        Ok(Threshold {
+        Ok(Threshold::Fixed {
             value,
             rule: *self,
             chosen_on: split.to_string(),
@@ -151,31 +158,156 @@ impl ThresholdRule {
     }
 }
 
-/// A chosen threshold and where it came from.
+/// A chosen threshold: a value fixed when the model was trained, or a share of whatever
+/// batch is scored. Only a fixed one can flag a single row or a stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Threshold {
-    /// `None` for batch rules, which compute it from each batch.
-    pub value: Option<f64>,
-    pub rule: ThresholdRule,
-    /// The split the value was chosen on, e.g. "train" or "validation".
-    pub chosen_on: String,
+#[serde(
+    tag = "mode",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    try_from = "StoredThreshold"
+)]
+pub enum Threshold {
+    Fixed {
+        value: f64,
+        rule: ThresholdRule,
+        /// The split the value was chosen on, e.g. "train" or "validation".
+        chosen_on: String,
+    },
+    /// Flags the top `percent` % of each scored batch (the DAGMM/ALAD protocol).
+    PerBatch { percent: f64 },
+}
+
+/// How scored rows arrive, which decides whether a per-batch threshold can apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scoring {
+    /// The rows are one whole batch (a file, a test split): a per-batch rule ranks them.
+    Batch,
+    /// Rows arrive alone or in arbitrary groups (a server request, a stream): only a fixed
+    /// threshold gives each row the flag it would get in any other group.
+    Rows,
 }
 
 impl Threshold {
-    /// The value that applies to this batch of scores.
-    pub fn value_for(&self, scores: &[f32]) -> f64 {
-        match (self.value, self.rule) {
-            (Some(v), _) => v,
-            (None, ThresholdRule::TopPercent { percent }) => top_percent_cut(scores, percent),
-            (None, _) => unreachable!("only batch rules have no fixed value"),
+    pub fn rule(&self) -> ThresholdRule {
+        match *self {
+            Threshold::Fixed { rule, .. } => rule,
+            Threshold::PerBatch { percent } => ThresholdRule::TopPercent { percent },
         }
     }
 
-    /// `score >= threshold` for each score.
-    pub fn flags(&self, scores: &[f32]) -> Vec<bool> {
-        let t = self.value_for(scores);
-        scores.iter().map(|&s| f64::from(s) >= t).collect()
+    /// Where the value came from: the split that chose it, or "each scored batch".
+    pub fn chosen_on(&self) -> &str {
+        match self {
+            Threshold::Fixed { chosen_on, .. } => chosen_on,
+            Threshold::PerBatch { .. } => "each scored batch",
+        }
+    }
+
+    /// The fixed value, or `None` for a per-batch rule.
+    pub fn fixed(&self) -> Option<f64> {
+        match *self {
+            Threshold::Fixed { value, .. } => Some(value),
+            Threshold::PerBatch { .. } => None,
+        }
+    }
+
+    /// The value that flags `scores` when they arrive as `scoring` says; a per-batch rule
+    /// refuses [`Scoring::Rows`], naming the rule and the fix.
+    pub fn value_for(&self, scores: &[f32], scoring: Scoring) -> Result<f64> {
+        match (self, scoring) {
+            (Threshold::Fixed { value, .. }, _) => Ok(*value),
+            (Threshold::PerBatch { percent }, Scoring::Batch) => {
+                Ok(top_percent_cut(scores, *percent))
+            }
+            (Threshold::PerBatch { percent }, Scoring::Rows) => Err(Error::config(
+                "threshold",
+                format!(
+                    "the model's threshold `top:{percent}` flags the top {percent} % of each \
+                     scored batch, so rows scored alone or as a stream have no threshold; \
+                     score the rows as one batch, or retrain with a fixed rule such as \
+                     `contamination:{}`",
+                    percent / 100.0
+                ),
+            )),
+        }
+    }
+
+    /// `score >= threshold` for each score, with the value that applied.
+    pub fn flags(&self, scores: &[f32], scoring: Scoring) -> Result<(Vec<bool>, f64)> {
+        let t = self.value_for(scores, scoring)?;
+        Ok((scores.iter().map(|&s| f64::from(s) >= t).collect(), t))
+    }
+}
+
+/// A threshold as manifests hold it: tagged by `mode` (format 2), or as format 1 wrote it,
+/// `{value, rule, chosen_on}` with a null value for the per-batch rule.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredThreshold {
+    Current(CurrentThreshold),
+    Legacy {
+        value: Option<f64>,
+        rule: ThresholdRule,
+        chosen_on: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+enum CurrentThreshold {
+    Fixed {
+        value: f64,
+        rule: ThresholdRule,
+        chosen_on: String,
+    },
+    PerBatch {
+        percent: f64,
+    },
+}
+
+impl TryFrom<StoredThreshold> for Threshold {
+    type Error = String;
+
+    fn try_from(stored: StoredThreshold) -> std::result::Result<Self, String> {
+        let threshold = match stored {
+            StoredThreshold::Current(CurrentThreshold::Fixed {
+                value,
+                rule,
+                chosen_on,
+            })
+            | StoredThreshold::Legacy {
+                value: Some(value),
+                rule,
+                chosen_on,
+            } => Threshold::Fixed {
+                value,
+                rule,
+                chosen_on,
+            },
+            StoredThreshold::Current(CurrentThreshold::PerBatch { percent })
+            | StoredThreshold::Legacy {
+                value: None,
+                rule: ThresholdRule::TopPercent { percent },
+                ..
+            } => Threshold::PerBatch { percent },
+            StoredThreshold::Legacy { rule, .. } => {
+                return Err(format!(
+                    "threshold rule `{rule}` has no value; only `top:P` is applied per batch"
+                ));
+            }
+        };
+        match &threshold {
+            Threshold::Fixed { value, .. } if !value.is_finite() => {
+                Err(format!("threshold value {value} is not finite"))
+            }
+            Threshold::PerBatch { percent } => threshold
+                .rule()
+                .validate()
+                .map(|()| threshold.clone())
+                .map_err(|e| format!("{e} (per-batch percent {percent})")),
+            _ => Ok(threshold),
+        }
     }
 }
 
@@ -218,8 +350,8 @@ mod tests {
         let t = ThresholdRule::Contamination { fraction: 0.1 }
             .choose(&scores, None, "train")
             .unwrap();
-        assert_eq!(t.value, Some(90.0));
-        assert_eq!(t.chosen_on, "train");
+        assert_eq!(t.fixed(), Some(90.0));
+        assert_eq!(t.chosen_on(), "train");
     }
 
     #[test]
@@ -228,9 +360,55 @@ mod tests {
             .choose(&[], None, "test batch")
             .unwrap();
         let scores: Vec<f32> = (0..10).map(|i| i as f32).collect();
-        let flags = t.flags(&scores);
+        let (flags, _) = t.flags(&scores, Scoring::Batch).unwrap();
         assert_eq!(flags.iter().filter(|&&f| f).count(), 2);
         assert!(flags[8] && flags[9]);
+        let err = t
+            .flags(&scores[..1], Scoring::Rows)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("top:20") && err.contains("contamination:0.2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn fixed_thresholds_flag_rows_alone_as_in_a_batch() {
+        let scores: Vec<f32> = (0..=100).map(|i| i as f32).collect();
+        let t = ThresholdRule::Contamination { fraction: 0.1 }
+            .choose(&scores, None, "train")
+            .unwrap();
+        let (batch, _) = t.flags(&scores, Scoring::Batch).unwrap();
+        let alone: Vec<bool> = scores
+            .iter()
+            .map(|s| t.flags(&[*s], Scoring::Rows).unwrap().0[0])
+            .collect();
+        assert_eq!(batch, alone);
+    }
+
+    #[test]
+    fn format_1_thresholds_still_load_and_broken_ones_are_refused() {
+        let fixed: Threshold = serde_json::from_str(
+            r#"{"value": 0.5, "rule": {"rule": "best_f1"}, "chosen_on": "validation"}"#,
+        )
+        .unwrap();
+        assert_eq!(fixed.fixed(), Some(0.5));
+        let batch: Threshold = serde_json::from_str(
+            r#"{"value": null, "rule": {"rule": "top_percent", "percent": 20.0}, "chosen_on": "none"}"#,
+        )
+        .unwrap();
+        assert_eq!(batch, Threshold::PerBatch { percent: 20.0 });
+        let err = serde_json::from_str::<Threshold>(
+            r#"{"value": null, "rule": {"rule": "best_f1"}, "chosen_on": "validation"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("has no value"), "{err}");
+        for t in [fixed, batch] {
+            let json = serde_json::to_string(&t).unwrap();
+            assert!(json.contains("\"mode\""), "{json}");
+            assert_eq!(serde_json::from_str::<Threshold>(&json).unwrap(), t);
+        }
     }
 
     #[test]
@@ -245,10 +423,11 @@ mod tests {
         let t = ThresholdRule::BestF1
             .choose(&scores, Some(&labels), "validation")
             .unwrap();
-        assert_eq!(t.flags(&scores), vec![false, false, false, true, true]);
+        let (flags, _) = t.flags(&scores, Scoring::Rows).unwrap();
+        assert_eq!(flags, vec![false, false, false, true, true]);
         // Halfway between the lowest flagged score and the highest unflagged one.
         let midpoint = (f64::from(0.3f32) + f64::from(0.8f32)) / 2.0;
-        assert_eq!(t.value, Some(midpoint));
+        assert_eq!(t.fixed(), Some(midpoint));
     }
 
     #[test]
@@ -258,7 +437,8 @@ mod tests {
         let t = ThresholdRule::BestAccuracy
             .choose(&scores, Some(&labels), "validation")
             .unwrap();
-        assert_eq!(t.flags(&scores).iter().filter(|&&f| f).count(), 1);
+        let (flags, _) = t.flags(&scores, Scoring::Rows).unwrap();
+        assert_eq!(flags.iter().filter(|&&f| f).count(), 1);
     }
 
     #[test]
@@ -268,7 +448,7 @@ mod tests {
         let t = ThresholdRule::Mad { k: 3.0 }
             .choose(&scores, None, "train")
             .unwrap();
-        assert!(t.value.unwrap() < 20.0);
+        assert!(t.fixed().unwrap() < 20.0);
     }
 
     #[test]

@@ -66,6 +66,36 @@ pub fn dataset_dirs(data_dir: Option<&Path>, shared_folder: &str) -> Vec<PathBuf
     dirs
 }
 
+/// The first of `dirs` holding one of `names` (tried in order in each folder); the error
+/// names the files, the folders looked in and `flag` as the remedy.
+pub fn find_file(dirs: &[PathBuf], names: &[&str], flag: &str) -> Result<PathBuf> {
+    dirs.iter()
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+        .find(|path| path.is_file())
+        .ok_or_else(|| not_found(&names.join(" or "), dirs, flag))
+}
+
+/// The first of `dirs` that is a folder; the error says where it looked and names `flag`.
+pub fn find_dir(dirs: &[PathBuf], what: &str, flag: &str) -> Result<PathBuf> {
+    dirs.iter()
+        .find(|dir| dir.is_dir())
+        .cloned()
+        .ok_or_else(|| not_found(what, dirs, flag))
+}
+
+fn not_found(what: &str, dirs: &[PathBuf], flag: &str) -> Error {
+    let looked = if dirs.is_empty() {
+        "nowhere: no DEVIANT_DATA_DIR or DEVIANT_DATASETS is set".to_string()
+    } else {
+        let dirs: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        dirs.join(", ")
+    };
+    Error::config(
+        flag.trim_start_matches('-').replace('-', "_"),
+        format!("{what} not found (looked in {looked}); pass its folder with {flag}"),
+    )
+}
+
 /// The first of `dirs` holding `file` (checked against its digest), or `file` downloaded into
 /// `download_dir`. Offline, the error names the file and the `--data-dir` remedy.
 pub fn find_or_download(

@@ -28,7 +28,7 @@ pub fn workbook_to_csv(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
         ));
     }
     let mut out = csv::Writer::from_writer(Vec::new());
-    let csv_error = |e: csv::Error| Error::Other(format!("writing CSV: {e}"));
+    let csv_error = |e: csv::Error| Error::internal(format!("writing CSV: {e}"));
     out.write_record(&names).map_err(csv_error)?;
     for row in rows {
         let cells: Vec<String> = row.iter().map(cell_text).collect();
@@ -38,7 +38,7 @@ pub fn workbook_to_csv(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
         out.write_record(&cells).map_err(csv_error)?;
     }
     out.into_inner()
-        .map_err(|e| Error::Other(format!("writing CSV: {e}")))
+        .map_err(|e| Error::internal(format!("writing CSV: {e}")))
 }
 
 fn cell_text(cell: &Data) -> String {

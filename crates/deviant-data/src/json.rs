@@ -45,7 +45,7 @@ pub fn json_to_csv(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
         }
     }
     let mut out = csv::Writer::from_writer(Vec::new());
-    let csv_error = |e: csv::Error| Error::Other(format!("writing CSV: {e}"));
+    let csv_error = |e: csv::Error| Error::internal(format!("writing CSV: {e}"));
     out.write_record(&columns).map_err(csv_error)?;
     for (at, row) in &rows {
         let cells = columns
@@ -66,7 +66,7 @@ pub fn json_to_csv(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
         out.write_record(&cells).map_err(csv_error)?;
     }
     out.into_inner()
-        .map_err(|e| Error::Other(format!("writing CSV: {e}")))
+        .map_err(|e| Error::internal(format!("writing CSV: {e}")))
 }
 
 fn object(value: Value, name: &str, unit: &str, at: usize) -> Result<(usize, Map<String, Value>)> {

@@ -17,9 +17,9 @@ use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
 use crate::download::{RemoteFile, dataset_dirs, find_or_download};
-use crate::fsutil::{write_atomic, write_bytes_atomic};
 use crate::preprocess::Scaling;
-use crate::split::{rng, shuffled, split_fraction};
+use deviant_core::fsutil::{write_atomic, write_bytes_atomic};
+use deviant_core::split::{rng, shuffled, split_fraction};
 
 /// The 10 % training file.
 pub const TRAIN_10_PERCENT: RemoteFile = RemoteFile {
@@ -464,7 +464,7 @@ pub fn write_protocol(
         threshold_rule: protocol.threshold_rule(),
         scaling: protocol.scaling(),
     };
-    let json = serde_json::to_vec_pretty(&splits).map_err(|e| Error::Other(e.to_string()))?;
+    let json = serde_json::to_vec_pretty(&splits).map_err(Error::internal)?;
     write_bytes_atomic(&out.join("protocol.json"), &json)?;
     Ok(splits)
 }

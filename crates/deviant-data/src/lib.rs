@@ -1,9 +1,9 @@
 //! Getting data into deviant: CSV/TSV (optionally gzipped) and NPZ readers, schema inference,
 //! the fitted [`Preprocessor`], dataset recipes such as [`kdd99`], and checked downloads.
 
+pub mod adbench;
 pub mod download;
 pub mod excel;
-pub mod fsutil;
 pub mod images;
 pub mod json;
 pub mod kdd99;
@@ -13,11 +13,10 @@ pub mod numpy_random;
 pub mod parquet;
 pub mod preprocess;
 pub mod series;
-pub mod split;
 pub mod summary;
 pub mod table;
 
-pub use preprocess::{MatrixScaler, PreprocessOptions, Preprocessor, Scaling};
+pub use preprocess::{PreprocessOptions, Preprocessor, Scaling};
 pub use table::{
     ReadOptions, SchemaOptions, Table, TableReader, infer_schema, schema_options_for_label,
 };

@@ -16,10 +16,10 @@ use deviant_core::{Error, Progress, Result, ThresholdRule};
 use serde::{Deserialize, Serialize};
 
 use crate::download::{dataset_dirs, verify};
-use crate::fsutil::write_bytes_atomic;
 use crate::kdd99::{FEATURES, SplitCount, read_records, write_split};
 use crate::preprocess::Scaling;
-use crate::split::{rng, split_fraction};
+use deviant_core::fsutil::write_bytes_atomic;
+use deviant_core::split::{rng, split_fraction};
 
 /// A file of the release: its name without `.gz`, and the sha256 of its gzip level-9 copy.
 struct Release {
@@ -102,13 +102,16 @@ fn find(file: &Release, dirs: &[PathBuf]) -> Result<PathBuf> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    Err(Error::Other(format!(
-        "NSL-KDD file {name} (or {name}.gz) not found (looked in {looked}); it is not \
+    Err(Error::config(
+        "data_dir",
+        format!(
+            "NSL-KDD file {name} (or {name}.gz) not found (looked in {looked}); it is not \
          downloaded automatically: get KDDTrain+_20Percent.txt, KDDTest+.txt and \
          KDDTest-21.txt from the Canadian Institute for Cybersecurity's NSL-KDD page, put them \
          into a folder and pass --data-dir FOLDER",
-        name = file.name
-    )))
+            name = file.name
+        ),
+    ))
 }
 
 /// Writes `train.csv`, `validation.csv`, `test.csv`, `test-21.csv` and `protocol.json`.
@@ -164,7 +167,7 @@ pub fn write_protocol(
         threshold_rule: Splits::THRESHOLD_RULE,
         scaling: Splits::SCALING,
     };
-    let json = serde_json::to_vec_pretty(&splits).map_err(|e| Error::Other(e.to_string()))?;
+    let json = serde_json::to_vec_pretty(&splits).map_err(Error::internal)?;
     write_bytes_atomic(&out.join("protocol.json"), &json)?;
     Ok(splits)
 }

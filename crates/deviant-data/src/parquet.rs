@@ -20,7 +20,7 @@ pub fn parquet_to_csv(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
         .map(|c| c.path().string())
         .collect();
     let mut out = csv::Writer::from_writer(Vec::new());
-    let csv_error = |e: csv::Error| Error::Other(format!("writing CSV: {e}"));
+    let csv_error = |e: csv::Error| Error::internal(format!("writing CSV: {e}"));
     out.write_record(&columns).map_err(csv_error)?;
     let rows = reader
         .get_row_iter(None)
@@ -49,7 +49,7 @@ pub fn parquet_to_csv(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
         });
     }
     out.into_inner()
-        .map_err(|e| Error::Other(format!("writing CSV: {e}")))
+        .map_err(|e| Error::internal(format!("writing CSV: {e}")))
 }
 
 /// A flat value as CSV text (`None` for nested ones); null is an empty, missing cell.

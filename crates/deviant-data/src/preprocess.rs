@@ -3,7 +3,7 @@
 
 use deviant_core::metrics::quantile;
 use deviant_core::{ColumnKind, Dataset, Error, Result, Schema};
-use ndarray::{Array2, ArrayView2};
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::table::{ColumnData, Table};
@@ -161,7 +161,11 @@ impl Preprocessor {
                         } else {
                             return Err(non_finite(table, i, name, v));
                         };
-                        out[[i, at]] = ((v - offset) / scale) as f32;
+                        let scaled = ((v - offset) / scale) as f32;
+                        if !scaled.is_finite() {
+                            return Err(out_of_range(table, i, name, v));
+                        }
+                        out[[i, at]] = scaled;
                     }
                     at += 1;
                 }
@@ -209,36 +213,16 @@ fn non_finite(table: &Table, row: usize, column: &str, value: f64) -> Error {
     }
 }
 
-/// Per-column scaling of an all-numeric matrix (benchmark splits that never were a table),
-/// fitted on training rows with the same rules as [`Preprocessor`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct MatrixScaler {
-    /// (offset, scale) of each column.
-    columns: Vec<(f64, f64)>,
-}
-
-impl MatrixScaler {
-    pub fn fit(x: ArrayView2<f32>, scaling: Scaling) -> Self {
-        let columns = x
-            .columns()
-            .into_iter()
-            .map(|c| {
-                scaling_of(
-                    &c.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
-                    scaling,
-                )
-            })
-            .collect();
-        Self { columns }
-    }
-
-    /// `x` scaled column by column; `x` must have the fitted width.
-    pub fn transform(&self, x: ArrayView2<f32>) -> Array2<f32> {
-        let mut out = x.to_owned();
-        for (mut column, &(offset, scale)) in out.columns_mut().into_iter().zip(&self.columns) {
-            column.mapv_inplace(|v| ((f64::from(v) - offset) / scale) as f32);
-        }
-        out
+/// A finite cell that scaling takes beyond `f32`, which every detector computes in.
+fn out_of_range(table: &Table, row: usize, column: &str, value: f64) -> Error {
+    Error::Cell {
+        file: table.source.clone(),
+        line: table.lines[row],
+        column: column.to_string(),
+        reason: format!(
+            "the value {value:e} is beyond the range of 32-bit floats once scaled like the \
+             training rows; fix the value or check the column's units"
+        ),
     }
 }
 
@@ -271,18 +255,6 @@ mod tests {
         let path = dir.path().join("p.csv");
         std::fs::write(&path, text).unwrap();
         (dir, path)
-    }
-
-    #[test]
-    fn matrix_scaler_uses_training_statistics_only() {
-        let train = ndarray::array![[0.0f32, 5.0], [2.0, 5.0]];
-        let scaler = MatrixScaler::fit(train.view(), Scaling::MinMax);
-        let test = ndarray::array![[1.0f32, 7.0], [4.0, 5.0]];
-        // Column 1 is constant in training, so it is shifted but not divided.
-        assert_eq!(
-            scaler.transform(test.view()),
-            ndarray::array![[0.5f32, 2.0], [2.0, 0.0]]
-        );
     }
 
     #[test]
@@ -352,6 +324,26 @@ mod tests {
             .unwrap();
         let err = pre.transform(&t).unwrap_err();
         assert!(err.to_string().contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn values_beyond_f32_once_scaled_are_refused_with_their_place() {
+        let (_dir, path) = table("a\n1\n2\n");
+        let (schema, train) =
+            read_table(&path, &ReadOptions::default(), &SchemaOptions::default()).unwrap();
+        let pre = Preprocessor::fit(&schema, &train, PreprocessOptions::default()).unwrap();
+        let (_d2, later) = table("a\n1\n1e300\n");
+        let t = TableReader::open(&later, &ReadOptions::default(), &schema)
+            .unwrap()
+            .read_all()
+            .unwrap();
+        let err = pre.transform(&t).unwrap_err();
+        assert_eq!(err.cause(), deviant_core::Cause::Input);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("line 3") && msg.contains("`a`") && msg.contains("1e300"),
+            "{msg}"
+        );
     }
 
     #[test]

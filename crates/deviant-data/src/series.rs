@@ -115,6 +115,22 @@ pub fn rolling_zscore(values: &[f32], window: usize) -> Vec<f32> {
         .collect()
 }
 
+/// (v − mean) / std of one series, on itself (a constant series becomes zeros).
+pub fn standardised(values: &[f32]) -> Vec<f32> {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let std = (values
+        .iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
+    values
+        .iter()
+        .map(|&v| ((f64::from(v) - mean) / std.max(1e-12)) as f32)
+        .collect()
+}
+
 /// One NAB stream with per-point labels (1 inside a labelled anomaly window).
 #[derive(Debug, Clone)]
 pub struct NabSeries {

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use deviant_core::schema::LabelSpec;
-use deviant_core::{ColumnKind, ColumnSpec, Error, NoProgress, Progress, Result, Schema};
+use deviant_core::{ColumnKind, ColumnSpec, Dataset, Error, NoProgress, Progress, Result, Schema};
 use flate2::read::MultiGzDecoder;
 
 use crate::npz::read_npz_columns;
@@ -300,6 +300,23 @@ impl Table {
                 .as_ref()
                 .map(|l| rows.iter().map(|&r| l[r]).collect()),
             lines: rows.iter().map(|&r| self.lines[r]).collect(),
+        }
+    }
+
+    /// An all-numeric table of `data`'s rows (sets that never were a table, such as
+    /// ADBench's arrays), one column per feature under its name in `data` (see
+    /// [`Schema::numeric`]); row `i` is line `i + 1` in messages.
+    pub fn from_dataset(data: &Dataset, source: &str) -> Table {
+        Table {
+            source: source.into(),
+            columns: data
+                .x
+                .columns()
+                .into_iter()
+                .map(|c| ColumnData::Numeric(c.iter().map(|&v| f64::from(v)).collect()))
+                .collect(),
+            labels: data.labels.as_ref().map(|l| l.to_vec()),
+            lines: (1..=data.n_rows() as u64).collect(),
         }
     }
 

@@ -1,16 +1,15 @@
-//! deviant's detectors: classic baselines under [`classic`], burn models under [`deep`], the
-//! one list of them in [`registry`], and the saved [`pipeline::Model`].
+//! deviant's detectors: classic baselines under [`classic`], burn models under [`deep`] and
+//! the one list of them in [`registry`]. Algorithms only: no file formats, no pipeline (the
+//! saved model lives in `deviant-engine`).
 
 pub mod classic;
 pub mod deep;
-pub mod pipeline;
 pub mod registry;
 
-pub use pipeline::{Model, TrainSpec};
 pub use registry::AnyConfig;
 
 /// Reads a JSON file into `T`, with errors naming the file.
-pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+pub fn read_json<T: serde::de::DeserializeOwned>(
     path: &std::path::Path,
 ) -> deviant_core::Result<T> {
     let bytes = std::fs::read(path).map_err(|e| deviant_core::Error::io(path, e))?;
@@ -19,11 +18,10 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
 }
 
 /// Writes `value` as JSON into `path` atomically.
-pub(crate) fn write_json<T: serde::Serialize>(
+pub fn write_json<T: serde::Serialize>(
     path: &std::path::Path,
     value: &T,
 ) -> deviant_core::Result<()> {
-    let bytes =
-        serde_json::to_vec_pretty(value).map_err(|e| deviant_core::Error::Other(e.to_string()))?;
-    deviant_data::fsutil::write_bytes_atomic(path, &bytes)
+    let bytes = serde_json::to_vec_pretty(value).map_err(deviant_core::Error::internal)?;
+    deviant_core::fsutil::write_bytes_atomic(path, &bytes)
 }

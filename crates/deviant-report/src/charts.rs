@@ -170,11 +170,14 @@ pub fn score_histogram(
     options: &HistogramOptions,
 ) -> Result<String> {
     if scores.is_empty() || scores.len() != labels.len() {
-        return Err(Error::Other(format!(
-            "a histogram needs one label per score, got {} scores and {} labels",
-            scores.len(),
-            labels.len()
-        )));
+        return Err(Error::input(
+            "the score histogram",
+            format!(
+                "it needs one label per score, got {} scores and {} labels",
+                scores.len(),
+                labels.len()
+            ),
+        ));
     }
     if options.bins == 0 {
         return Err(Error::config("bins", "must be at least 1"));
@@ -412,7 +415,7 @@ pub fn threshold_chart(points: &[PrPoint], threshold: f64, scale: Scale) -> Resu
             (l.min(p.threshold), h.max(p.threshold))
         });
     if points.is_empty() {
-        return Err(Error::Other("no thresholds to draw".into()));
+        return Err(Error::input("the threshold chart", "no thresholds to draw"));
     }
     let label = format!(
         "threshold (rows scoring at least this are flagged{})",

@@ -39,7 +39,7 @@ mod svg;
 
 pub use chart::{Scale, series_colour};
 pub use charts::{HistogramOptions, ScoreScale};
-pub use record::{BenchRecord, distinct, leaderboard, mean_std};
+pub use record::{LEADERBOARD_COLUMNS, leaderboard, leaderboard_cells};
 pub use report::{
     Chart, ChartOptions, ComparisonReport, EvalReport, ExplainedRow, ReportFiles, ScoredRun,
     ScoredSplit, SummaryTable, split_charts,

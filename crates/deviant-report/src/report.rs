@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use deviant_core::detector::EpochRecord;
 use deviant_core::metrics::{Evaluation, pr_curve, roc_curve};
+use deviant_core::record::{EvalRecord, distinct, groups};
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +16,7 @@ use crate::charts::{
     roc_chart, score_histogram, short, threshold_chart,
 };
 use crate::html::{Page, slug, table_html, table_with};
-use crate::record::{BenchRecord, LEADERBOARD_COLUMNS, distinct, groups};
+use crate::record::{LEADERBOARD_COLUMNS, leaderboard_cells};
 use crate::svg::escape;
 
 /// Files of a report: (relative file name, contents).
@@ -366,7 +367,7 @@ impl EvalReport<'_> {
 }
 
 fn to_json(value: &impl Serialize) -> Result<Vec<u8>> {
-    serde_json::to_vec_pretty(value).map_err(|e| Error::Other(format!("writing JSON: {e}")))
+    serde_json::to_vec_pretty(value).map_err(|e| Error::internal(format!("writing JSON: {e}")))
 }
 
 /// One detector's scores on one test set (one seed), kept for the comparison's curves.
@@ -396,7 +397,7 @@ pub struct ComparisonReport<'a> {
     pub title: String,
     pub facts: Vec<(String, String)>,
     pub summaries: Vec<SummaryTable>,
-    pub records: &'a [BenchRecord],
+    pub records: &'a [EvalRecord],
     /// The runs drawn as curves (one seed per detector and test set).
     pub runs: &'a [ScoredRun],
     /// Every chart of every run on the detector pages; without it they hold the per-seed
@@ -519,7 +520,7 @@ impl ComparisonReport<'_> {
             .iter()
             .map(|g| {
                 let mut row = vec![g.dataset.into(), g.protocol.into(), g.detector.into()];
-                row.extend(g.cells());
+                row.extend(leaderboard_cells(g));
                 row
             })
             .collect();
@@ -543,7 +544,7 @@ impl ComparisonReport<'_> {
         let mut page = Page::new(&format!("{}: {detector}", self.title));
         page.raw(r#"<nav><a href="report.html">← comparison</a></nav>"#);
         page.facts(&self.facts);
-        let own: Vec<BenchRecord> = self
+        let own: Vec<EvalRecord> = self
             .records
             .iter()
             .filter(|r| r.detector == detector)

@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use deviant_core::detector::EpochRecord;
 use deviant_core::metrics::{Confusion, Evaluation, pr_curve, roc_curve};
+use deviant_core::record::EvalRecord;
 use deviant_report::charts::{
     Curve, HistogramOptions, ScoreScale, confusion_chart, horizontal_bars, loss_charts,
     metric_bars, pr_chart, roc_chart, score_histogram, threshold_chart, value_histogram,
 };
 use deviant_report::{
-    BenchRecord, ChartOptions, ComparisonReport, EvalReport, ExplainedRow, Scale, ScoredRun,
-    ScoredSplit,
+    ChartOptions, ComparisonReport, EvalReport, ExplainedRow, Scale, ScoredRun, ScoredSplit,
 };
 use roxmltree::{Document, Node};
 
@@ -544,10 +544,12 @@ fn eval_report_is_one_self_contained_page_plus_svgs_and_metrics() {
     }
 }
 
-fn record(detector: &str, seed: u64, auc: f64) -> BenchRecord {
-    BenchRecord {
+fn record(detector: &str, seed: u64, auc: f64) -> EvalRecord {
+    EvalRecord {
         dataset: "kddcup99".into(),
         detector: detector.into(),
+        kind: detector.into(),
+        params: serde_json::Value::Null,
         protocol: "cloudera".into(),
         seed,
         roc_auc: auc,

@@ -218,7 +218,8 @@ deviant.predict = (form, runId) => {
     try { rows = deviant.parseRows(form.elements.rows.value); } catch (e) {
       out.textContent = "could not read the rows: " + e.message; return;
     }
-    const response = await fetch("/api/v1/runs/" + runId + "/score", {
+    // The pasted or uploaded rows are one batch, as a file is for `deviant score`.
+    const response = await fetch("/api/v1/runs/" + runId + "/score?batch=true", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ rows }),
     });
     if (!response.ok) { out.textContent = await deviant.errorText(response); return; }

@@ -12,14 +12,15 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use deviant_core::Error;
+use deviant_core::fsutil::write_bytes_atomic;
+use deviant_core::{Cause, Error, Scoring};
 use deviant_data::excel::workbook_to_csv;
-use deviant_data::fsutil::write_bytes_atomic;
 use deviant_data::json::json_to_csv;
 use deviant_data::parquet::parquet_to_csv;
 use deviant_data::summary::{TableSummary, summarize};
 use deviant_data::{ReadOptions, SchemaOptions, Table, TableReader, infer_schema};
-use deviant_detectors::{AnyConfig, Model};
+use deviant_detectors::AnyConfig;
+use deviant_engine::Model;
 use deviant_store::{ColumnInfo, DatasetRecord, RunRecord, is_id, new_id, now_unix};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -56,17 +57,23 @@ impl ApiError {
     }
 }
 
+/// Errors by cause: what the client sent or asked for is a 422 with the message (it names
+/// the row, column or field); the server's own failures are a 500 whose details stay in its
+/// log.
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
-        match error {
-            Error::Io { .. } | Error::Other(_) | Error::Download { .. } => {
+        match error.cause() {
+            Cause::Input | Cause::Config | Cause::Format | Cause::Version | Cause::Diverged => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
+            }
+            Cause::Cancelled | Cause::Budget => Self::new(StatusCode::CONFLICT, error.to_string()),
+            Cause::Io | Cause::Internal => {
                 tracing::error!("{error}");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal error; the server log has the details",
                 )
             }
-            other => Self::new(StatusCode::UNPROCESSABLE_ENTITY, other.to_string()),
         }
     }
 }
@@ -553,6 +560,10 @@ enum Rows {
 #[derive(Debug, Deserialize)]
 struct ScoreQuery {
     top_features: Option<usize>,
+    /// The rows are one batch (per-batch thresholds rank them); else each row is flagged as
+    /// it would be alone.
+    #[serde(default)]
+    batch: bool,
 }
 
 /// Reads a CSV body under the model's schema through the file reader, so its errors name
@@ -617,7 +628,11 @@ async fn score(
             Rows::Csv(body) => csv_rows(&model, body)?,
         };
         let data = model.prepare(&table)?;
-        let scored = model.score(&data)?;
+        let scoring = match query.batch {
+            true => Scoring::Batch,
+            false => Scoring::Rows,
+        };
+        let scored = model.score(&data, scoring)?;
         let explained = match top_features {
             0 => None,
             _ => model.detector.explain(data.view()).transpose()?,

@@ -4,15 +4,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use deviant_core::detector::EpochRecord;
-use deviant_core::metrics::Evaluation;
+use deviant_core::fsutil::write_bytes_atomic;
 use deviant_core::schema::LabelSpec;
 use deviant_core::{Error, FitContext, Progress, Result, ThresholdRule};
-use deviant_data::fsutil::write_bytes_atomic;
-use deviant_data::split::{rng, split_fraction, split_stratified};
 use deviant_data::{
-    PreprocessOptions, Preprocessor, ReadOptions, Scaling, SchemaOptions, TableReader, infer_schema,
+    PreprocessOptions, ReadOptions, Scaling, SchemaOptions, TableReader, infer_schema,
 };
-use deviant_detectors::{AnyConfig, Model, TrainSpec};
+use deviant_detectors::AnyConfig;
+use deviant_engine::protocols::HoldOut;
+use deviant_engine::{Model, Protocol, Trial, run_trial};
 use deviant_report::ExplainedRow;
 use deviant_store::{DatasetRecord, RunOutcome, RunRecord, RunStatus, new_id};
 use serde::{Deserialize, Serialize};
@@ -231,7 +231,7 @@ impl AppState {
         );
         lock(&self.inner.jobs)
             .send(record.id.clone())
-            .map_err(|_| Error::Other("the training workers have stopped".into()))?;
+            .map_err(|_| Error::internal("the training workers have stopped"))?;
         Ok(record)
     }
 
@@ -348,14 +348,14 @@ fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutco
         let store = state.store();
         let record = store
             .run(id)?
-            .ok_or_else(|| Error::Other(format!("run {id} vanished")))?;
+            .ok_or_else(|| Error::internal(format!("run {id} vanished")))?;
         let dataset = store.dataset(&record.dataset_id)?.ok_or_else(|| {
-            Error::Other("the run's dataset was deleted before training started".into())
+            Error::input("the run", "its dataset was deleted before training started")
         })?;
         (record, dataset)
     };
     let request: RunRequest = serde_json::from_value(record.request.clone())
-        .map_err(|e| Error::Other(format!("run request: {e}")))?;
+        .map_err(|e| Error::internal(format!("stored run request: {e}")))?;
     let (config, threshold) = request.check(&dataset)?;
     let path = state.store().dataset_dir(&dataset.id).join(&dataset.file);
     let read = ReadOptions {
@@ -371,102 +371,66 @@ fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutco
     };
     let schema = infer_schema(&path, &read, &schema_options)?;
     let table = TableReader::open(&path, &read, &schema)?.read_all()?;
-    let all: Vec<usize> = (0..table.n_rows()).collect();
-    let mut rng = rng(request.seed);
-    let (test, validation, train) = match &table.labels {
-        Some(labels) => {
-            let (test, rest) = split_stratified(&all, labels, request.test_share, &mut rng);
-            let share = request.validation_share / (1.0 - request.test_share);
-            let (validation, train) = split_stratified(&rest, labels, share, &mut rng);
-            (test, validation, train)
-        }
-        None => {
-            let (validation, train) = split_fraction(all, request.validation_share, &mut rng);
-            (Vec::new(), validation, train)
-        }
-    };
-    let mut train_table = table.select(&train);
-    if !request.keep_anomalies {
-        train_table = train_table.normal_rows();
-    }
-    let preprocessor = Preprocessor::fit(
-        &schema,
-        &train_table,
-        PreprocessOptions {
+    let protocol = HoldOut {
+        name: dataset.name.clone(),
+        schema,
+        table,
+        test_share: request.test_share,
+        validation_share: request.validation_share,
+        keep_anomalies: request.keep_anomalies,
+        preprocess: PreprocessOptions {
             scaling: request.scaling,
             impute: false,
         },
-    )?;
-    let train_data = preprocessor.dataset(&train_table)?;
-    let validation_data = (!validation.is_empty())
-        .then(|| preprocessor.dataset(&table.select(&validation)))
-        .transpose()?;
-    let threshold = threshold.unwrap_or(match &table.labels {
-        Some(_) if !validation.is_empty() => ThresholdRule::BestF1,
-        _ => ThresholdRule::Contamination { fraction: 0.1 },
-    });
+        threshold,
+    };
     let progress = Arc::new(RunProgress {
         state: state.clone(),
         id: id.into(),
     });
+    let splits = protocol.splits(request.seed, progress.as_ref())?;
     let cx = FitContext::new(request.seed)
         .with_progress(progress)
         .with_cancel(cancel);
-    let model = Model::train(
-        TrainSpec {
-            detector: &config,
-            schema,
-            preprocessor,
-            train: &train_data,
-            validation: validation_data.as_ref(),
-            threshold,
-        },
-        &cx,
-    )?;
+    let trial = Trial {
+        config: &config,
+        seed: request.seed,
+        budget: None,
+    };
+    let outcome = run_trial(&splits, &trial, &cx)?;
+    let model = &outcome.model;
     model.save(&state.store().model_dir(id))?;
-    let metrics = if test.is_empty() {
-        None
-    } else {
-        let test_table = table.select(&test);
-        let test_data = model.prepare(&test_table)?;
-        let labels = test_data.labels.as_ref().expect("labelled table").to_vec();
-        let scored = model.score(&test_data)?;
-        let dir = state.store().run_dir(id);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let scores = TestScores {
-            scores: scored.scores.to_vec(),
-            labels: labels.clone(),
-            threshold: scored.threshold,
-        };
-        write_bytes_atomic(
-            &dir.join(TEST_SCORES),
-            &serde_json::to_vec(&scores).expect("scores serialise"),
-        )?;
-        let explained = explain(
-            &model,
-            &test_data,
-            &scores,
-            &scored.flags,
-            &test_table.lines,
-        )?;
-        write_bytes_atomic(
-            &dir.join(EXPLAINED),
-            &serde_json::to_vec(&explained).expect("explanations serialise"),
-        )?;
-        let both_classes = labels.contains(&0) && labels.contains(&1);
-        both_classes
-            .then(|| -> Result<serde_json::Value> {
-                let evaluation: Evaluation = scored.evaluate(&labels)?;
-                Ok(serde_json::json!({
+    let metrics = match outcome.tests.first() {
+        None => None,
+        Some(test) => {
+            let labels = test.data.labels.as_ref().expect("labelled table").to_vec();
+            let dir = state.store().run_dir(id);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            let scores = TestScores {
+                scores: test.scored.scores.clone(),
+                labels: labels.clone(),
+                threshold: test.scored.threshold,
+            };
+            write_bytes_atomic(
+                &dir.join(TEST_SCORES),
+                &serde_json::to_vec(&scores).expect("scores serialise"),
+            )?;
+            let explained = explain(model, &test.data, &scores, &test.scored.flags, &test.lines)?;
+            write_bytes_atomic(
+                &dir.join(EXPLAINED),
+                &serde_json::to_vec(&explained).expect("explanations serialise"),
+            )?;
+            test.evaluation.as_ref().map(|evaluation| {
+                serde_json::json!({
                     "split": "test",
                     "rows": labels.len(),
                     "anomalies": labels.iter().filter(|&&l| l == 1).count(),
-                    "threshold_rule": model.manifest.threshold.rule.to_string(),
-                    "threshold_chosen_on": model.manifest.threshold.chosen_on,
+                    "threshold_rule": model.manifest.threshold.rule().to_string(),
+                    "threshold_chosen_on": model.manifest.threshold.chosen_on(),
                     "evaluation": evaluation,
-                }))
+                })
             })
-            .transpose()?
+        }
     };
     let training = &model.manifest.training;
     Ok(RunOutcome {

@@ -19,7 +19,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use deviant_core::Result;
-use deviant_detectors::Model;
+use deviant_engine::Model;
 use deviant_store::Store;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;

@@ -172,6 +172,10 @@ pub fn spec() -> Value {
                     "name": "top_features", "in": "query", "required": false,
                     "description": "Features listed per row (default 3; overrides the JSON field).",
                     "schema": {"type": "integer", "minimum": 0}
+                }, {
+                    "name": "batch", "in": "query", "required": false,
+                    "description": "Treat the request's rows as one batch, so a model with a per-batch threshold (`top:P`) flags the top P % of them. Without it rows are flagged as they would be alone, and such a model answers 422.",
+                    "schema": {"type": "boolean", "default": false}
                 }],
                 "post": {
                     "summary": "Score rows with the run's model",
@@ -202,7 +206,7 @@ pub fn spec() -> Value {
                         "400": error_response("Neither a JSON score request nor CSV."),
                         "401": unauthorized, "404": not_found,
                         "409": error_response("The run has no model (yet)."),
-                        "422": error_response("A row lacks a column, has an unknown one, or a cell does not parse.")
+                        "422": error_response("A row lacks a column, has an unknown one, a cell does not parse or is not finite once scaled (the message names the row and column), or the model's threshold is per batch and `batch` is not set.")
                     }
                 }
             }

@@ -480,6 +480,37 @@ async fn upload_train_and_score_end_to_end() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(error_of(&body).contains("unknown column `port`"), "{body}");
+    // A finite value that no 32-bit detector can take is the client's error, named.
+    let (status, body) = s
+        .post_json(
+            &format!("/api/v1/runs/{run_id}/score"),
+            json!({"rows": [{"bytes": 1, "duration": 1, "proto": "tcp"},
+                            {"bytes": 1e300, "duration": 1, "proto": "tcp"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(error_of(&body).contains("line 2, column `bytes`"), "{body}");
+
+    // A per-batch threshold flags a batch, and refuses rows scored as they come.
+    let (status, run) = s
+        .post_json(
+            "/api/v1/runs",
+            json!({"dataset": id, "detector": "pca", "label": "label", "threshold": "top:20"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    let top_id = run["id"].as_str().unwrap().to_string();
+    assert_eq!(s.finished(&top_id).await["status"], "succeeded");
+    let one_row = json!({"rows": [{"bytes": 105, "duration": 2, "proto": "tcp"}]});
+    let (status, body) = s
+        .post_json(&format!("/api/v1/runs/{top_id}/score"), one_row.clone())
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(error_of(&body).contains("top:20"), "{body}");
+    let (status, body) = s
+        .post_json(&format!("/api/v1/runs/{top_id}/score?batch=true"), one_row)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     // A finished run's event stream says how it ended, then closes.
     let (status, events) = s.get(&format!("/api/v1/runs/{run_id}/events")).await;

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 const SCHEMA_VERSION: i64 = 1;
 
 fn db_error(e: rusqlite::Error) -> Error {
-    Error::Other(format!("registry database: {e}"))
+    Error::internal(format!("registry database: {e}"))
 }
 
 /// Seconds since the Unix epoch, as every record stores times.
@@ -98,7 +98,11 @@ impl RunStatus {
             "succeeded" => Self::Succeeded,
             "failed" => Self::Failed,
             "cancelled" => Self::Cancelled,
-            other => return Err(Error::Other(format!("unknown run status `{other}`"))),
+            other => {
+                return Err(Error::internal(format!(
+                    "unknown run status `{other}` in the registry"
+                )));
+            }
         })
     }
 

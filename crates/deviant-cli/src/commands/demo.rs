@@ -2,10 +2,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use deviant_data::kdd99::Protocol;
+use deviant_data::kdd99::{self, Protocol};
+use deviant_engine::protocols::Kdd99;
 
-use super::bench::{Kdd99BenchArgs, ProtocolBenchArgs, kdd99_bench, report};
+use crate::progress::Bars;
 use crate::reporting::ReportArgs;
+use crate::study::{ProtocolBenchArgs, bench_protocols};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -50,30 +52,33 @@ pub fn run(args: DemoArgs, quiet: bool) -> Result<()> {
         "autoencoder vs PCA vs Isolation Forest, threshold = best F1 on the validation split, seeds {}\n",
         args.seeds
     );
-    let bench = Kdd99BenchArgs {
-        protocol: Protocol::Cloudera,
-        run: ProtocolBenchArgs {
-            detectors: vec!["ae".into(), "pca".into(), "iforest".into()],
-            seeds: args.seeds.clone(),
-            sets: Vec::new(),
-            json: Some(args.out.join("results.json")),
-            markdown: Some(args.out.join("leaderboard.md")),
-            work_dir: Some(args.out.join("data")),
-            data_dir,
-            scaling: None,
-            report: ReportArgs {
-                report: Some(
-                    args.report
-                        .report
-                        .clone()
-                        .unwrap_or_else(|| args.out.join("report")),
-                ),
-                ..args.report.clone()
-            },
+    let run = ProtocolBenchArgs {
+        detectors: vec!["ae".into(), "pca".into(), "iforest".into()],
+        seeds: args.seeds.clone(),
+        sets: Vec::new(),
+        json: Some(args.out.join("results.json")),
+        markdown: Some(args.out.join("leaderboard.md")),
+        work_dir: Some(args.out.join("data")),
+        data_dir,
+        scaling: None,
+        workers: 1,
+        report: ReportArgs {
+            report: Some(
+                args.report
+                    .report
+                    .clone()
+                    .unwrap_or_else(|| args.out.join("report")),
+            ),
+            ..args.report.clone()
         },
     };
-    let outcome = kdd99_bench(&bench, quiet)?;
-    println!("protocol splits are in {}", args.out.join("data").display());
-    // Last, so the report's path is the final line a user sees.
-    report(&outcome, &bench.run)
+    let protocol = Kdd99 {
+        sources: kdd99::locate(run.data_dir.as_deref(), &Bars::new(quiet))?,
+        protocol: Protocol::Cloudera,
+        work_dir: args.out.join("data"),
+        scaling: None,
+    };
+    eprintln!("protocol splits go to {}", args.out.join("data").display());
+    // The report's path is the last line the benchmark prints.
+    bench_protocols(vec![&protocol], &run, quiet)
 }

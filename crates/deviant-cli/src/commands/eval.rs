@@ -2,9 +2,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use deviant_core::Scoring;
+use deviant_core::fsutil::write_bytes_atomic;
 use deviant_data::TableReader;
-use deviant_data::fsutil::write_bytes_atomic;
-use deviant_detectors::Model;
+use deviant_engine::Model;
 use deviant_report::{EvalReport, ScoredSplit, series_colour};
 
 use crate::args::ReadArgs;
@@ -41,7 +42,7 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
     );
     let table = reader.read_all_with_progress(&Bars::new(quiet))?;
     let data = model.prepare(&table)?;
-    let scored = model.score(&data)?;
+    let scored = model.score(&data, Scoring::Batch)?;
     let labels = data.labels.as_ref().expect("labels were read").to_vec();
     let eval = scored.evaluate(&labels)?;
     let t = &model.manifest.threshold;
@@ -52,7 +53,9 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
     );
     println!(
         "threshold: {:.6} ({}, chosen on {})",
-        eval.threshold, t.rule, t.chosen_on
+        eval.threshold,
+        t.rule(),
+        t.chosen_on()
     );
     println!("{:<18} {:>8}", "metric", "value");
     for (name, value) in [
@@ -76,7 +79,7 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
         println!("metrics written to {}", path.display());
     }
     if let Some(dir) = &args.report.report {
-        let scores = scored.scores.as_slice().expect("contiguous");
+        let scores = &scored.scores;
         let explained = explain_top(&model, &data, scores, args.report.explain_rows, |i| {
             format!("line {}", table.lines[i])
         })?;
@@ -102,7 +105,9 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
                 "threshold".to_string(),
                 format!(
                     "{:.6} ({}, chosen on {})",
-                    eval.threshold, t.rule, t.chosen_on
+                    eval.threshold,
+                    t.rule(),
+                    t.chosen_on()
                 ),
             ),
             (

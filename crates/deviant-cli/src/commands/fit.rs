@@ -4,8 +4,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use deviant_core::{FitContext, ThresholdRule};
-use deviant_data::{PreprocessOptions, Preprocessor, Scaling, TableReader, infer_schema};
-use deviant_detectors::{Model, TrainSpec};
+use deviant_data::{PreprocessOptions, Scaling, TableReader, infer_schema};
+use deviant_engine::{Splits, Trial, run_trial};
 
 use crate::args::{ReadArgs, SchemaArgs, detector_config, parse_scaling, parse_threshold};
 use crate::progress::Bars;
@@ -61,35 +61,38 @@ pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
     } else {
         table.normal_rows()
     };
-    let options = PreprocessOptions {
-        scaling: args.scaling,
-        impute: args.impute,
-    };
-    let preprocessor = Preprocessor::fit(&schema, &table, options)?;
-    let train = preprocessor.dataset(&table)?;
     let validation = match &args.validation {
         Some(path) => {
-            let t = TableReader::open(path, &read, &schema)?.read_all_with_progress(&*bars)?;
-            Some(preprocessor.dataset(&t)?)
+            Some(TableReader::open(path, &read, &schema)?.read_all_with_progress(&*bars)?)
         }
         None => None,
     };
-    let threshold = args.threshold.unwrap_or(match &validation {
-        Some(v) if v.labels.is_some() => ThresholdRule::BestF1,
-        _ => ThresholdRule::Contamination { fraction: 0.1 },
-    });
-    let cx = FitContext::new(args.seed).with_progress(bars);
-    let model = Model::train(
-        TrainSpec {
-            detector: &detector,
-            schema,
-            preprocessor,
-            train: &train,
-            validation: validation.as_ref(),
-            threshold,
+    let labelled_validation = validation.as_ref().is_some_and(|v| v.labels.is_some());
+    let splits = Splits {
+        schema,
+        preprocess: PreprocessOptions {
+            scaling: args.scaling,
+            impute: args.impute,
         },
-        &cx,
-    )?;
+        threshold_rule: args
+            .threshold
+            .unwrap_or(ThresholdRule::default_for(labelled_validation)),
+        fit: table,
+        threshold: validation,
+        select: None,
+        report: Vec::new(),
+    };
+    let trial = Trial {
+        config: &detector,
+        seed: args.seed,
+        budget: None,
+    };
+    let model = run_trial(
+        &splits,
+        &trial,
+        &FitContext::new(args.seed).with_progress(bars),
+    )?
+    .model;
     model
         .save(&args.out)
         .with_context(|| format!("saving the model to {}", args.out.display()))?;
@@ -111,14 +114,15 @@ pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
     for note in &m.training.summary.notes {
         println!("note: {note}");
     }
-    match m.threshold.value {
+    match m.threshold.fixed() {
         Some(v) => println!(
             "threshold: {v:.6} ({}, chosen on {})",
-            m.threshold.rule, m.threshold.chosen_on
+            m.threshold.rule(),
+            m.threshold.chosen_on()
         ),
         None => println!(
             "threshold: {}, applied to each scored batch",
-            m.threshold.rule
+            m.threshold.rule()
         ),
     }
     println!("model saved to {}", args.out.display());

@@ -1,15 +1,12 @@
 //! One file per command, each with `pub fn run(args) -> anyhow::Result<()>`.
 
-pub mod adbench;
 pub mod bench;
 pub mod data;
 pub mod demo;
 pub mod eval;
 pub mod fit;
-pub mod images;
 pub mod models;
 pub mod score;
-pub mod series;
 pub mod serve;
 
 use clap::{Parser, Subcommand};

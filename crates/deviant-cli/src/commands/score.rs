@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use deviant_core::Progress;
+use deviant_core::Scoring;
+use deviant_core::fsutil::write_atomic;
 use deviant_data::TableReader;
-use deviant_data::fsutil::write_atomic;
-use deviant_detectors::Model;
+use deviant_engine::Model;
 
 use crate::args::ReadArgs;
 use crate::progress::Bars;
@@ -35,7 +36,7 @@ pub fn run(args: ScoreArgs, quiet: bool) -> Result<()> {
     let (mut lines, mut scores) = (Vec::new(), Vec::new());
     while let Some(chunk) = reader.next_chunk(args.chunk_rows.max(1))? {
         let data = model.prepare(&chunk)?;
-        scores.extend(model.detector.score(data.view())?);
+        scores.extend(model.score_raw(&data)?);
         lines.extend(chunk.lines);
         bars.message(&format!("{} rows", lines.len()));
     }
@@ -46,10 +47,11 @@ pub fn run(args: ScoreArgs, quiet: bool) -> Result<()> {
         args.data.display()
     );
     // Flags come after all scores, so batch rules (top-k %) see the whole file.
-    let flags = model.manifest.threshold.flags(&scores);
+    let flags = model.flag(scores, Scoring::Batch)?;
+    let (scores, flags) = (&flags.scores, &flags.flags);
     let write = |out: &mut dyn Write| -> std::io::Result<()> {
         writeln!(out, "line,score,is_anomaly")?;
-        for ((line, score), flag) in lines.iter().zip(&scores).zip(&flags) {
+        for ((line, score), flag) in lines.iter().zip(scores).zip(flags) {
             writeln!(out, "{line},{score},{}", u8::from(*flag))?;
         }
         Ok(())

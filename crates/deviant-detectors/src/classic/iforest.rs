@@ -101,14 +101,14 @@ impl DetectorConfig for IforestConfig {
         let trees = seeds
             .into_par_iter()
             .map(|seed| {
+                cx.check_cancelled()?;
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 let rows = sample(&mut rng, x.nrows(), psi).into_vec();
                 let mut nodes = Vec::new();
                 grow(x, rows, 0, height_limit, &mut rng, &mut nodes);
-                Tree { nodes }
+                Ok(Tree { nodes })
             })
-            .collect();
-        cx.check_cancelled()?;
+            .collect::<Result<_>>()?;
         Ok(IsolationForest {
             n_features: x.ncols(),
             normaliser: average_path_length(psi).max(f64::MIN_POSITIVE),

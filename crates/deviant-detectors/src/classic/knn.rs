@@ -9,7 +9,7 @@ use deviant_core::{Dataset, Detector, DetectorConfig, Error, FitContext, Result}
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use super::neighbours::{check_k, nearest};
+use super::neighbours::{check_k, nearest, never_stop};
 use crate::{read_json, write_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,7 +81,7 @@ impl Detector for Knn {
 
     fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
         check_input(x, self.n_features(), "knn")?;
-        let found = nearest(self.train.view(), x, self.k, false);
+        let found = nearest(self.train.view(), x, self.k, false, &never_stop)?;
         Ok(found.distances.map_axis(Axis(1), |d| {
             let k = d.len();
             (match self.method {

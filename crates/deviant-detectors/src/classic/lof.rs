@@ -10,7 +10,7 @@ use deviant_core::{Dataset, Detector, DetectorConfig, Error, FitContext, Result}
 use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::neighbours::{Neighbours, check_k, nearest};
+use super::neighbours::{Neighbours, check_k, nearest, never_stop};
 use crate::{read_json, write_json};
 
 /// Keeps the reachability density finite among duplicate rows (scikit-learn adds the same).
@@ -52,12 +52,12 @@ impl DetectorConfig for LofConfig {
         Ok(())
     }
 
-    fn fit(&self, train: &Dataset, _cx: &FitContext) -> Result<Lof> {
+    fn fit(&self, train: &Dataset, cx: &FitContext) -> Result<Lof> {
         self.validate()?;
         let x = train.view();
         check_input(x, x.ncols(), "lof fit")?;
         check_k(self.k, x.nrows(), Self::KIND)?;
-        let found = nearest(x, x, self.k, true);
+        let found = nearest(x, x, self.k, true, &|| cx.check_cancelled())?;
         let k_distance = found.distances.column(self.k - 1).to_owned();
         let density = reachability_density(&found, &k_distance);
         Ok(Lof {
@@ -94,7 +94,7 @@ impl Detector for Lof {
 
     fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
         check_input(x, self.n_features(), "lof")?;
-        let found = nearest(self.train.view(), x, self.k, false);
+        let found = nearest(self.train.view(), x, self.k, false, &never_stop)?;
         let density = reachability_density(&found, &self.k_distance);
         Ok(Array1::from_shape_fn(x.nrows(), |i| {
             let neighbour_density: f64 =

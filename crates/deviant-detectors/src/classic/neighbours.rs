@@ -33,13 +33,15 @@ pub(super) fn check_k(k: usize, rows: usize, kind: &str) -> Result<()> {
 }
 
 /// With `skip_self`, `queries` are the reference rows themselves and each row's own index is
-/// left out (duplicates of it still count, at distance 0).
+/// left out (duplicates of it still count, at distance 0). `keep_going` runs before each
+/// block of queries; its error (a cancelled or over-budget fit) stops the search.
 pub(super) fn nearest(
     reference: ArrayView2<f32>,
     queries: ArrayView2<f32>,
     k: usize,
     skip_self: bool,
-) -> Neighbours {
+    keep_going: &(dyn Fn() -> Result<()> + Sync),
+) -> Result<Neighbours> {
     let reference = reference.mapv(f64::from);
     let queries = queries.mapv(f64::from);
     let reference_norms = squared_norms(&reference);
@@ -48,6 +50,7 @@ pub(super) fn nearest(
         .collect::<Vec<_>>()
         .into_par_iter()
         .map(|start| {
+            keep_going()?;
             let block = queries.slice(s![start..(start + BLOCK).min(queries.nrows()), ..]);
             let mut squared = block.dot(&reference.t()) * -2.0;
             squared += &reference_norms;
@@ -70,17 +73,22 @@ pub(super) fn nearest(
                     indices[[i, c]] = j;
                 }
             }
-            (distances, indices)
+            Ok((distances, indices))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let distances: Vec<ArrayView2<f64>> = blocks.iter().map(|b| b.0.view()).collect();
     let indices: Vec<ArrayView2<usize>> = blocks.iter().map(|b| b.1.view()).collect();
     // No queries means no blocks, which `concatenate` refuses.
-    Neighbours {
+    Ok(Neighbours {
         distances: ndarray::concatenate(Axis(0), &distances)
             .unwrap_or_else(|_| Array2::zeros((0, k))),
         indices: ndarray::concatenate(Axis(0), &indices).unwrap_or_else(|_| Array2::zeros((0, k))),
-    }
+    })
+}
+
+/// For searches no one can cancel (scoring takes no context).
+pub(super) fn never_stop() -> Result<()> {
+    Ok(())
 }
 
 fn squared_norms(x: &Array2<f64>) -> Array1<f64> {
@@ -98,7 +106,7 @@ mod tests {
             ((i * (j + 3) * 7919) % 1000) as f32 / 100.0
         });
         let queries = reference.slice(s![..300, ..]).to_owned();
-        let found = nearest(reference.view(), queries.view(), 4, true);
+        let found = nearest(reference.view(), queries.view(), 4, true, &never_stop).unwrap();
         for q in 0..300 {
             let mut naive: Vec<(f64, usize)> = (0..600)
                 .filter(|&j| j != q)
@@ -119,7 +127,7 @@ mod tests {
     #[test]
     fn own_row_is_skipped_but_duplicates_count() {
         let x = array![[0.0f32, 0.0], [0.0, 0.0], [3.0, 4.0]];
-        let found = nearest(x.view(), x.view(), 1, true);
+        let found = nearest(x.view(), x.view(), 1, true, &never_stop).unwrap();
         assert_eq!(found.indices.column(0).to_vec(), vec![1, 0, 0]);
         assert_eq!(found.distances.column(0).to_vec(), vec![0.0, 0.0, 5.0]);
     }

@@ -160,7 +160,7 @@ impl DetectorConfig for OcsvmConfig {
         };
         let svm = params
             .fit(&DatasetBase::from(records))
-            .map_err(|e| Error::Other(format!("ocsvm fit: {e}")))?;
+            .map_err(|e| Error::internal(format!("ocsvm fit: {e}")))?;
         notes.push(format!("γ = {gamma:.4e}; {svm}"));
         Ok(Ocsvm {
             n_features: x.ncols(),

@@ -47,7 +47,7 @@ pub fn gather_rows(x: ArrayView2<f32>, rows: &[usize]) -> TensorData {
 pub fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     t.into_data()
         .try_into_vec::<f32>()
-        .map_err(|e| Error::Other(format!("reading a tensor: {e:?}")))
+        .map_err(|e| Error::internal(format!("reading a tensor: {e:?}")))
 }
 
 /// A one-element tensor (a loss) as a number.

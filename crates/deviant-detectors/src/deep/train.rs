@@ -109,7 +109,7 @@ impl StepRunner {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
-                .map_err(|e| Error::Other(format!("starting the training threads: {e}")))
+                .map_err(|e| Error::internal(format!("starting the training threads: {e}")))
         };
         let all = rayon::current_num_threads();
         Ok(Self {
@@ -224,7 +224,7 @@ pub fn train<S: TrainStep + Send>(
         0
     };
     let (valid_rows, train_rows) =
-        deviant_data::split::split_fraction(all, n_valid as f64 / x.nrows() as f64, &mut rng);
+        deviant_core::split::split_fraction(all, n_valid as f64 / x.nrows() as f64, &mut rng);
     let plain = device.clone().inner();
     let valid_batches: Vec<Tensor<2>> = valid_rows
         .chunks(config.batch_size.max(1024))
@@ -238,7 +238,7 @@ pub fn train<S: TrainStep + Send>(
     cx.progress.begin("training", config.epochs as u64);
     for epoch in 1..=config.epochs {
         let started = Instant::now();
-        let order = deviant_data::split::shuffled(train_rows.clone(), &mut rng);
+        let order = deviant_core::split::shuffled(train_rows.clone(), &mut rng);
         let mut sums: BTreeMap<String, f64> = BTreeMap::new();
         // Copying shuffled rows out of memory is slow to wait for (cache misses), so a second
         // thread gathers the next batches while this one trains on the current one.

@@ -5,20 +5,22 @@ use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use deviant_core::detector::FitSummary;
+use deviant_core::fsutil::write_dir_atomic;
 use deviant_core::metrics::Evaluation;
 use deviant_core::{
-    Dataset, Detector, Error, FitContext, Result, Schema, Threshold, ThresholdRule,
+    Dataset, Detector, Error, FitContext, Result, Schema, Scoring, Threshold, ThresholdRule,
 };
-use deviant_data::fsutil::write_dir_atomic;
-use deviant_data::{Preprocessor, Table};
+use deviant_data::{PreprocessOptions, Preprocessor, Table};
+use deviant_detectors::AnyConfig;
+use deviant_detectors::{read_json, write_json};
 use ndarray::{Array1, Array2, Axis};
 use serde::{Deserialize, Serialize};
 
-use crate::registry::AnyConfig;
-use crate::{read_json, write_json};
-
-/// The version of the model directory layout this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version of the model directory layout this build writes.
+pub const FORMAT_VERSION: u32 = 2;
+/// The versions this build reads. Version 1 stored the threshold as `{value, rule,
+/// chosen_on}` with a null value for per-batch rules.
+const READS_VERSIONS: [u32; 2] = [1, 2];
 const MANIFEST: &str = "manifest.json";
 
 /// How the model was trained.
@@ -54,22 +56,23 @@ pub struct Model {
     pub detector: Box<dyn Detector>,
 }
 
-/// What [`Model::train`] needs.
+/// What [`Model::train`] needs: raw rows in the roles a protocol gives them.
 pub struct TrainSpec<'a> {
-    pub detector: &'a AnyConfig,
-    pub schema: Schema,
-    pub preprocessor: Preprocessor,
-    /// Preprocessed training rows.
-    pub train: &'a Dataset,
-    /// Preprocessed validation rows; supervised threshold rules need them labelled.
-    pub validation: Option<&'a Dataset>,
+    pub config: &'a AnyConfig,
+    pub schema: &'a Schema,
+    pub preprocess: PreprocessOptions,
+    /// The rows the preprocessor and the detector are fitted on.
+    pub fit: &'a Table,
+    /// The rows that choose the threshold; supervised rules need them labelled. Without
+    /// them the threshold is chosen on the fitted rows' scores.
+    pub threshold_rows: Option<&'a Table>,
     pub threshold: ThresholdRule,
 }
 
 /// Scores of one batch with their flags.
 #[derive(Debug, Clone)]
 pub struct Scored {
-    pub scores: Array1<f32>,
+    pub scores: Vec<f32>,
     pub flags: Vec<bool>,
     pub threshold: f64,
 }
@@ -77,55 +80,51 @@ pub struct Scored {
 impl Scored {
     /// Metrics of these scores against `labels` (1 = anomaly) at the batch's threshold.
     pub fn evaluate(&self, labels: &[u8]) -> Result<Evaluation> {
-        let scores = self.scores.as_slice().expect("scores are contiguous");
-        Evaluation::new(scores, labels, self.threshold)
+        Evaluation::new(&self.scores, labels, self.threshold)
     }
 }
 
 impl Model {
-    /// Fits the detector on `spec.train`, then chooses the threshold on the validation rows
-    /// if given (required for supervised rules), else on the training rows.
+    /// Fits the preprocessor and the detector on `spec.fit`, then chooses the threshold on
+    /// `spec.threshold_rows` if given (required for supervised rules), else on the fitted rows.
     pub fn train(spec: TrainSpec<'_>, cx: &FitContext) -> Result<Self> {
         spec.threshold.validate()?;
-        if spec.threshold.needs_labels() && spec.validation.is_none_or(|v| v.labels.is_none()) {
+        let labelled = spec.threshold_rows.is_some_and(|t| t.labels.is_some());
+        if spec.threshold.needs_labels() && !labelled {
             return Err(Error::config(
                 "threshold",
                 "best-F1 and best-accuracy thresholds need labelled validation data",
             ));
         }
+        let preprocessor = Preprocessor::fit(spec.schema, spec.fit, spec.preprocess)?;
+        let train = preprocessor.dataset(spec.fit)?;
         let started = Instant::now();
-        let detector = spec.detector.fit(spec.train, cx)?;
+        let detector = spec.config.fit(&train, cx)?;
         let fit_seconds = started.elapsed().as_secs_f64();
-        let threshold = match (spec.threshold, spec.validation) {
+        let threshold = match (spec.threshold, spec.threshold_rows) {
             (ThresholdRule::TopPercent { .. } | ThresholdRule::Fixed { .. }, _) => {
                 spec.threshold.choose(&[], None, "none")?
             }
-            (rule, Some(valid)) => {
-                let scores = detector.score(valid.view())?;
-                let labels = valid
-                    .labels
-                    .as_ref()
-                    .map(|l| l.as_slice().expect("contiguous"));
-                rule.choose(scores.as_slice().expect("contiguous"), labels, "validation")?
+            (rule, Some(rows)) => {
+                let valid = preprocessor.dataset(rows)?;
+                let scores = score_vec(detector.as_ref(), &valid)?;
+                rule.choose(&scores, rows.labels.as_deref(), "validation")?
             }
-            (rule, None) => {
-                let scores = detector.score(spec.train.view())?;
-                rule.choose(scores.as_slice().expect("contiguous"), None, "train")?
-            }
+            (rule, None) => rule.choose(&score_vec(detector.as_ref(), &train)?, None, "train")?,
         };
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             deviant_version: env!("CARGO_PKG_VERSION").to_string(),
-            detector: spec.detector.clone(),
-            schema: spec.schema,
-            feature_names: spec.preprocessor.output_names(),
-            preprocessor: spec.preprocessor,
+            detector: spec.config.clone(),
+            schema: spec.schema.clone(),
+            feature_names: preprocessor.output_names(),
+            preprocessor,
             threshold,
             training: TrainingInfo {
-                rows: spec.train.n_rows(),
+                rows: train.n_rows(),
                 seed: cx.seed,
                 fit_seconds,
-                data_fingerprint: fingerprint(spec.train),
+                data_fingerprint: fingerprint(&train),
                 created_unix: SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs()),
@@ -155,18 +154,20 @@ impl Model {
         let raw: serde_json::Value = read_json(&path)?;
         let found = raw.get("format_version").and_then(|v| v.as_u64());
         match found {
-            Some(v) if v == u64::from(FORMAT_VERSION) => {}
+            Some(v) if READS_VERSIONS.iter().any(|&r| u64::from(r) == v) => {}
             Some(v) => {
                 return Err(Error::Version {
                     path,
-                    found: v as u32,
+                    found: u32::try_from(v).unwrap_or(u32::MAX),
                     expected: FORMAT_VERSION,
                 });
             }
             None => return Err(Error::format(path.display(), "`format_version` is missing")),
         }
-        let manifest: Manifest = serde_json::from_value(raw)
+        let mut manifest: Manifest = serde_json::from_value(raw)
             .map_err(|e| Error::format(path.display(), e.to_string()))?;
+        // Read old, write new: a saved copy of a loaded model has the current layout.
+        manifest.format_version = FORMAT_VERSION;
         let detector = manifest.detector.load(dir)?;
         let expected = manifest.preprocessor.n_outputs();
         if detector.n_features() != expected {
@@ -218,18 +219,35 @@ impl Model {
             .collect())
     }
 
-    /// Scores preprocessed rows and flags them with the model's threshold.
-    pub fn score(&self, data: &Dataset) -> Result<Scored> {
-        let scores = self.detector.score(data.view())?;
-        let slice = scores.as_slice().expect("contiguous");
-        let threshold = self.manifest.threshold.value_for(slice);
-        let flags = self.manifest.threshold.flags(slice);
+    /// The detector's scores of preprocessed rows, without flags.
+    pub fn score_raw(&self, data: &Dataset) -> Result<Vec<f32>> {
+        score_vec(self.detector.as_ref(), data)
+    }
+
+    /// Flags `scores` with the model's threshold; a per-batch rule refuses
+    /// [`Scoring::Rows`] (single rows and streams) with the fix in the message.
+    pub fn flag(&self, scores: Vec<f32>, scoring: Scoring) -> Result<Scored> {
+        let (flags, threshold) = self.manifest.threshold.flags(&scores, scoring)?;
         Ok(Scored {
             scores,
             flags,
             threshold,
         })
     }
+
+    /// Scores preprocessed rows and flags them: [`score_raw`](Self::score_raw) then
+    /// [`flag`](Self::flag).
+    pub fn score(&self, data: &Dataset, scoring: Scoring) -> Result<Scored> {
+        // Refuse before the work, not after it.
+        self.manifest.threshold.value_for(&[], scoring)?;
+        self.flag(self.score_raw(data)?, scoring)
+    }
+}
+
+/// A detector's scores as a plain vector (any memory layout it returns).
+fn score_vec(detector: &dyn Detector, data: &Dataset) -> Result<Vec<f32>> {
+    let scores: Array1<f32> = detector.score(data.view())?;
+    Ok(scores.iter().copied().collect())
 }
 
 /// `rows x features:hash` of a matrix (FNV-1a over its bits).

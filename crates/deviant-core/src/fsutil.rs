@@ -4,7 +4,7 @@ use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use deviant_core::{Error, Result};
+use crate::{Error, Result};
 
 /// A sibling path used while writing `path`.
 pub fn temp_sibling(path: &Path) -> PathBuf {

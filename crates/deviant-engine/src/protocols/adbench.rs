@@ -1,0 +1,59 @@
+//! ADBench's unsupervised protocol on one `.npz` set.
+
+use std::path::Path;
+
+use deviant_core::{Dataset, Error, Progress, Result};
+use deviant_data::Scaling;
+use deviant_data::adbench::protocol_rows;
+use deviant_data::npz::read_npz;
+
+use super::matrix_splits;
+use crate::protocol::{Protocol, Splits};
+
+/// One ADBench set: per seed the rows ADBench's own code draws for that NumPy seed, min-max
+/// scaled on the training part, which the detector fits without labels.
+pub struct Adbench {
+    name: String,
+    data: Dataset,
+}
+
+impl Adbench {
+    /// Reads the set `name` from `path` (arrays `X` and `y`).
+    pub fn open(name: &str, path: &Path) -> Result<Self> {
+        Ok(Self {
+            name: name.into(),
+            data: read_npz(path)?,
+        })
+    }
+}
+
+impl Protocol for Adbench {
+    fn name(&self) -> &str {
+        "adbench"
+    }
+
+    fn dataset(&self) -> &str {
+        &self.name
+    }
+
+    fn splits(&self, seed: u64, _progress: &dyn Progress) -> Result<Splits> {
+        let numpy_seed = u32::try_from(seed).map_err(|_| {
+            Error::config(
+                "seeds",
+                format!(
+                    "seed {seed}: ADBench draws its splits with NumPy, whose seeds run from 0 \
+                     to 4294967295"
+                ),
+            )
+        })?;
+        let labels = self.data.labels.as_ref().expect("npz sets are labelled");
+        let labels = labels.as_slice().expect("contiguous");
+        let (train, test) = protocol_rows(labels, numpy_seed);
+        let test = self.data.select(&test);
+        Ok(matrix_splits(
+            &self.data.select(&train),
+            vec![(self.name.clone(), test)],
+            Scaling::MinMax,
+        ))
+    }
+}

@@ -1,0 +1,149 @@
+//! One trial: a configuration fitted on one seed's splits under a budget, scored on every
+//! report set.
+
+use std::time::{Duration, Instant};
+
+use deviant_core::metrics::Evaluation;
+use deviant_core::record::EvalRecord;
+use deviant_core::{Dataset, FitContext, Result, Scoring};
+use deviant_detectors::AnyConfig;
+
+use crate::model::{Model, Scored, TrainSpec};
+use crate::protocol::Splits;
+
+/// A configuration on one seed, with the longest its fit may take.
+#[derive(Debug, Clone)]
+pub struct Trial<'a> {
+    pub config: &'a AnyConfig,
+    pub seed: u64,
+    /// Past it the fit stops cooperatively with `Error::BudgetExceeded`: every detector
+    /// checks between steps, so no work is left running.
+    pub budget: Option<Duration>,
+}
+
+/// The model's result on one report set.
+pub struct TestResult {
+    pub dataset: String,
+    /// The rows as the model sees them (for explanations), with their labels.
+    pub data: Dataset,
+    /// Each row's line in its source, for messages and reports.
+    pub lines: Vec<u64>,
+    pub scored: Scored,
+    /// Metrics at the model's threshold, when the set is labelled with both classes.
+    pub evaluation: Option<Evaluation>,
+    pub score_seconds: f64,
+}
+
+/// What a trial produced: the whole pipeline as a saveable [`Model`] and its test results.
+pub struct TrialOutcome {
+    pub model: Model,
+    pub tests: Vec<TestResult>,
+    /// Peak resident memory of the process during the trial (0 where unknown).
+    pub peak_rss_bytes: u64,
+}
+
+impl TrialOutcome {
+    /// One record per evaluated test set; `detector` is the configuration's name in tables.
+    pub fn records(&self, protocol: &str, detector: &str) -> Vec<EvalRecord> {
+        let m = &self.model.manifest;
+        let summary = &m.training.summary;
+        let params = serde_json::to_value(&m.detector)
+            .map(|v| v["params"].clone())
+            .unwrap_or_default();
+        self.tests
+            .iter()
+            .filter_map(|test| {
+                let evaluation = test.evaluation.as_ref()?;
+                Some(EvalRecord {
+                    dataset: test.dataset.clone(),
+                    detector: detector.into(),
+                    kind: m.detector.kind().into(),
+                    params: params.clone(),
+                    protocol: protocol.into(),
+                    seed: m.training.seed,
+                    threshold_rule: format!(
+                        "{} on {}",
+                        m.threshold.rule(),
+                        m.threshold.chosen_on()
+                    ),
+                    fit_seconds: m.training.fit_seconds,
+                    epochs: summary.history.len(),
+                    epoch_seconds: summary.median_epoch_seconds().unwrap_or(0.0),
+                    final_loss: summary.final_loss(),
+                    score_seconds: test.score_seconds,
+                    peak_rss_bytes: self.peak_rss_bytes,
+                    ..EvalRecord::from_evaluation(evaluation)
+                })
+            })
+            .collect()
+    }
+}
+
+/// Fits `trial.config` with its preprocessor on `splits.fit`, chooses the threshold on
+/// `splits.threshold` (or the fit rows' scores) and scores every report set as one batch.
+/// `cx` carries the seed-independent parts (progress, cancel flag); the trial sets its seed
+/// and budget.
+pub fn run_trial(splits: &Splits, trial: &Trial<'_>, cx: &FitContext) -> Result<TrialOutcome> {
+    reset_peak_rss();
+    let mut cx = cx.clone();
+    cx.seed = trial.seed;
+    if let Some(budget) = trial.budget {
+        cx = cx.with_budget(budget);
+    }
+    let model = Model::train(
+        TrainSpec {
+            config: trial.config,
+            schema: &splits.schema,
+            preprocess: splits.preprocess,
+            fit: &splits.fit,
+            threshold_rows: splits.threshold.as_ref(),
+            threshold: splits.threshold_rule,
+        },
+        &cx,
+    )?;
+    let mut tests = Vec::with_capacity(splits.report.len());
+    for set in &splits.report {
+        let data = model.prepare(&set.rows)?;
+        let started = Instant::now();
+        let scores = model.score_raw(&data)?;
+        let score_seconds = started.elapsed().as_secs_f64();
+        let scored = model.flag(scores, Scoring::Batch)?;
+        let evaluation = match data.labels.as_ref().map(|l| l.as_slice()) {
+            Some(Some(labels)) if labels.contains(&0) && labels.contains(&1) => {
+                Some(scored.evaluate(labels)?)
+            }
+            _ => None,
+        };
+        tests.push(TestResult {
+            dataset: set.dataset.clone(),
+            data,
+            lines: set.rows.lines.clone(),
+            scored,
+            evaluation,
+            score_seconds,
+        });
+    }
+    Ok(TrialOutcome {
+        model,
+        tests,
+        peak_rss_bytes: peak_rss(),
+    })
+}
+
+/// Resets the kernel's peak-RSS counter so the next reading covers one trial (Linux).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident memory of this process in bytes since the last reset (0 where unknown).
+pub fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
