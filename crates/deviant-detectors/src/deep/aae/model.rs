@@ -1,20 +1,18 @@
-use std::path::Path;
-
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use deviant_core::detector::FitSummary;
-use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
-use ndarray::{Array1, Array2, ArrayView2};
+use deviant_core::Result;
+use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::AaeConfig;
 use crate::deep::adversarial::{said_fake, said_real};
+use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{cpu, explain_in_chunks, gaussian, scalar, score_in_chunks};
-use crate::deep::train::{Losses, TrainStep, fit_step};
-use crate::deep::{load_net, save_net};
+use crate::deep::tensor::{cpu, gaussian, scalar};
+use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep_detector;
 
 /// The autoencoder half, the only part kept after training.
 #[derive(Module, Debug)]
@@ -42,7 +40,7 @@ impl AaeNet {
 /// Two optimisers in one step: the autoencoder minimises reconstruction error plus the
 /// weighted "fool the discriminator" term; the discriminator then learns to tell the new
 /// codes from prior samples.
-struct AaeStep {
+pub struct AaeStep {
     net: AaeNet,
     discriminator: Mlp,
     net_optimizer: ModuleOptimizer,
@@ -120,93 +118,60 @@ fn losses(reconstruction: Tensor<1>, adversarial: Tensor<1>, discriminator: f64)
 }
 
 /// A fitted adversarial autoencoder.
-#[derive(Debug)]
-pub struct AdversarialAutoencoder {
-    net: AaeNet,
-    config: AaeConfig,
-    n_features: usize,
-    summary: FitSummary,
-}
+pub type AdversarialAutoencoder = DeepDetector<AaeConfig>;
 
-impl DetectorConfig for AaeConfig {
-    const KIND: &'static str = "aae";
-    type Fitted = AdversarialAutoencoder;
+deep_detector!(AaeConfig, "aae");
 
-    fn validate(&self) -> Result<()> {
-        self.check()
+impl DeepKind for AaeConfig {
+    type Net = AaeNet;
+    type State = NoState;
+    type Step = AaeStep;
+    const EXPLAINS: bool = true;
+
+    fn training(&self) -> &LoopConfig {
+        &self.training
     }
 
-    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<AdversarialAutoencoder> {
-        self.check()?;
-        let (step, summary) = fit_step(
-            train_set,
-            Self::KIND,
-            &self.training,
-            cx,
-            |x, rng, device| {
-                Ok(AaeStep {
-                    net: AaeNet::new(self, x.ncols(), rng, device),
-                    discriminator: Mlp::new(&self.discriminator_widths(), true, rng, device),
-                    net_optimizer: AdamConfig::new().init(),
-                    discriminator_optimizer: AdamConfig::new().init(),
-                    config: self.clone(),
-                })
-            },
-        )?;
-        Ok(AdversarialAutoencoder {
-            net: step.net.valid(),
+    fn start(&self, x: ArrayView2<f32>, rng: &mut ChaCha8Rng, device: &Device) -> Result<AaeStep> {
+        Ok(AaeStep {
+            net: AaeNet::new(self, x.ncols(), rng, device),
+            discriminator: Mlp::new(&self.discriminator_widths(), true, rng, device),
+            net_optimizer: AdamConfig::new().init(),
+            discriminator_optimizer: AdamConfig::new().init(),
             config: self.clone(),
-            n_features: train_set.n_features(),
-            summary,
         })
     }
 
-    fn load(&self, dir: &Path) -> Result<AdversarialAutoencoder> {
-        let (net, n_features) = load_net(dir, Self::KIND, |n| {
-            AaeNet::new(self, n, &mut ChaCha8Rng::seed_from_u64(0), &cpu())
-        })?;
-        Ok(AdversarialAutoencoder {
-            net,
-            config: self.clone(),
+    fn finish(&self, step: AaeStep, _x: ArrayView2<f32>) -> Result<(AaeNet, NoState)> {
+        Ok((step.net.valid(), NoState {}))
+    }
+
+    fn blank(&self, n_features: usize, _state: &NoState) -> Result<AaeNet> {
+        Ok(AaeNet::new(
+            self,
             n_features,
-            summary: FitSummary::default(),
-        })
-    }
-}
-
-impl Detector for AdversarialAutoencoder {
-    fn n_features(&self) -> usize {
-        self.n_features
+            &mut ChaCha8Rng::seed_from_u64(0),
+            &cpu(),
+        ))
     }
 
     /// Mean squared reconstruction error, plus `latent_weight`·‖z‖²/2.
-    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-        score_in_chunks(x, self.n_features, "aae", |t, _| {
-            let (z, errors) = self.net.forward(t, &self.config);
-            let prior_term = z.square().sum_dim(1) * (0.5 * self.config.latent_weight);
-            Ok((errors.mean_dim(1) + prior_term).squeeze_dim(1))
-        })
+    fn score_rows(aae: &Self::Fitted, x: Tensor<2>, _rng: &mut ChaCha8Rng) -> Result<Tensor<1>> {
+        let (z, errors) = aae.net.forward(x, &aae.config);
+        let prior_term = z.square().sum_dim(1) * (0.5 * aae.config.latent_weight);
+        Ok((errors.mean_dim(1) + prior_term).squeeze_dim(1))
     }
 
-    fn explain(&self, x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
-        Some(explain_in_chunks(x, self.n_features, "aae", |t, _| {
-            Ok(self.net.forward(t, &self.config).1)
-        }))
-    }
-
-    fn save(&self, dir: &Path) -> Result<()> {
-        save_net(dir, AaeConfig::KIND, self.n_features, &self.net)
-    }
-
-    fn fit_summary(&self) -> FitSummary {
-        self.summary.clone()
+    fn explain_rows(aae: &Self::Fitted, x: Tensor<2>) -> Result<Tensor<2>> {
+        Ok(aae.net.forward(x, &aae.config).1)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deep::train::LoopConfig;
+    use deviant_core::{Dataset, Detector, DetectorConfig, FitContext};
+    use ndarray::Array2;
 
     /// With the adversarial term, the codes of rows from a 2-d plane are pushed towards the
     /// N(0, I) prior and the discriminator's loss stays near its chance level 2·ln 2; without
@@ -233,7 +198,7 @@ mod tests {
             let model = config
                 .fit(&Dataset::new(x.clone(), None), &FitContext::new(5))
                 .unwrap();
-            model.summary.history.last().unwrap().train["discriminator"]
+            model.fit_summary().history.last().unwrap().train["discriminator"]
         };
         let (with, without) = (discriminator_loss(1.0), discriminator_loss(0.0));
         assert!(with > 1.0, "with the adversarial term: {with}");

@@ -1,21 +1,19 @@
-use std::path::Path;
-
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use deviant_core::detector::FitSummary;
-use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
-use ndarray::{Array1, Array2, ArrayView2};
+use deviant_core::Result;
+use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::AeConfig;
+use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{Activation, cpu, explain_in_chunks, scalar, score_in_chunks};
-use crate::deep::train::{Losses, TrainStep, fit_step};
-use crate::deep::{load_net, save_net};
+use crate::deep::tensor::{cpu, scalar};
+use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep_detector;
 
-struct AeStep {
+pub struct AeStep {
     net: Mlp,
     optimizer: ModuleOptimizer,
     config: AeConfig,
@@ -47,101 +45,62 @@ impl TrainStep for AeStep {
 }
 
 /// A fitted autoencoder.
-#[derive(Debug)]
-pub struct Autoencoder {
-    net: Mlp,
-    activation: Activation,
-    n_features: usize,
-    summary: FitSummary,
-}
+pub type Autoencoder = DeepDetector<AeConfig>;
 
-impl DetectorConfig for AeConfig {
-    const KIND: &'static str = "ae";
-    type Fitted = Autoencoder;
+deep_detector!(AeConfig, "ae");
 
-    fn validate(&self) -> Result<()> {
-        self.check()
+impl DeepKind for AeConfig {
+    type Net = Mlp;
+    type State = NoState;
+    type Step = AeStep;
+    const EXPLAINS: bool = true;
+
+    fn training(&self) -> &LoopConfig {
+        &self.training
     }
 
-    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<Autoencoder> {
-        self.validate()?;
-        let (step, summary) = fit_step(
-            train_set,
-            Self::KIND,
-            &self.training,
-            cx,
-            |x, rng, device| {
-                Ok(AeStep {
-                    net: Mlp::new(&self.widths(x.ncols()), true, rng, device),
-                    optimizer: AdamConfig::new().with_epsilon(1e-8).init(),
-                    config: self.clone(),
-                })
-            },
-        )?;
-        Ok(Autoencoder {
-            net: step.net.valid(),
-            activation: self.activation,
-            n_features: train_set.n_features(),
-            summary,
+    fn start(&self, x: ArrayView2<f32>, rng: &mut ChaCha8Rng, device: &Device) -> Result<AeStep> {
+        Ok(AeStep {
+            net: Mlp::new(&self.widths(x.ncols()), true, rng, device),
+            optimizer: AdamConfig::new().with_epsilon(1e-8).init(),
+            config: self.clone(),
         })
     }
 
-    fn load(&self, dir: &Path) -> Result<Autoencoder> {
-        let (net, n_features) = load_net(dir, Self::KIND, |n| {
-            Mlp::new(
-                &self.widths(n),
-                true,
-                &mut ChaCha8Rng::seed_from_u64(0),
-                &cpu(),
-            )
-        })?;
-        Ok(Autoencoder {
-            net,
-            activation: self.activation,
-            n_features,
-            summary: FitSummary::default(),
-        })
+    fn finish(&self, step: AeStep, _x: ArrayView2<f32>) -> Result<(Mlp, NoState)> {
+        Ok((step.net.valid(), NoState {}))
+    }
+
+    fn blank(&self, n_features: usize, _state: &NoState) -> Result<Mlp> {
+        Ok(Mlp::new(
+            &self.widths(n_features),
+            true,
+            &mut ChaCha8Rng::seed_from_u64(0),
+            &cpu(),
+        ))
+    }
+
+    fn score_rows(ae: &Autoencoder, x: Tensor<2>, _rng: &mut ChaCha8Rng) -> Result<Tensor<1>> {
+        Ok(squared_errors(ae, x).mean_dim(1).squeeze_dim(1))
+    }
+
+    fn explain_rows(ae: &Autoencoder, x: Tensor<2>) -> Result<Tensor<2>> {
+        Ok(squared_errors(ae, x))
     }
 }
 
-impl Autoencoder {
-    /// Squared reconstruction error of each entry of `x` (`[rows, features]`).
-    fn squared_errors(&self, x: Tensor<2>) -> Tensor<2> {
-        let out = self.net.forward(x.clone(), self.activation, None);
-        (out - x).square()
-    }
-}
-
-impl Detector for Autoencoder {
-    fn n_features(&self) -> usize {
-        self.n_features
-    }
-
-    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-        score_in_chunks(x, self.n_features, "ae", |t, _| {
-            Ok(self.squared_errors(t).mean_dim(1).squeeze_dim(1))
-        })
-    }
-
-    fn explain(&self, x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
-        Some(explain_in_chunks(x, self.n_features, "ae", |t, _| {
-            Ok(self.squared_errors(t))
-        }))
-    }
-
-    fn save(&self, dir: &Path) -> Result<()> {
-        save_net(dir, AeConfig::KIND, self.n_features, &self.net)
-    }
-
-    fn fit_summary(&self) -> FitSummary {
-        self.summary.clone()
-    }
+/// Squared reconstruction error of each entry of `x` (`[rows, features]`).
+fn squared_errors(ae: &Autoencoder, x: Tensor<2>) -> Tensor<2> {
+    let out = ae.net.forward(x.clone(), ae.config.activation, None);
+    (out - x).square()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::deep::train::LoopConfig;
+    use deviant_core::{Dataset, Detector, DetectorConfig, FitContext};
+    use ndarray::Array2;
 
     #[test]
     fn explanations_average_to_the_score_across_chunks() {

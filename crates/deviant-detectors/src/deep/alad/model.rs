@@ -1,11 +1,8 @@
-use std::path::Path;
-
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use deviant_core::detector::FitSummary;
-use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
-use ndarray::{Array1, Array2, ArrayView2};
+use deviant_core::Result;
+use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -14,9 +11,10 @@ use crate::deep::adversarial::{
     Codec, PairDiscriminator, SpectralNorm, XzDiscriminator, adam, normalised, said_fake, said_real,
 };
 use crate::deep::bigan::{losses, reconstruction_error};
-use crate::deep::tensor::{cpu, explain_in_chunks, gaussian, scalar, score_in_chunks};
-use crate::deep::train::{Losses, TrainStep, fit_step};
-use crate::deep::{load_net, save_net};
+use crate::deep::detector::{DeepDetector, DeepKind, NoState};
+use crate::deep::tensor::{cpu, gaussian, scalar};
+use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep_detector;
 
 fn codec(config: &AladConfig, n_features: usize, rng: &mut ChaCha8Rng, device: &Device) -> Codec {
     Codec::new(
@@ -161,7 +159,7 @@ impl Critics {
 
 /// Discriminators first, then encoder and generator against the updated discriminators, on
 /// the same batch and prior sample (as in the paper's code).
-struct AladStep {
+pub struct AladStep {
     codec: Codec,
     critics: Critics,
     codec_optimizer: ModuleOptimizer,
@@ -219,101 +217,66 @@ impl TrainStep for AladStep {
 }
 
 /// A fitted ALAD detector.
-#[derive(Debug)]
-pub struct Alad {
-    net: AladNet,
-    n_features: usize,
-    summary: FitSummary,
-}
+pub type Alad = DeepDetector<AladConfig>;
 
-impl DetectorConfig for AladConfig {
-    const KIND: &'static str = "alad";
-    type Fitted = Alad;
+deep_detector!(AladConfig, "alad");
 
-    fn validate(&self) -> Result<()> {
-        self.check()
+impl DeepKind for AladConfig {
+    type Net = AladNet;
+    type State = NoState;
+    type Step = AladStep;
+    const EXPLAINS: bool = true;
+
+    fn training(&self) -> &LoopConfig {
+        &self.training
     }
 
-    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<Alad> {
-        self.check()?;
-        let (step, summary) = fit_step(
-            train_set,
-            Self::KIND,
-            &self.training,
-            cx,
-            |x, rng, device| {
-                let codec = codec(self, x.ncols(), rng, device);
-                let critics = Critics::new(self, x.ncols(), rng, device);
-                Ok(AladStep {
-                    codec,
-                    spectral: self.spectral_norm.then(|| SpectralNorm::new(&critics, rng)),
-                    critics,
-                    codec_optimizer: adam(),
-                    critics_optimizer: adam(),
-                    learning_rate: self.learning_rate,
-                    latent: self.latent,
-                })
-            },
-        )?;
-        // The saved D_xx carries its normalised weights, so scoring needs no spectral state.
+    fn start(&self, x: ArrayView2<f32>, rng: &mut ChaCha8Rng, device: &Device) -> Result<AladStep> {
+        let codec = codec(self, x.ncols(), rng, device);
+        let critics = Critics::new(self, x.ncols(), rng, device);
+        Ok(AladStep {
+            codec,
+            spectral: self.spectral_norm.then(|| SpectralNorm::new(&critics, rng)),
+            critics,
+            codec_optimizer: adam(),
+            critics_optimizer: adam(),
+            learning_rate: self.learning_rate,
+            latent: self.latent,
+        })
+    }
+
+    /// The saved D_xx carries its normalised weights, so scoring needs no spectral state.
+    fn finish(&self, step: AladStep, _x: ArrayView2<f32>) -> Result<(AladNet, NoState)> {
         let critics = normalised(&step.spectral, step.critics.valid());
-        Ok(Alad {
-            net: AladNet {
-                codec: step.codec.valid(),
-                xx: critics.xx,
-            },
-            n_features: train_set.n_features(),
-            summary,
+        let net = AladNet {
+            codec: step.codec.valid(),
+            xx: critics.xx,
+        };
+        Ok((net, NoState {}))
+    }
+
+    fn blank(&self, n_features: usize, _state: &NoState) -> Result<AladNet> {
+        let rng = &mut ChaCha8Rng::seed_from_u64(0);
+        Ok(AladNet {
+            codec: codec(self, n_features, rng, &cpu()),
+            xx: PairDiscriminator::new(
+                n_features,
+                self.xx_width,
+                self.pair_dropout,
+                self.init,
+                rng,
+                &cpu(),
+            ),
         })
     }
 
-    fn load(&self, dir: &Path) -> Result<Alad> {
-        let (net, n_features) = load_net(dir, Self::KIND, |n| {
-            let rng = &mut ChaCha8Rng::seed_from_u64(0);
-            AladNet {
-                codec: codec(self, n, rng, &cpu()),
-                xx: PairDiscriminator::new(
-                    n,
-                    self.xx_width,
-                    self.pair_dropout,
-                    self.init,
-                    rng,
-                    &cpu(),
-                ),
-            }
-        })?;
-        Ok(Alad {
-            net,
-            n_features,
-            summary: FitSummary::default(),
-        })
-    }
-}
-
-impl Detector for Alad {
-    fn n_features(&self) -> usize {
-        self.n_features
-    }
-
-    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-        score_in_chunks(x, self.n_features, "alad", |t, _| {
-            Ok(self.net.residuals(t).1)
-        })
+    fn score_rows(alad: &Alad, x: Tensor<2>, _rng: &mut ChaCha8Rng) -> Result<Tensor<1>> {
+        Ok(alad.net.residuals(x).1)
     }
 
     /// Per-feature |x − G(E(x))|: the score compares discriminator features, not input
     /// features, so the reconstruction residual stands in for which features were off.
-    fn explain(&self, x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
-        Some(explain_in_chunks(x, self.n_features, "alad", |t, _| {
-            Ok(self.net.residuals(t).0)
-        }))
-    }
-
-    fn save(&self, dir: &Path) -> Result<()> {
-        save_net(dir, AladConfig::KIND, self.n_features, &self.net)
-    }
-
-    fn fit_summary(&self) -> FitSummary {
-        self.summary.clone()
+    fn explain_rows(alad: &Alad, x: Tensor<2>) -> Result<Tensor<2>> {
+        Ok(alad.net.residuals(x).0)
     }
 }

@@ -1,11 +1,8 @@
-use std::path::Path;
-
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use deviant_core::detector::FitSummary;
-use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
-use ndarray::{Array1, Array2, ArrayView2};
+use deviant_core::Result;
+use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -13,9 +10,10 @@ use super::BiganConfig;
 use crate::deep::adversarial::{
     Codec, SpectralNorm, XzDiscriminator, adam, normalised, said_fake, said_real,
 };
-use crate::deep::tensor::{cpu, explain_in_chunks, gaussian, scalar, score_in_chunks};
-use crate::deep::train::{Losses, TrainStep, fit_step};
-use crate::deep::{load_net, save_net};
+use crate::deep::detector::{DeepDetector, DeepKind, NoState};
+use crate::deep::tensor::{cpu, gaussian, scalar};
+use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep_detector;
 
 /// Everything the score needs: the encoder, the generator and the discriminator's features.
 #[derive(Module, Debug)]
@@ -83,7 +81,7 @@ impl BiganNet {
 
 /// The discriminator steps first, then the encoder and generator against the updated
 /// discriminator, on the same batch and the same prior sample.
-struct BiganStep {
+pub struct BiganStep {
     net: BiganNet,
     codec_optimizer: ModuleOptimizer,
     discriminator_optimizer: ModuleOptimizer,
@@ -158,93 +156,64 @@ pub(crate) fn losses(reconstruction: f64, discriminator: f64, codec: f64) -> Los
 }
 
 /// A fitted BiGAN.
-#[derive(Debug)]
-pub struct Bigan {
-    net: BiganNet,
-    config: BiganConfig,
-    n_features: usize,
-    summary: FitSummary,
-}
+pub type Bigan = DeepDetector<BiganConfig>;
 
-impl DetectorConfig for BiganConfig {
-    const KIND: &'static str = "bigan";
-    type Fitted = Bigan;
+deep_detector!(BiganConfig, "bigan");
 
-    fn validate(&self) -> Result<()> {
-        self.check()
+impl DeepKind for BiganConfig {
+    type Net = BiganNet;
+    type State = NoState;
+    type Step = BiganStep;
+    const EXPLAINS: bool = true;
+
+    fn training(&self) -> &LoopConfig {
+        &self.training
     }
 
-    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<Bigan> {
-        self.check()?;
-        let (step, summary) = fit_step(
-            train_set,
-            Self::KIND,
-            &self.training,
-            cx,
-            |x, rng, device| {
-                let net = BiganNet::new(self, x.ncols(), rng, device);
-                Ok(BiganStep {
-                    spectral: self
-                        .spectral_norm
-                        .then(|| SpectralNorm::new(&net.discriminator, rng)),
-                    net,
-                    codec_optimizer: adam(),
-                    discriminator_optimizer: adam(),
-                    learning_rate: self.learning_rate,
-                    latent: self.latent,
-                })
-            },
-        )?;
-        // The saved discriminator carries its normalised weights, so scoring needs no
-        // spectral state.
+    fn start(
+        &self,
+        x: ArrayView2<f32>,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<BiganStep> {
+        let net = BiganNet::new(self, x.ncols(), rng, device);
+        Ok(BiganStep {
+            spectral: self
+                .spectral_norm
+                .then(|| SpectralNorm::new(&net.discriminator, rng)),
+            net,
+            codec_optimizer: adam(),
+            discriminator_optimizer: adam(),
+            learning_rate: self.learning_rate,
+            latent: self.latent,
+        })
+    }
+
+    /// The saved discriminator carries its normalised weights, so scoring needs no spectral
+    /// state.
+    fn finish(&self, step: BiganStep, _x: ArrayView2<f32>) -> Result<(BiganNet, NoState)> {
         let net = step.normalised(step.net.discriminator.clone()).valid();
-        Ok(Bigan {
-            net,
-            config: self.clone(),
-            n_features: train_set.n_features(),
-            summary,
-        })
+        Ok((net, NoState {}))
     }
 
-    fn load(&self, dir: &Path) -> Result<Bigan> {
-        let (net, n_features) = load_net(dir, Self::KIND, |n| {
-            BiganNet::new(self, n, &mut ChaCha8Rng::seed_from_u64(0), &cpu())
-        })?;
-        Ok(Bigan {
-            net,
-            config: self.clone(),
+    fn blank(&self, n_features: usize, _state: &NoState) -> Result<BiganNet> {
+        Ok(BiganNet::new(
+            self,
             n_features,
-            summary: FitSummary::default(),
-        })
-    }
-}
-
-impl Detector for Bigan {
-    fn n_features(&self) -> usize {
-        self.n_features
+            &mut ChaCha8Rng::seed_from_u64(0),
+            &cpu(),
+        ))
     }
 
     /// α·‖x − G(E(x))‖₁ + (1 − α)·feature-matching distance.
-    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-        let alpha = self.config.alpha;
-        score_in_chunks(x, self.n_features, "bigan", |t, _| {
-            let (residuals, matching) = self.net.residuals(t);
-            Ok(residuals.sum_dim(1).squeeze_dim(1) * alpha + matching * (1.0 - alpha))
-        })
+    fn score_rows(bigan: &Bigan, x: Tensor<2>, _rng: &mut ChaCha8Rng) -> Result<Tensor<1>> {
+        let alpha = bigan.config.alpha;
+        let (residuals, matching) = bigan.net.residuals(x);
+        Ok(residuals.sum_dim(1).squeeze_dim(1) * alpha + matching * (1.0 - alpha))
     }
 
     /// Per-feature |x − G(E(x))|: the reconstruction part of the score.
-    fn explain(&self, x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
-        Some(explain_in_chunks(x, self.n_features, "bigan", |t, _| {
-            Ok(self.net.residuals(t).0)
-        }))
-    }
-
-    fn save(&self, dir: &Path) -> Result<()> {
-        save_net(dir, BiganConfig::KIND, self.n_features, &self.net)
-    }
-
-    fn fit_summary(&self) -> FitSummary {
-        self.summary.clone()
+    fn explain_rows(bigan: &Bigan, x: Tensor<2>) -> Result<Tensor<2>> {
+        Ok(bigan.net.residuals(x).0)
     }
 }

@@ -1,5 +1,3 @@
-use std::path::Path;
-
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Linear, PaddingConfig2d};
@@ -7,17 +5,17 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::ops::PadMode;
-use deviant_core::detector::FitSummary;
-use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
-use ndarray::{Array1, Array2, ArrayView2};
+use deviant_core::Result;
+use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::ConvAeConfig;
 use super::config::ImageShape;
-use crate::deep::tensor::{cpu, explain_in_chunks, linear, reinitialise, scalar, score_in_chunks};
-use crate::deep::train::{Losses, TrainStep, fit_step};
-use crate::deep::{load_net, save_net};
+use crate::deep::detector::{DeepDetector, DeepKind, NoState};
+use crate::deep::tensor::{cpu, linear, reinitialise, scalar};
+use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep_detector;
 
 #[derive(Module, Debug)]
 pub struct ConvAeNet {
@@ -93,7 +91,7 @@ impl ConvAeNet {
     }
 }
 
-struct ConvAeStep {
+pub struct ConvAeStep {
     net: ConvAeNet,
     optimizer: ModuleOptimizer,
     learning_rate: f64,
@@ -117,96 +115,63 @@ impl TrainStep for ConvAeStep {
 }
 
 /// A fitted convolutional autoencoder.
-#[derive(Debug)]
-pub struct ConvAutoencoder {
-    net: ConvAeNet,
-    n_features: usize,
-    summary: FitSummary,
-}
+pub type ConvAutoencoder = DeepDetector<ConvAeConfig>;
 
-impl DetectorConfig for ConvAeConfig {
-    const KIND: &'static str = "conv_ae";
-    type Fitted = ConvAutoencoder;
+deep_detector!(ConvAeConfig, "conv_ae");
 
-    fn validate(&self) -> Result<()> {
-        self.check()
+impl DeepKind for ConvAeConfig {
+    type Net = ConvAeNet;
+    type State = NoState;
+    type Step = ConvAeStep;
+    const EXPLAINS: bool = true;
+
+    fn training(&self) -> &LoopConfig {
+        &self.training
     }
 
-    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<ConvAutoencoder> {
-        self.check()?;
-        let shape = self.shape(train_set.n_features())?;
-        let (step, summary) = fit_step(
-            train_set,
-            Self::KIND,
-            &self.training,
-            cx,
-            |_, rng, device| {
-                Ok(ConvAeStep {
-                    net: ConvAeNet::new(self, shape, rng, device),
-                    optimizer: AdamConfig::new().init(),
-                    learning_rate: self.learning_rate,
-                })
-            },
-        )?;
-        Ok(ConvAutoencoder {
-            net: step.net.valid(),
-            n_features: train_set.n_features(),
-            summary,
+    fn start(
+        &self,
+        x: ArrayView2<f32>,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<ConvAeStep> {
+        Ok(ConvAeStep {
+            net: ConvAeNet::new(self, self.shape(x.ncols())?, rng, device),
+            optimizer: AdamConfig::new().init(),
+            learning_rate: self.learning_rate,
         })
     }
 
-    fn load(&self, dir: &Path) -> Result<ConvAutoencoder> {
-        let mut invalid = None;
-        let (net, n_features) = load_net(dir, Self::KIND, |n| {
-            let shape = self.shape(n).unwrap_or_else(|e| {
-                invalid = Some(e);
-                self.shape(16).expect("16 values form a 4 × 4 image")
-            });
-            ConvAeNet::new(self, shape, &mut ChaCha8Rng::seed_from_u64(0), &cpu())
-        })?;
-        if let Some(e) = invalid {
-            return Err(e);
-        }
-        Ok(ConvAutoencoder {
-            net,
-            n_features,
-            summary: FitSummary::default(),
-        })
+    fn finish(&self, step: ConvAeStep, _x: ArrayView2<f32>) -> Result<(ConvAeNet, NoState)> {
+        Ok((step.net.valid(), NoState {}))
     }
-}
 
-impl Detector for ConvAutoencoder {
-    fn n_features(&self) -> usize {
-        self.n_features
+    fn blank(&self, n_features: usize, _state: &NoState) -> Result<ConvAeNet> {
+        let shape = self.shape(n_features)?;
+        Ok(ConvAeNet::new(
+            self,
+            shape,
+            &mut ChaCha8Rng::seed_from_u64(0),
+            &cpu(),
+        ))
     }
 
     /// Mean squared pixel error.
-    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-        score_in_chunks(x, self.n_features, "conv_ae", |t, _| {
-            Ok(self.net.errors(t).mean_dim(1).squeeze_dim(1))
-        })
+    fn score_rows(ae: &ConvAutoencoder, x: Tensor<2>, _rng: &mut ChaCha8Rng) -> Result<Tensor<1>> {
+        Ok(ae.net.errors(x).mean_dim(1).squeeze_dim(1))
     }
 
     /// Squared error per pixel.
-    fn explain(&self, x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
-        Some(explain_in_chunks(x, self.n_features, "conv_ae", |t, _| {
-            Ok(self.net.errors(t))
-        }))
-    }
-
-    fn save(&self, dir: &Path) -> Result<()> {
-        save_net(dir, ConvAeConfig::KIND, self.n_features, &self.net)
-    }
-
-    fn fit_summary(&self) -> FitSummary {
-        self.summary.clone()
+    fn explain_rows(ae: &ConvAutoencoder, x: Tensor<2>) -> Result<Tensor<2>> {
+        Ok(ae.net.errors(x))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deep::train::LoopConfig;
+    use deviant_core::{Dataset, Detector, DetectorConfig, FitContext};
+    use ndarray::Array2;
 
     /// 8 × 8 images of a bar at varying rows are learnt; a bar turned on its side scores
     /// well above them.

@@ -1,25 +1,21 @@
-use std::path::Path;
-
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
-use deviant_core::detector::FitSummary;
-use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
-use ndarray::{Array1, ArrayView2};
+use deviant_core::{DetectorConfig, Result};
+use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::gmm::{Gmm, GmmStats, GmmTensors};
 use super::{Compression, DagmmConfig};
+use crate::deep::detector::{DeepDetector, DeepKind};
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{
-    cpu, in_chunks, load_weights, save_weights, scalar, score_in_chunks, to_array2,
-};
-use crate::deep::train::{Losses, TrainStep, fit_step};
+use crate::deep::tensor::{cpu, in_chunks, scalar, to_array2};
+use crate::deep::train::{LoopConfig, Losses, TrainStep};
 use crate::deep::vae::gaussian_code;
-use crate::{read_json, write_json};
+use crate::deep_detector;
 
 #[derive(Module, Debug)]
 pub struct DagmmNet {
@@ -105,7 +101,7 @@ impl DagmmNet {
     }
 }
 
-struct DagmmStep {
+pub struct DagmmStep {
     net: DagmmNet,
     optimizer: ModuleOptimizer,
     config: DagmmConfig,
@@ -166,89 +162,88 @@ impl TrainStep for DagmmStep {
     }
 }
 
-/// A fitted DAGMM or VAEGMM: the networks and the mixture of the whole training set.
-#[derive(Debug)]
-pub struct Dagmm {
-    net: DagmmNet,
-    config: DagmmConfig,
-    state: DagmmState,
-    summary: FitSummary,
-}
+/// A fitted DAGMM.
+pub type Dagmm = DeepDetector<DagmmConfig>;
 
+/// What a fitted DAGMM or VAEGMM needs besides its weights: the mixture of the whole
+/// training set.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DagmmState {
-    n_features: usize,
+pub struct DagmmState {
     gmm: Gmm,
 }
 
-const STATE: &str = "dagmm.json";
-
-impl Dagmm {
-    /// The mixture's variables `[B, code + 2]` for each row, without dropout or sampling.
-    fn features(&self, x: Tensor<2>) -> Tensor<2> {
-        self.net.compress(x, &self.config, None).z
-    }
-}
-
-fn fit(config: &DagmmConfig, kind: &str, train_set: &Dataset, cx: &FitContext) -> Result<Dagmm> {
-    config.check()?;
-    let (step, summary) = fit_step(train_set, kind, &config.training, cx, |x, rng, device| {
-        Ok(DagmmStep {
-            net: DagmmNet::new(config, x.ncols(), rng, device),
+impl DagmmConfig {
+    fn start(&self, x: ArrayView2<f32>, rng: &mut ChaCha8Rng, device: &Device) -> DagmmStep {
+        DagmmStep {
+            net: DagmmNet::new(self, x.ncols(), rng, device),
             optimizer: AdamConfig::new().init(),
-            config: config.clone(),
-        })
-    })?;
-    let net = step.net.valid();
-    let x = train_set.view();
-    // The mixture used for scoring is estimated from all training rows (paper, §3.4).
-    let parts = in_chunks(x, x.ncols(), kind, |t, _| {
-        let z = net.compress(t, config, None).z;
-        let gamma = net.memberships(z.clone(), config, None);
-        Ok((to_array2(z)?, to_array2(gamma)?))
-    })?;
-    let mut stats = GmmStats::new(config.components, config.code_size() + 2);
-    for (z, gamma) in &parts {
-        stats.add(z.view(), gamma.view());
+            config: self.clone(),
+        }
     }
-    Ok(Dagmm {
-        net,
-        config: config.clone(),
-        state: DagmmState {
-            n_features: x.ncols(),
-            gmm: stats.finish(),
-        },
-        summary,
-    })
+
+    /// The trained networks with the mixture estimated from all training rows (paper, §3.4).
+    fn finish(&self, step: DagmmStep, x: ArrayView2<f32>) -> Result<(DagmmNet, DagmmState)> {
+        let net = step.net.valid();
+        let parts = in_chunks(x, x.ncols(), "dagmm fit", |t, _| {
+            let z = net.compress(t, self, None).z;
+            let gamma = net.memberships(z.clone(), self, None);
+            Ok((to_array2(z)?, to_array2(gamma)?))
+        })?;
+        let mut stats = GmmStats::new(self.components, self.code_size() + 2);
+        for (z, gamma) in &parts {
+            stats.add(z.view(), gamma.view());
+        }
+        Ok((
+            net,
+            DagmmState {
+                gmm: stats.finish(),
+            },
+        ))
+    }
+
+    fn blank(&self, n_features: usize) -> DagmmNet {
+        DagmmNet::new(self, n_features, &mut ChaCha8Rng::seed_from_u64(0), &cpu())
+    }
+
+    /// The sample energy of each row under the training mixture.
+    fn energy(&self, net: &DagmmNet, state: &DagmmState, x: Tensor<2>) -> Tensor<1> {
+        let gmm = state.gmm.to_tensors(&x.device());
+        // The mixture's variables `[B, code + 2]`, without dropout or sampling.
+        let z = net.compress(x, self, None).z;
+        gmm.energy(z, self.covariance_jitter)
+    }
 }
 
-fn load(config: &DagmmConfig, dir: &Path) -> Result<Dagmm> {
-    let state: DagmmState = read_json(&dir.join(STATE))?;
-    let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let net = DagmmNet::new(config, state.n_features, &mut rng, &cpu());
-    Ok(Dagmm {
-        net: load_weights(net, dir)?,
-        config: config.clone(),
-        state,
-        summary: FitSummary::default(),
-    })
-}
+deep_detector!(DagmmConfig, "dagmm");
 
-impl DetectorConfig for DagmmConfig {
-    const KIND: &'static str = "dagmm";
-    type Fitted = Dagmm;
+impl DeepKind for DagmmConfig {
+    type Net = DagmmNet;
+    type State = DagmmState;
+    type Step = DagmmStep;
 
-    fn validate(&self) -> Result<()> {
-        self.check()
+    fn training(&self) -> &LoopConfig {
+        &self.training
     }
 
-    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<Dagmm> {
-        fit(self, Self::KIND, train_set, cx)
+    fn start(
+        &self,
+        x: ArrayView2<f32>,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<DagmmStep> {
+        Ok(DagmmConfig::start(self, x, rng, device))
     }
 
-    fn load(&self, dir: &Path) -> Result<Dagmm> {
-        load(self, dir)
+    fn finish(&self, step: DagmmStep, x: ArrayView2<f32>) -> Result<(DagmmNet, DagmmState)> {
+        DagmmConfig::finish(self, step, x)
+    }
+
+    fn blank(&self, n_features: usize, _state: &DagmmState) -> Result<DagmmNet> {
+        Ok(DagmmConfig::blank(self, n_features))
+    }
+
+    fn score_rows(fitted: &Dagmm, x: Tensor<2>, _rng: &mut ChaCha8Rng) -> Result<Tensor<1>> {
+        Ok(fitted.config.energy(&fitted.net, &fitted.state, x))
     }
 }
 
@@ -266,49 +261,55 @@ impl Default for VaegmmConfig {
     }
 }
 
-impl DetectorConfig for VaegmmConfig {
-    const KIND: &'static str = "vaegmm";
-    type Fitted = Dagmm;
-
-    fn validate(&self) -> Result<()> {
+impl VaegmmConfig {
+    fn check(&self) -> Result<()> {
         self.0.check()
-    }
-
-    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<Dagmm> {
-        fit(&self.0, Self::KIND, train_set, cx)
-    }
-
-    fn load(&self, dir: &Path) -> Result<Dagmm> {
-        load(&self.0, dir)
     }
 }
 
-impl Detector for Dagmm {
-    fn n_features(&self) -> usize {
-        self.state.n_features
+deep_detector!(VaegmmConfig, "vaegmm");
+
+impl DeepKind for VaegmmConfig {
+    type Net = DagmmNet;
+    type State = DagmmState;
+    type Step = DagmmStep;
+    /// Saved like DAGMM's, which it is but for the compression network.
+    const STATE_FILE: &'static str = DagmmConfig::KIND;
+
+    fn training(&self) -> &LoopConfig {
+        &self.0.training
     }
 
-    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-        score_in_chunks(x, self.state.n_features, "dagmm", |t, _| {
-            let gmm = self.state.gmm.to_tensors(&t.device());
-            Ok(gmm.energy(self.features(t), self.config.covariance_jitter))
-        })
+    fn start(
+        &self,
+        x: ArrayView2<f32>,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<DagmmStep> {
+        Ok(self.0.start(x, rng, device))
     }
 
-    fn save(&self, dir: &Path) -> Result<()> {
-        write_json(&dir.join(STATE), &self.state)?;
-        save_weights(&self.net, dir)
+    fn finish(&self, step: DagmmStep, x: ArrayView2<f32>) -> Result<(DagmmNet, DagmmState)> {
+        self.0.finish(step, x)
     }
 
-    fn fit_summary(&self) -> FitSummary {
-        self.summary.clone()
+    fn blank(&self, n_features: usize, _state: &DagmmState) -> Result<DagmmNet> {
+        Ok(self.0.blank(n_features))
+    }
+
+    fn score_rows(
+        fitted: &DeepDetector<Self>,
+        x: Tensor<2>,
+        _rng: &mut ChaCha8Rng,
+    ) -> Result<Tensor<1>> {
+        Ok(fitted.config.0.energy(&fitted.net, &fitted.state, x))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deep::train::LoopConfig;
+    use deviant_core::{Dataset, Detector, DetectorConfig, FitContext};
     use ndarray::Array2;
 
     #[test]
@@ -336,13 +337,9 @@ mod tests {
                 },
                 ..DagmmConfig::default()
             };
-            let model = fit(
-                &config,
-                "dagmm",
-                &Dataset::new(x.clone(), None),
-                &FitContext::new(1),
-            )
-            .unwrap_or_else(|e| panic!("{compression:?}: {e}"));
+            let model = config
+                .fit(&Dataset::new(x.clone(), None), &FitContext::new(1))
+                .unwrap_or_else(|e| panic!("{compression:?}: {e}"));
             let mut far = x.clone();
             far.row_mut(0).fill(1e6);
             let scores = model.score(far.view()).unwrap();

@@ -92,6 +92,10 @@ macro_rules! flow_kind {
 
         impl $name {
             pub const TRANSFORM: Transform = $transform;
+
+            pub(crate) fn check(&self) -> Result<()> {
+                self.0.check()
+            }
         }
     };
 }

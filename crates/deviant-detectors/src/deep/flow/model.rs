@@ -1,21 +1,19 @@
-use std::path::Path;
-
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use deviant_core::detector::FitSummary;
-use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
-use ndarray::{Array1, ArrayView2};
+use deviant_core::Result;
+use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::layout::{Layout, conditioner_widths};
 use super::spline::rational_quadratic;
 use super::{FlowConfig, MafConfig, NsfConfig, RealNvpConfig, Transform};
+use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{cpu, scalar, score_in_chunks};
-use crate::deep::train::{Losses, TrainStep, fit_step};
-use crate::deep::{load_net, save_net};
+use crate::deep::tensor::{cpu, scalar};
+use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep_detector;
 
 /// One conditioner network per flow layer.
 #[derive(Module, Debug)]
@@ -157,7 +155,7 @@ impl FlowNet {
 }
 
 /// Minimises the mean −log p(x) of the batch.
-struct FlowStep {
+pub struct FlowStep {
     net: FlowNet,
     /// Constants on the training (autodiff) device and on the plain one for evaluation.
     layout: Layout,
@@ -196,103 +194,89 @@ impl TrainStep for FlowStep {
     }
 }
 
-/// A fitted flow of any transform.
-#[derive(Debug)]
-pub struct Flow {
-    kind: &'static str,
-    net: FlowNet,
-    layout: Layout,
-    config: FlowConfig,
-    n_features: usize,
-    summary: FitSummary,
-}
+/// A fitted flow of kind `K`: RealNVP, MAF or NSF.
+pub type Flow<K> = DeepDetector<K>;
 
-impl std::fmt::Debug for Layout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Layout({:?})", self.transform)
-    }
-}
-
-impl Flow {
-    fn bijection(&self) -> Bijection<'_> {
-        Bijection {
-            net: &self.net,
-            layout: &self.layout,
-            config: &self.config,
+impl FlowConfig {
+    fn start(
+        &self,
+        transform: Transform,
+        x: ArrayView2<f32>,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> FlowStep {
+        FlowStep {
+            net: FlowNet::new(transform, x.ncols(), self, rng, device),
+            layout: Layout::new(transform, x.ncols(), self, device),
+            plain_layout: Layout::new(transform, x.ncols(), self, &device.clone().inner()),
+            config: self.clone(),
+            optimizer: AdamConfig::new().init(),
         }
     }
+
+    fn blank(&self, transform: Transform, n_features: usize) -> FlowNet {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        FlowNet::new(transform, n_features, self, &mut rng, &cpu())
+    }
+
+    /// −log p(x) of each row (`[rows, features]` → `[rows]`).
+    fn negative_log_likelihood(
+        &self,
+        transform: Transform,
+        net: &FlowNet,
+        x: Tensor<2>,
+    ) -> Tensor<1> {
+        let layout = Layout::new(transform, x.dims()[1], self, &x.device());
+        let bijection = Bijection {
+            net,
+            layout: &layout,
+            config: self,
+        };
+        bijection.negative_log_likelihood(x)
+    }
 }
 
-fn fit_flow(
-    config: &FlowConfig,
-    transform: Transform,
-    kind: &'static str,
-    train_set: &Dataset,
-    cx: &FitContext,
-) -> Result<Flow> {
-    config.check()?;
-    let n = train_set.n_features();
-    let (step, summary) = fit_step(train_set, kind, &config.training, cx, |x, rng, device| {
-        Ok(FlowStep {
-            net: FlowNet::new(transform, x.ncols(), config, rng, device),
-            layout: Layout::new(transform, x.ncols(), config, device),
-            plain_layout: Layout::new(transform, x.ncols(), config, &device.clone().inner()),
-            config: config.clone(),
-            optimizer: AdamConfig::new().init(),
-        })
-    })?;
-    Ok(Flow {
-        kind,
-        net: step.net.valid(),
-        layout: Layout::new(transform, n, config, &cpu()),
-        config: config.clone(),
-        n_features: n,
-        summary,
-    })
-}
-
-fn load_flow(
-    config: &FlowConfig,
-    transform: Transform,
-    kind: &'static str,
-    dir: &Path,
-) -> Result<Flow> {
-    let (net, n) = load_net(dir, kind, |n| {
-        FlowNet::new(
-            transform,
-            n,
-            config,
-            &mut ChaCha8Rng::seed_from_u64(0),
-            &cpu(),
-        )
-    })?;
-    Ok(Flow {
-        kind,
-        net,
-        layout: Layout::new(transform, n, config, &cpu()),
-        config: config.clone(),
-        n_features: n,
-        summary: FitSummary::default(),
-    })
-}
-
-/// Registers a flow kind: its config wrapper fits and loads with its transform.
+/// Registers a flow kind: its config wrapper fits, loads and scores with its transform.
 macro_rules! flow_detector {
     ($config:ty, $kind:literal) => {
-        impl DetectorConfig for $config {
-            const KIND: &'static str = $kind;
-            type Fitted = Flow;
+        deep_detector!($config, $kind);
 
-            fn validate(&self) -> Result<()> {
-                self.0.check()
+        impl DeepKind for $config {
+            type Net = FlowNet;
+            type State = NoState;
+            type Step = FlowStep;
+
+            fn training(&self) -> &LoopConfig {
+                &self.0.training
             }
 
-            fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<Flow> {
-                fit_flow(&self.0, Self::TRANSFORM, Self::KIND, train_set, cx)
+            fn start(
+                &self,
+                x: ArrayView2<f32>,
+                rng: &mut ChaCha8Rng,
+                device: &Device,
+            ) -> Result<FlowStep> {
+                Ok(self.0.start(Self::TRANSFORM, x, rng, device))
             }
 
-            fn load(&self, dir: &Path) -> Result<Flow> {
-                load_flow(&self.0, Self::TRANSFORM, Self::KIND, dir)
+            fn finish(&self, step: FlowStep, _x: ArrayView2<f32>) -> Result<(FlowNet, NoState)> {
+                Ok((step.net.valid(), NoState {}))
+            }
+
+            fn blank(&self, n_features: usize, _state: &NoState) -> Result<FlowNet> {
+                Ok(self.0.blank(Self::TRANSFORM, n_features))
+            }
+
+            /// −log p(x).
+            fn score_rows(
+                flow: &Flow<Self>,
+                x: Tensor<2>,
+                _rng: &mut ChaCha8Rng,
+            ) -> Result<Tensor<1>> {
+                Ok(flow
+                    .config
+                    .0
+                    .negative_log_likelihood(Self::TRANSFORM, &flow.net, x))
             }
         }
     };
@@ -301,27 +285,6 @@ macro_rules! flow_detector {
 flow_detector!(RealNvpConfig, "realnvp");
 flow_detector!(MafConfig, "maf");
 flow_detector!(NsfConfig, "nsf");
-
-impl Detector for Flow {
-    fn n_features(&self) -> usize {
-        self.n_features
-    }
-
-    /// −log p(x).
-    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-        score_in_chunks(x, self.n_features, self.kind, |t, _| {
-            Ok(self.bijection().negative_log_likelihood(t))
-        })
-    }
-
-    fn save(&self, dir: &Path) -> Result<()> {
-        save_net(dir, self.kind, self.n_features, &self.net)
-    }
-
-    fn fit_summary(&self) -> FitSummary {
-        self.summary.clone()
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,19 +1,17 @@
-use std::path::Path;
-
 use burn::module::Module;
 use burn::nn::{Linear, Lstm, LstmConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use deviant_core::detector::FitSummary;
-use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
-use ndarray::{Array1, Array2, ArrayView2};
+use deviant_core::Result;
+use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::Seq2seqConfig;
-use crate::deep::tensor::{cpu, explain_in_chunks, linear, reinitialise, scalar, score_in_chunks};
-use crate::deep::train::{Losses, TrainStep, fit_step};
-use crate::deep::{load_net, save_net};
+use crate::deep::detector::{DeepDetector, DeepKind, NoState};
+use crate::deep::tensor::{cpu, linear, reinitialise, scalar};
+use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep_detector;
 
 #[derive(Module, Debug)]
 pub struct Seq2seqNet {
@@ -56,7 +54,7 @@ impl Seq2seqNet {
     }
 }
 
-struct Seq2seqStep {
+pub struct Seq2seqStep {
     net: Seq2seqNet,
     optimizer: ModuleOptimizer,
     learning_rate: f64,
@@ -80,89 +78,63 @@ impl TrainStep for Seq2seqStep {
 }
 
 /// A fitted LSTM seq2seq.
-#[derive(Debug)]
-pub struct Seq2seq {
-    net: Seq2seqNet,
-    n_features: usize,
-    summary: FitSummary,
-}
+pub type Seq2seq = DeepDetector<Seq2seqConfig>;
 
-impl DetectorConfig for Seq2seqConfig {
-    const KIND: &'static str = "seq2seq";
-    type Fitted = Seq2seq;
+deep_detector!(Seq2seqConfig, "seq2seq");
 
-    fn validate(&self) -> Result<()> {
-        self.check()
+impl DeepKind for Seq2seqConfig {
+    type Net = Seq2seqNet;
+    type State = NoState;
+    type Step = Seq2seqStep;
+    const EXPLAINS: bool = true;
+
+    fn training(&self) -> &LoopConfig {
+        &self.training
     }
 
-    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<Seq2seq> {
-        self.check()?;
-        self.steps(train_set.n_features())?;
-        let (step, summary) = fit_step(
-            train_set,
-            Self::KIND,
-            &self.training,
-            cx,
-            |_, rng, device| {
-                Ok(Seq2seqStep {
-                    net: Seq2seqNet::new(self, rng, device),
-                    optimizer: AdamConfig::new().init(),
-                    learning_rate: self.learning_rate,
-                })
-            },
-        )?;
-        Ok(Seq2seq {
-            net: step.net.valid(),
-            n_features: train_set.n_features(),
-            summary,
+    fn start(
+        &self,
+        x: ArrayView2<f32>,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<Seq2seqStep> {
+        self.steps(x.ncols())?;
+        Ok(Seq2seqStep {
+            net: Seq2seqNet::new(self, rng, device),
+            optimizer: AdamConfig::new().init(),
+            learning_rate: self.learning_rate,
         })
     }
 
-    fn load(&self, dir: &Path) -> Result<Seq2seq> {
-        let (net, n_features) = load_net(dir, Self::KIND, |_| {
-            Seq2seqNet::new(self, &mut ChaCha8Rng::seed_from_u64(0), &cpu())
-        })?;
+    fn finish(&self, step: Seq2seqStep, _x: ArrayView2<f32>) -> Result<(Seq2seqNet, NoState)> {
+        Ok((step.net.valid(), NoState {}))
+    }
+
+    fn blank(&self, n_features: usize, _state: &NoState) -> Result<Seq2seqNet> {
         self.steps(n_features)?;
-        Ok(Seq2seq {
-            net,
-            n_features,
-            summary: FitSummary::default(),
-        })
-    }
-}
-
-impl Detector for Seq2seq {
-    fn n_features(&self) -> usize {
-        self.n_features
+        Ok(Seq2seqNet::new(
+            self,
+            &mut ChaCha8Rng::seed_from_u64(0),
+            &cpu(),
+        ))
     }
 
     /// Mean squared reconstruction error over the window.
-    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-        score_in_chunks(x, self.n_features, "seq2seq", |t, _| {
-            Ok(self.net.errors(t).mean_dim(1).squeeze_dim(1))
-        })
+    fn score_rows(s2s: &Seq2seq, x: Tensor<2>, _rng: &mut ChaCha8Rng) -> Result<Tensor<1>> {
+        Ok(s2s.net.errors(x).mean_dim(1).squeeze_dim(1))
     }
 
     /// Squared error per step and channel: where in the window the reconstruction failed.
-    fn explain(&self, x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
-        Some(explain_in_chunks(x, self.n_features, "seq2seq", |t, _| {
-            Ok(self.net.errors(t))
-        }))
-    }
-
-    fn save(&self, dir: &Path) -> Result<()> {
-        save_net(dir, Seq2seqConfig::KIND, self.n_features, &self.net)
-    }
-
-    fn fit_summary(&self) -> FitSummary {
-        self.summary.clone()
+    fn explain_rows(s2s: &Seq2seq, x: Tensor<2>) -> Result<Tensor<2>> {
+        Ok(s2s.net.errors(x))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deep::train::LoopConfig;
+    use deviant_core::{Dataset, Detector, DetectorConfig, FitContext};
+    use ndarray::Array2;
 
     /// Windows of phase-shifted sine waves are learnt; a window with a spike in the middle
     /// scores well above every training window, and the spike's step explains most of it.

@@ -1,37 +1,29 @@
-use std::path::Path;
-
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use deviant_core::detector::FitSummary;
+use deviant_core::Result;
 use deviant_core::metrics::quantile;
-use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
-use ndarray::{Array1, ArrayView2, Axis};
+use ndarray::{ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{DeepSvddConfig, SvddObjective};
+use crate::deep::detector::{DeepDetector, DeepKind};
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{
-    cpu, in_chunks, load_weights, save_weights, scalar, score_in_chunks, to_array2, to_vec,
-};
-use crate::deep::train::{Losses, TrainStep, fit_step};
-use crate::{read_json, write_json};
+use crate::deep::tensor::{cpu, in_chunks, scalar, to_array2, to_vec};
+use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep_detector;
 
 /// What a fitted Deep SVDD needs besides its weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SvddState {
-    n_features: usize,
+pub struct SvddState {
     centre: Vec<f64>,
     /// R² of the soft-boundary objective (0 for one-class).
     radius_squared: f64,
 }
-
-const STATE: &str = "deep_svdd.json";
 
 impl SvddState {
     /// Squared distances `[B]` of the network outputs `[B, d]` to the centre.
@@ -43,7 +35,7 @@ impl SvddState {
     }
 }
 
-struct SvddStep {
+pub struct SvddStep {
     net: Mlp,
     optimizer: ModuleOptimizer,
     config: DeepSvddConfig,
@@ -94,13 +86,7 @@ impl TrainStep for SvddStep {
 }
 
 /// A fitted Deep SVDD.
-#[derive(Debug)]
-pub struct DeepSvdd {
-    net: Mlp,
-    config: DeepSvddConfig,
-    state: SvddState,
-    summary: FitSummary,
-}
+pub type DeepSvdd = DeepDetector<DeepSvddConfig>;
 
 /// The mean network output over `x` with near-zero coordinates pushed out to ±`eps`.
 fn initial_centre(net: &Mlp, x: ArrayView2<f32>, config: &DeepSvddConfig) -> Result<Vec<f64>> {
@@ -119,88 +105,55 @@ fn initial_centre(net: &Mlp, x: ArrayView2<f32>, config: &DeepSvddConfig) -> Res
         .to_vec())
 }
 
-impl DetectorConfig for DeepSvddConfig {
-    const KIND: &'static str = "deep_svdd";
-    type Fitted = DeepSvdd;
+deep_detector!(DeepSvddConfig, "deep_svdd");
 
-    fn validate(&self) -> Result<()> {
-        self.check()
+impl DeepKind for DeepSvddConfig {
+    type Net = Mlp;
+    type State = SvddState;
+    type Step = SvddStep;
+
+    fn training(&self) -> &LoopConfig {
+        &self.training
     }
 
-    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<DeepSvdd> {
-        self.check()?;
-        let (step, summary) = fit_step(
-            train_set,
-            Self::KIND,
-            &self.training,
-            cx,
-            |x, rng, device| {
-                // Bias-free layers: with biases the network could map everything onto the
-                // centre.
-                let net = Mlp::new(&self.widths(x.ncols()), false, rng, device);
-                let centre = initial_centre(&net.clone().valid(), x, self)?;
-                let weight_decay = (self.weight_decay > 0.0)
-                    .then(|| WeightDecayConfig::new(self.weight_decay as f32));
-                Ok(SvddStep {
-                    net,
-                    optimizer: AdamConfig::new().with_weight_decay(weight_decay).init(),
-                    config: self.clone(),
-                    state: SvddState {
-                        n_features: x.ncols(),
-                        centre,
-                        radius_squared: 0.0,
-                    },
-                })
+    fn start(&self, x: ArrayView2<f32>, rng: &mut ChaCha8Rng, device: &Device) -> Result<SvddStep> {
+        // Bias-free layers: with biases the network could map everything onto the centre.
+        let net = Mlp::new(&self.widths(x.ncols()), false, rng, device);
+        let centre = initial_centre(&net.clone().valid(), x, self)?;
+        let weight_decay =
+            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        Ok(SvddStep {
+            net,
+            optimizer: AdamConfig::new().with_weight_decay(weight_decay).init(),
+            config: self.clone(),
+            state: SvddState {
+                centre,
+                radius_squared: 0.0,
             },
-        )?;
-        Ok(DeepSvdd {
-            net: step.net.valid(),
-            config: self.clone(),
-            state: step.state,
-            summary,
         })
     }
 
-    fn load(&self, dir: &Path) -> Result<DeepSvdd> {
-        let state: SvddState = read_json(&dir.join(STATE))?;
+    fn finish(&self, step: SvddStep, _x: ArrayView2<f32>) -> Result<(Mlp, SvddState)> {
+        Ok((step.net.valid(), step.state))
+    }
+
+    fn blank(&self, n_features: usize, _state: &SvddState) -> Result<Mlp> {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let net = Mlp::new(&self.widths(state.n_features), false, &mut rng, &cpu());
-        Ok(DeepSvdd {
-            net: load_weights(net, dir)?,
-            config: self.clone(),
-            state,
-            summary: FitSummary::default(),
-        })
-    }
-}
-
-impl Detector for DeepSvdd {
-    fn n_features(&self) -> usize {
-        self.state.n_features
+        Ok(Mlp::new(&self.widths(n_features), false, &mut rng, &cpu()))
     }
 
-    /// Squared distance to the centre; minus R² with the soft boundary, so rows outside
-    /// the sphere score above zero.
-    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-        score_in_chunks(x, self.state.n_features, "deep_svdd", |t, _| {
-            let out = self.net.forward(t, self.config.activation, None);
-            Ok(self.state.distances(out) - self.state.radius_squared)
-        })
-    }
-
-    fn save(&self, dir: &Path) -> Result<()> {
-        write_json(&dir.join(STATE), &self.state)?;
-        save_weights(&self.net, dir)
-    }
-
-    fn fit_summary(&self) -> FitSummary {
-        self.summary.clone()
+    /// Squared distance to the centre; minus R² with the soft boundary, so rows outside the
+    /// sphere score above zero.
+    fn score_rows(svdd: &DeepSvdd, x: Tensor<2>, _rng: &mut ChaCha8Rng) -> Result<Tensor<1>> {
+        let out = svdd.net.forward(x, svdd.config.activation, None);
+        Ok(svdd.state.distances(out) - svdd.state.radius_squared)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use deviant_core::{Dataset, Detector, DetectorConfig, FitContext};
     use ndarray::Array2;
 
     #[test]

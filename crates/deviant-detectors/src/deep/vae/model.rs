@@ -1,19 +1,17 @@
-use std::path::Path;
-
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use deviant_core::detector::FitSummary;
-use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
-use ndarray::{Array1, Array2, ArrayView2};
+use deviant_core::Result;
+use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::{VaeConfig, VaeScore};
+use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{cpu, explain_in_chunks, gaussian, log_sum_exp, scalar, score_in_chunks};
-use crate::deep::train::{Losses, TrainStep, fit_step};
-use crate::deep::{load_net, save_net};
+use crate::deep::tensor::{cpu, gaussian, log_sum_exp, scalar};
+use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep_detector;
 
 #[derive(Module, Debug)]
 pub struct VaeNet {
@@ -75,7 +73,7 @@ pub(crate) fn gaussian_code(
     (z, kl)
 }
 
-struct VaeStep {
+pub struct VaeStep {
     net: VaeNet,
     optimizer: ModuleOptimizer,
     config: VaeConfig,
@@ -115,68 +113,47 @@ impl TrainStep for VaeStep {
 }
 
 /// A fitted variational autoencoder.
-#[derive(Debug)]
-pub struct Vae {
-    net: VaeNet,
-    config: VaeConfig,
-    n_features: usize,
-    summary: FitSummary,
-}
+pub type Vae = DeepDetector<VaeConfig>;
 
-impl DetectorConfig for VaeConfig {
-    const KIND: &'static str = "vae";
-    type Fitted = Vae;
+deep_detector!(VaeConfig, "vae");
 
-    fn validate(&self) -> Result<()> {
-        self.check()
+impl DeepKind for VaeConfig {
+    type Net = VaeNet;
+    type State = NoState;
+    type Step = VaeStep;
+    const EXPLAINS: bool = true;
+
+    fn training(&self) -> &LoopConfig {
+        &self.training
     }
 
-    fn fit(&self, train_set: &Dataset, cx: &FitContext) -> Result<Vae> {
-        self.validate()?;
-        let (step, summary) = fit_step(
-            train_set,
-            Self::KIND,
-            &self.training,
-            cx,
-            |x, rng, device| {
-                Ok(VaeStep {
-                    net: VaeNet::new(self, x.ncols(), rng, device),
-                    optimizer: AdamConfig::new().init(),
-                    config: self.clone(),
-                })
-            },
-        )?;
-        Ok(Vae {
-            net: step.net.valid(),
+    fn start(&self, x: ArrayView2<f32>, rng: &mut ChaCha8Rng, device: &Device) -> Result<VaeStep> {
+        Ok(VaeStep {
+            net: VaeNet::new(self, x.ncols(), rng, device),
+            optimizer: AdamConfig::new().init(),
             config: self.clone(),
-            n_features: train_set.n_features(),
-            summary,
         })
     }
 
-    fn load(&self, dir: &Path) -> Result<Vae> {
-        let (net, n_features) = load_net(dir, Self::KIND, |n| {
-            VaeNet::new(self, n, &mut ChaCha8Rng::seed_from_u64(0), &cpu())
-        })?;
-        Ok(Vae {
-            net,
-            config: self.clone(),
+    fn finish(&self, step: VaeStep, _x: ArrayView2<f32>) -> Result<(VaeNet, NoState)> {
+        Ok((step.net.valid(), NoState {}))
+    }
+
+    fn blank(&self, n_features: usize, _state: &NoState) -> Result<VaeNet> {
+        Ok(VaeNet::new(
+            self,
             n_features,
-            summary: FitSummary::default(),
-        })
+            &mut ChaCha8Rng::seed_from_u64(0),
+            &cpu(),
+        ))
     }
-}
 
-impl Vae {
-    /// The configured score of each row of `x`; sampled scores draw from `rng`.
-    ///
-    /// # Shapes
-    /// - `x`: `[batch, features]` → `[batch]`
-    fn score_rows(&self, x: Tensor<2>, rng: &mut ChaCha8Rng) -> Tensor<1> {
-        let config = &self.config;
-        match config.score {
+    /// The configured score of each row; sampled scores draw from `rng`.
+    fn score_rows(vae: &Vae, x: Tensor<2>, rng: &mut ChaCha8Rng) -> Result<Tensor<1>> {
+        let config = &vae.config;
+        Ok(match config.score {
             VaeScore::Reconstruction => {
-                let terms = self.net.terms(x, config, None);
+                let terms = vae.net.terms(x, config, None);
                 // Back from (x − x̂)²/(2σ²) to the plain squared error, like the autoencoder's.
                 let two_var = 2.0 * config.decoder_std * config.decoder_std;
                 (terms.reconstruction * two_var).mean_dim(1).squeeze_dim(1)
@@ -187,7 +164,7 @@ impl Vae {
                 let log_norm = n * (config.decoder_std * std::f64::consts::TAU.sqrt()).ln();
                 let samples: Vec<(Tensor<1>, Tensor<1>)> = (0..config.samples)
                     .map(|_| {
-                        let terms = self.net.terms(x.clone(), config, Some(&mut *rng));
+                        let terms = vae.net.terms(x.clone(), config, Some(&mut *rng));
                         let neg_log_p = terms.reconstruction.sum_dim(1).squeeze_dim(1) + log_norm;
                         (neg_log_p, terms.kl)
                     })
@@ -210,33 +187,11 @@ impl Vae {
                     -(lse - l.ln())
                 }
             }
-        }
-    }
-}
-
-impl Detector for Vae {
-    fn n_features(&self) -> usize {
-        self.n_features
-    }
-
-    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-        score_in_chunks(x, self.n_features, "vae", |t, rng| {
-            Ok(self.score_rows(t, rng))
         })
     }
 
-    fn explain(&self, x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
-        let two_var = 2.0 * self.config.decoder_std * self.config.decoder_std;
-        Some(explain_in_chunks(x, self.n_features, "vae", |t, _| {
-            Ok(self.net.terms(t, &self.config, None).reconstruction * two_var)
-        }))
-    }
-
-    fn save(&self, dir: &Path) -> Result<()> {
-        save_net(dir, VaeConfig::KIND, self.n_features, &self.net)
-    }
-
-    fn fit_summary(&self) -> FitSummary {
-        self.summary.clone()
+    fn explain_rows(vae: &Vae, x: Tensor<2>) -> Result<Tensor<2>> {
+        let two_var = 2.0 * vae.config.decoder_std * vae.config.decoder_std;
+        Ok(vae.net.terms(x, &vae.config, None).reconstruction * two_var)
     }
 }

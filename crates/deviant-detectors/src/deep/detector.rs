@@ -1,0 +1,181 @@
+//! The glue every deep detector shares, written once: a kind says how to start its training
+//! step, what it keeps when training ends and how it scores; [`DeepDetector`] does the fitting
+//! through the one loop, the chunked scoring, saving, loading and the training summary.
+
+use std::fmt::Debug;
+use std::path::Path;
+
+use burn::module::Module;
+use burn::prelude::*;
+use deviant_core::detector::FitSummary;
+use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
+use ndarray::{Array1, Array2, ArrayView2};
+use rand_chacha::ChaCha8Rng;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::deep::tensor::{explain_in_chunks, load_weights, save_weights, score_in_chunks};
+use crate::deep::train::{LoopConfig, TrainStep, fit_step};
+use crate::{read_json, write_json};
+
+/// What one deep kind adds to the shared glue. Implemented beside the kind's network; the
+/// [`deep_detector!`](crate::deep_detector) line then makes its config a [`DetectorConfig`].
+pub trait DeepKind: DetectorConfig<Fitted = DeepDetector<Self>> + Debug {
+    /// The fitted network, on the plain (inference) device; its weights are what is saved.
+    type Net: Module + Debug + Send + Sync;
+    /// What training leaves besides the weights (a mixture, a centre), saved as JSON beside
+    /// them; [`NoState`] for most kinds.
+    type State: Serialize + DeserializeOwned + Debug + Send + Sync;
+    /// The training state one optimisation step moves forward.
+    type Step: TrainStep + Send;
+    /// The stem of the JSON file saved beside the weights; kinds that share one layout
+    /// (DAGMM and VAEGMM) share it.
+    const STATE_FILE: &'static str = Self::KIND;
+    /// Whether [`DeepKind::explain_rows`] gives per-feature contributions.
+    const EXPLAINS: bool = false;
+
+    fn training(&self) -> &LoopConfig;
+
+    /// A fresh training step for the training rows `x`.
+    fn start(
+        &self,
+        x: ArrayView2<f32>,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<Self::Step>;
+
+    /// The network and state to keep once the loop has ended; `x` is the training rows.
+    fn finish(&self, step: Self::Step, x: ArrayView2<f32>) -> Result<(Self::Net, Self::State)>;
+
+    /// A network of the saved shape, for the saved weights to be loaded into.
+    fn blank(&self, n_features: usize, state: &Self::State) -> Result<Self::Net>;
+
+    /// The score of each row of `x` (`[rows, features]` → `[rows]`); sampled scores draw
+    /// from `rng`.
+    fn score_rows(
+        fitted: &DeepDetector<Self>,
+        x: Tensor<2>,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Tensor<1>>;
+
+    /// Per-feature contributions (`[rows, features]`); called only when [`Self::EXPLAINS`].
+    fn explain_rows(fitted: &DeepDetector<Self>, x: Tensor<2>) -> Result<Tensor<2>> {
+        let _ = (fitted, x);
+        Err(deviant_core::Error::internal(format!(
+            "{} gives no explanations",
+            Self::KIND
+        )))
+    }
+}
+
+/// The state of kinds that keep nothing but their weights.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NoState {}
+
+/// A fitted deep detector of kind `K`.
+#[derive(Debug)]
+pub struct DeepDetector<K: DeepKind> {
+    pub(crate) config: K,
+    pub(crate) net: K::Net,
+    pub(crate) state: K::State,
+    n_features: usize,
+    summary: FitSummary,
+}
+
+/// The JSON saved beside the weights: the input width and the kind's state.
+#[derive(Serialize, Deserialize)]
+struct Saved<S> {
+    n_features: usize,
+    #[serde(flatten)]
+    state: S,
+}
+
+impl<K: DeepKind> DeepDetector<K> {
+    /// Trains `config` on `train_set` through the one training loop.
+    pub fn fit(config: &K, train_set: &Dataset, cx: &FitContext) -> Result<Self> {
+        config.validate()?;
+        let (step, summary) = fit_step(train_set, K::KIND, config.training(), cx, |x, rng, d| {
+            config.start(x, rng, d)
+        })?;
+        let (net, state) = config.finish(step, train_set.view())?;
+        Ok(Self {
+            config: config.clone(),
+            net,
+            state,
+            n_features: train_set.n_features(),
+            summary,
+        })
+    }
+
+    /// Reads what [`Detector::save`] wrote into `dir`.
+    pub fn load(config: &K, dir: &Path) -> Result<Self> {
+        let saved: Saved<K::State> = read_json(&dir.join(format!("{}.json", K::STATE_FILE)))?;
+        let net = load_weights(config.blank(saved.n_features, &saved.state)?, dir)?;
+        Ok(Self {
+            config: config.clone(),
+            net,
+            state: saved.state,
+            n_features: saved.n_features,
+            summary: FitSummary::default(),
+        })
+    }
+}
+
+impl<K: DeepKind> Detector for DeepDetector<K> {
+    fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
+        score_in_chunks(x, self.n_features, K::KIND, |t, rng| {
+            K::score_rows(self, t, rng)
+        })
+    }
+
+    fn explain(&self, x: ArrayView2<f32>) -> Option<Result<Array2<f32>>> {
+        K::EXPLAINS.then(|| {
+            explain_in_chunks(x, self.n_features, K::KIND, |t, _| K::explain_rows(self, t))
+        })
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        let saved = Saved {
+            n_features: self.n_features,
+            state: &self.state,
+        };
+        write_json(&dir.join(format!("{}.json", K::STATE_FILE)), &saved)?;
+        save_weights(&self.net, dir)
+    }
+
+    fn fit_summary(&self) -> FitSummary {
+        self.summary.clone()
+    }
+}
+
+/// Makes a [`DeepKind`] config a [`DetectorConfig`] of kind `$kind`; the config's own
+/// `check` validates it.
+#[macro_export]
+macro_rules! deep_detector {
+    ($config:ty, $kind:literal) => {
+        impl deviant_core::DetectorConfig for $config {
+            const KIND: &'static str = $kind;
+            type Fitted = $crate::deep::detector::DeepDetector<Self>;
+
+            fn validate(&self) -> deviant_core::Result<()> {
+                self.check()
+            }
+
+            fn fit(
+                &self,
+                train_set: &deviant_core::Dataset,
+                cx: &deviant_core::FitContext,
+            ) -> deviant_core::Result<Self::Fitted> {
+                $crate::deep::detector::DeepDetector::fit(self, train_set, cx)
+            }
+
+            fn load(&self, dir: &std::path::Path) -> deviant_core::Result<Self::Fitted> {
+                $crate::deep::detector::DeepDetector::load(self, dir)
+            }
+        }
+    };
+}
