@@ -253,6 +253,29 @@ fn models_lists_every_kind_with_defaults() {
 }
 
 #[test]
+fn models_json_prints_the_catalogue() {
+    let out = deviant().args(["models", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seq2seq = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kind"] == "seq2seq")
+        .expect("seq2seq is listed");
+    assert_eq!(seq2seq["layouts"], serde_json::json!(["windows"]));
+    assert_eq!(seq2seq["cost"], "deep");
+    assert_eq!(seq2seq["defaults"]["kind"], "seq2seq");
+    let keys: Vec<&str> = seq2seq["search_space"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert!(keys.contains(&"training.epochs"), "{keys:?}");
+}
+
+#[test]
 fn an_empty_file_is_refused() {
     let ws = Workspace::new();
     let empty = ws.write("empty.csv", "");

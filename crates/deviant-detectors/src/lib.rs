@@ -2,6 +2,7 @@
 //! the one list of them in [`registry`]. Algorithms only: no file formats, no pipeline (the
 //! saved model lives in `deviant-engine`).
 
+pub mod catalogue;
 pub mod classic;
 pub mod deep;
 pub mod registry;
@@ -24,4 +25,11 @@ pub fn write_json<T: serde::Serialize>(
 ) -> deviant_core::Result<()> {
     let bytes = serde_json::to_vec_pretty(value).map_err(deviant_core::Error::internal)?;
     deviant_core::fsutil::write_bytes_atomic(path, &bytes)
+}
+
+/// A draw from N(0, 1) by the Box–Muller transform, so every random draw comes from deviant's
+/// own seeded generator.
+pub(crate) fn standard_normal(rng: &mut impl rand::Rng) -> f32 {
+    let (u, v): (f32, f32) = (rng.random_range(f32::EPSILON..1.0), rng.random());
+    (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
 }

@@ -1,10 +1,12 @@
 use anyhow::Result;
 use clap::Args;
 use deviant_detectors::AnyConfig;
+use serde_json::json;
 
 #[derive(Debug, Args)]
 pub struct ModelsArgs {
-    /// Print the list as JSON.
+    /// Print the catalogue as JSON: each kind's summary, input layouts, cost class, search
+    /// space and defaults.
     #[arg(long)]
     pub json: bool,
 }
@@ -12,16 +14,20 @@ pub struct ModelsArgs {
 pub fn run(args: ModelsArgs) -> Result<()> {
     let kinds = AnyConfig::kinds();
     if args.json {
-        let list: Vec<_> = kinds
-            .iter()
-            .map(|k| serde_json::json!({"kind": k.kind, "summary": k.summary, "defaults": k.defaults}))
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        println!("{}", serde_json::to_string_pretty(&kinds)?);
         return Ok(());
     }
     for k in kinds {
         let defaults = serde_json::to_value(&k.defaults)?;
+        // The names the JSON uses, without its quotes.
+        let name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
+        let layouts: Vec<String> = k.layouts.iter().map(|l| name(json!(l))).collect();
         println!("{:<8} {}", k.kind, k.summary);
+        println!(
+            "         layouts: {}; cost: {}",
+            layouts.join(", "),
+            name(json!(k.cost))
+        );
         println!("         defaults: {}", defaults["params"]);
     }
     println!(

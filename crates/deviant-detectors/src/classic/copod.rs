@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange};
 use deviant_core::{Dataset, DetectorConfig, FitContext, Result};
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +28,16 @@ impl DetectorConfig for CopodConfig {
 
     fn load(&self, dir: &Path) -> Result<TailDetector> {
         TailDetector::load(dir)
+    }
+}
+
+impl Entry for CopodConfig {
+    const SUMMARY: &'static str = "COPOD (Li et al. 2020); score = empirical-copula tail surprise";
+    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
+    const COST: Cost = Cost::Linear;
+
+    fn search_space() -> Vec<ParamRange> {
+        Vec::new()
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange};
 use deviant_core::{Dataset, DetectorConfig, FitContext, Result};
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +28,17 @@ impl DetectorConfig for EcodConfig {
 
     fn load(&self, dir: &Path) -> Result<TailDetector> {
         TailDetector::load(dir)
+    }
+}
+
+impl Entry for EcodConfig {
+    const SUMMARY: &'static str =
+        "ECOD (Li et al. 2022); score = summed empirical-CDF tail surprise";
+    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
+    const COST: Cost = Cost::Linear;
+
+    fn search_space() -> Vec<ParamRange> {
+        Vec::new()
     }
 }
 

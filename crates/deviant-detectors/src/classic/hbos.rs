@@ -9,6 +9,7 @@ use deviant_core::{Dataset, Detector, DetectorConfig, Error, FitContext, Result}
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange, names};
 use crate::{read_json, write_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +47,7 @@ impl Default for HbosConfig {
 
 /// One column's bin edges and the −log(density + α) term of each bin.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Histogram {
+pub(crate) struct Histogram {
     edges: Vec<f32>,
     terms: Vec<f32>,
 }
@@ -98,7 +99,7 @@ impl DetectorConfig for HbosConfig {
 }
 
 impl HbosConfig {
-    fn histogram(&self, column: ArrayView1<f32>) -> Histogram {
+    pub(crate) fn histogram(&self, column: ArrayView1<f32>) -> Histogram {
         let mut sorted = column.to_vec();
         sorted.sort_by(f32::total_cmp);
         let (lo, hi) = (sorted[0], sorted[sorted.len() - 1]);
@@ -153,7 +154,9 @@ fn bin_of(edges: &[f32], v: f32) -> Option<usize> {
 }
 
 impl Histogram {
-    fn term(&self, v: f32, tolerance: f32) -> f32 {
+    /// The term of `v`'s bin; values beyond `tolerance` bin widths outside the training range
+    /// get `far` of the histogram.
+    pub(crate) fn term(&self, v: f32, tolerance: f32, far: impl Fn(&Self) -> f32) -> f32 {
         if let Some(bin) = bin_of(&self.edges, v) {
             return self.terms[bin];
         }
@@ -170,8 +173,13 @@ impl Histogram {
         if outside <= tolerance * width {
             self.terms[edge_bin]
         } else {
-            self.terms.iter().copied().fold(f32::MIN, f32::max)
+            far(self)
         }
+    }
+
+    /// The term of the sparsest bin.
+    fn sparsest(&self) -> f32 {
+        self.terms.iter().copied().fold(f32::MIN, f32::max)
     }
 }
 
@@ -179,7 +187,7 @@ impl Hbos {
     fn terms(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
         check_input(x, self.histograms.len(), "hbos")?;
         Ok(Array2::from_shape_fn(x.raw_dim(), |(i, j)| {
-            self.histograms[j].term(x[[i, j]], self.tolerance)
+            self.histograms[j].term(x[[i, j]], self.tolerance, Histogram::sparsest)
         }))
     }
 }
@@ -199,6 +207,21 @@ impl Detector for Hbos {
 
     fn save(&self, dir: &Path) -> Result<()> {
         write_json(&dir.join(STATE), self)
+    }
+}
+
+impl Entry for HbosConfig {
+    const SUMMARY: &'static str =
+        "histogram-based outlier score (Goldstein & Dengel 2012), static or dynamic bins";
+    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
+    const COST: Cost = Cost::Linear;
+
+    fn search_space() -> Vec<ParamRange> {
+        vec![
+            ParamRange::int("bins", 5, 50, true),
+            names("binning", &["static", "dynamic"]),
+            ParamRange::float("alpha", 0.01, 1.0, true),
+        ]
     }
 }
 

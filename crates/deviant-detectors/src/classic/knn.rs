@@ -10,6 +10,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::neighbours::{check_k, nearest, never_stop};
+use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange, names};
 use crate::{read_json, write_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +96,20 @@ impl Detector for Knn {
 
     fn save(&self, dir: &Path) -> Result<()> {
         write_json(&dir.join(STATE), self)
+    }
+}
+
+impl Entry for KnnConfig {
+    const SUMMARY: &'static str =
+        "k-nearest-neighbour distance (largest, mean or median) to the training rows";
+    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
+    const COST: Cost = Cost::Superlinear;
+
+    fn search_space() -> Vec<ParamRange> {
+        vec![
+            ParamRange::int("k", 1, 50, true),
+            names("method", &["largest", "mean", "median"]),
+        ]
     }
 }
 

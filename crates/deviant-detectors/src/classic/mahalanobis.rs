@@ -10,6 +10,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::{mean_and_covariance, sorted_eigen};
+use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange};
 use crate::{read_json, write_json};
 
 /// Directions whose variance is below `regularization` × the largest variance are treated as
@@ -125,6 +126,17 @@ impl Detector for Mahalanobis {
             notes,
             ..Default::default()
         }
+    }
+}
+
+impl Entry for MahalanobisConfig {
+    const SUMMARY: &'static str =
+        "Mahalanobis distance to the training mean (regularised covariance)";
+    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
+    const COST: Cost = Cost::Linear;
+
+    fn search_space() -> Vec<ParamRange> {
+        vec![ParamRange::float("regularization", 1e-6, 1e-1, true)]
     }
 }
 

@@ -5,6 +5,7 @@ pub mod ecod;
 pub mod hbos;
 pub mod iforest;
 pub mod knn;
+pub mod loda;
 pub mod lof;
 pub mod mahalanobis;
 mod neighbours;

@@ -21,6 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange, names};
 use crate::{read_json, write_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,6 +224,20 @@ impl Detector for Ocsvm {
             notes: self.notes.clone(),
             ..Default::default()
         }
+    }
+}
+
+impl Entry for OcsvmConfig {
+    const SUMMARY: &'static str =
+        "one-class SVM (Schölkopf et al. 2001, linfa-svm); score = negated decision value";
+    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
+    const COST: Cost = Cost::Superlinear;
+
+    fn search_space() -> Vec<ParamRange> {
+        vec![
+            ParamRange::float("nu", 0.01, 0.5, true),
+            names("kernel", &["rbf", "linear", "poly"]),
+        ]
     }
 }
 

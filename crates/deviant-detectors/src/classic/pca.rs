@@ -13,6 +13,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::{mean_and_covariance, sorted_eigen};
+use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange};
 use crate::{read_json, write_json};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +214,17 @@ impl Detector for Pca {
             )],
             ..Default::default()
         }
+    }
+}
+
+impl Entry for PcaConfig {
+    const SUMMARY: &'static str =
+        "principal component analysis; score = squared reconstruction error";
+    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
+    const COST: Cost = Cost::Linear;
+
+    fn search_space() -> Vec<ParamRange> {
+        vec![ParamRange::float("variance", 0.5, 0.99, false)]
     }
 }
 

@@ -17,4 +17,3 @@ pub mod svdd;
 pub mod tensor;
 pub mod train;
 pub mod vae;
-

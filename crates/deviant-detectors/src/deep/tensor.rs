@@ -127,14 +127,10 @@ pub fn dropout_mask(shape: [usize; 2], p: f64, rng: &mut ChaCha8Rng, device: &De
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
-/// Standard normal noise (reparameterisation, latent priors) from deviant's seeded RNG,
-/// by the Box–Muller transform.
+/// Standard normal noise (reparameterisation, latent priors) from deviant's seeded RNG.
 pub fn gaussian(shape: [usize; 2], rng: &mut ChaCha8Rng, device: &Device) -> Tensor<2> {
     let values: Vec<f32> = (0..shape[0] * shape[1])
-        .map(|_| {
-            let (u, v): (f32, f32) = (rng.random_range(f32::EPSILON..1.0), rng.random());
-            (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
-        })
+        .map(|_| crate::standard_normal(rng))
         .collect();
     Tensor::from_data(TensorData::new(values, shape), device)
 }

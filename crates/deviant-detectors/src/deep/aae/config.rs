@@ -1,6 +1,7 @@
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange, training_space};
 use crate::deep::tensor::Activation;
 use crate::deep::train::LoopConfig;
 
@@ -85,5 +86,20 @@ impl AaeConfig {
         widths.extend(&self.discriminator_hidden);
         widths.push(1);
         widths
+    }
+}
+
+impl Entry for AaeConfig {
+    const SUMMARY: &'static str = "adversarial autoencoder (Makhzani et al. 2016); score = reconstruction error, optionally plus a latent-density term";
+    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
+    const COST: Cost = Cost::Deep;
+
+    fn search_space() -> Vec<ParamRange> {
+        let mut space = training_space();
+        space.extend([
+            ParamRange::int("latent", 2, 16, true),
+            ParamRange::float("adversarial_weight", 0.1, 10.0, true),
+        ]);
+        space
     }
 }

@@ -1,6 +1,7 @@
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange, stacks, training_space};
 use crate::deep::tensor::Activation;
 use crate::deep::train::LoopConfig;
 
@@ -57,5 +58,24 @@ impl AeConfig {
         widths.extend(self.hidden.iter().rev().skip(1));
         widths.push(n_features);
         widths
+    }
+}
+
+impl Entry for AeConfig {
+    const SUMMARY: &'static str =
+        "dense autoencoder (burn); score = mean squared reconstruction error";
+    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
+    const COST: Cost = Cost::Deep;
+
+    fn search_space() -> Vec<ParamRange> {
+        let mut space = training_space();
+        space.extend([
+            stacks(
+                "hidden",
+                &[&[64, 32, 8], &[32, 16], &[128, 64, 16], &[16, 4]],
+            ),
+            ParamRange::float("dropout", 0.0, 0.3, false),
+        ]);
+        space
     }
 }

@@ -1,6 +1,7 @@
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::{Cost, Entry, Layout, ParamRange, training_space};
 use crate::deep::train::LoopConfig;
 
 /// Convolutional autoencoder hyperparameters.
@@ -94,5 +95,17 @@ impl ConvAeConfig {
             height,
             width,
         })
+    }
+}
+
+impl Entry for ConvAeConfig {
+    const SUMMARY: &'static str = "convolutional autoencoder for images (rows = channels x height x width pixels); score = mean squared pixel error";
+    const LAYOUTS: &'static [Layout] = &[Layout::Images];
+    const COST: Cost = Cost::Deep;
+
+    fn search_space() -> Vec<ParamRange> {
+        let mut space = training_space();
+        space.extend([ParamRange::int("latent", 8, 64, true)]);
+        space
     }
 }
