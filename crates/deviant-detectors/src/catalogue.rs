@@ -4,7 +4,6 @@
 
 use deviant_core::DetectorConfig;
 use serde::Serialize;
-use serde_json::Value;
 
 /// The shapes of rows a detector is built for. Windows and images reach every detector as
 /// flat rows, so a tabular detector accepts them too; sequence and image models need them.
@@ -36,70 +35,139 @@ pub enum Cost {
 }
 
 /// The values one hyper-parameter may take in a search.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Domain {
     /// Whole numbers in `[low, high]`, drawn on a log scale when `log`.
     Int { low: i64, high: i64, log: bool },
     /// Reals in `[low, high]`, drawn on a log scale when `log`.
     Float { low: f64, high: f64, log: bool },
-    /// One of these JSON values.
-    Choice { values: Vec<Value> },
+    /// One of these named options.
+    #[serde(rename = "choice")]
+    Names { values: &'static [&'static str] },
+    /// One of these stacks of hidden-layer widths.
+    #[serde(rename = "choice")]
+    Stacks { values: &'static [&'static [usize]] },
 }
 
 /// One searchable hyper-parameter: its dotted key, as `--set` takes it, and its domain.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ParamRange {
     pub key: &'static str,
     #[serde(flatten)]
     pub domain: Domain,
 }
 
-impl ParamRange {
-    pub fn int(key: &'static str, low: i64, high: i64, log: bool) -> Self {
-        let domain = Domain::Int { low, high, log };
-        Self { key, domain }
+const fn range(key: &'static str, domain: Domain) -> ParamRange {
+    ParamRange { key, domain }
+}
+
+pub const fn int(key: &'static str, low: i64, high: i64) -> ParamRange {
+    range(
+        key,
+        Domain::Int {
+            low,
+            high,
+            log: false,
+        },
+    )
+}
+
+pub const fn log_int(key: &'static str, low: i64, high: i64) -> ParamRange {
+    range(
+        key,
+        Domain::Int {
+            low,
+            high,
+            log: true,
+        },
+    )
+}
+
+pub const fn float(key: &'static str, low: f64, high: f64) -> ParamRange {
+    range(
+        key,
+        Domain::Float {
+            low,
+            high,
+            log: false,
+        },
+    )
+}
+
+pub const fn log_float(key: &'static str, low: f64, high: f64) -> ParamRange {
+    range(
+        key,
+        Domain::Float {
+            low,
+            high,
+            log: true,
+        },
+    )
+}
+
+pub const fn names(key: &'static str, values: &'static [&'static str]) -> ParamRange {
+    range(key, Domain::Names { values })
+}
+
+pub const fn stacks(key: &'static str, values: &'static [&'static [usize]]) -> ParamRange {
+    range(key, Domain::Stacks { values })
+}
+
+/// What a kind says of itself besides its search space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct About {
+    /// What it is and what its score means, in one line.
+    pub summary: &'static str,
+    pub layouts: &'static [Layout],
+    pub cost: Cost,
+}
+
+impl About {
+    pub const fn linear(summary: &'static str) -> Self {
+        Self::new(summary, Cost::Linear)
     }
 
-    pub fn float(key: &'static str, low: f64, high: f64, log: bool) -> Self {
-        let domain = Domain::Float { low, high, log };
-        Self { key, domain }
+    pub const fn superlinear(summary: &'static str) -> Self {
+        Self::new(summary, Cost::Superlinear)
     }
 
-    pub fn choice(key: &'static str, values: impl IntoIterator<Item = Value>) -> Self {
-        let values = values.into_iter().collect();
+    pub const fn deep(summary: &'static str) -> Self {
+        Self::new(summary, Cost::Deep)
+    }
+
+    const fn new(summary: &'static str, cost: Cost) -> Self {
         Self {
-            key,
-            domain: Domain::Choice { values },
+            summary,
+            layouts: ANY_LAYOUT,
+            cost,
         }
+    }
+
+    /// Accepting only `layouts` (sequence and image models).
+    pub const fn only(self, layouts: &'static [Layout]) -> Self {
+        Self { layouts, ..self }
     }
 }
 
 /// A kind's catalogue entry, declared beside its config.
 pub trait Entry: DetectorConfig + Default {
-    /// What it is and what its score means, in one line.
-    const SUMMARY: &'static str;
-    const LAYOUTS: &'static [Layout];
-    const COST: Cost;
+    const ABOUT: About;
+    /// The kind's own ranges for a model search; deep kinds also get [`TRAINING_SEARCH`].
+    const SEARCH: &'static [ParamRange];
 
-    /// The ranges a model search draws from; empty for kinds with nothing to tune.
-    fn search_space() -> Vec<ParamRange>;
+    /// Every range a model search draws from.
+    fn search_space() -> Vec<ParamRange> {
+        let shared: &[ParamRange] = match Self::ABOUT.cost {
+            Cost::Deep => TRAINING_SEARCH,
+            Cost::Linear | Cost::Superlinear => &[],
+        };
+        [Self::SEARCH, shared].concat()
+    }
 }
 
 /// The ranges every deep kind shares: the step size and the length of training.
-pub fn training_space() -> Vec<ParamRange> {
-    vec![
-        ParamRange::float("learning_rate", 1e-4, 1e-2, true),
-        ParamRange::int("training.epochs", 10, 200, true),
-    ]
-}
-
-/// Hidden-layer stacks to choose from, as JSON arrays.
-pub fn stacks(key: &'static str, options: &[&[usize]]) -> ParamRange {
-    ParamRange::choice(key, options.iter().map(|o| Value::from(o.to_vec())))
-}
-
-/// Named options to choose from, as JSON strings.
-pub fn names(key: &'static str, options: &[&str]) -> ParamRange {
-    ParamRange::choice(key, options.iter().map(|&o| Value::from(o)))
-}
+pub const TRAINING_SEARCH: &[ParamRange] = &[
+    log_float("learning_rate", 1e-4, 1e-2),
+    log_int("training.epochs", 10, 200),
+];

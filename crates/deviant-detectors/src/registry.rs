@@ -25,9 +25,9 @@ impl KindInfo {
     fn of<C: Entry>(defaults: AnyConfig) -> Self {
         Self {
             kind: C::KIND,
-            summary: C::SUMMARY,
-            layouts: C::LAYOUTS,
-            cost: C::COST,
+            summary: C::ABOUT.summary,
+            layouts: C::ABOUT.layouts,
+            cost: C::ABOUT.cost,
             search_space: C::search_space(),
             defaults,
         }
@@ -180,7 +180,8 @@ mod tests {
                 let values: Vec<serde_json::Value> = match &range.domain {
                     Domain::Int { low, high, .. } => vec![json!(low), json!(high)],
                     Domain::Float { low, high, .. } => vec![json!(low), json!(high)],
-                    Domain::Choice { values } => values.clone(),
+                    Domain::Names { values } => values.iter().map(|v| json!(v)).collect(),
+                    Domain::Stacks { values } => values.iter().map(|v| json!(v)).collect(),
                 };
                 for value in values {
                     let mut patch = json!({});

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange};
+use crate::catalogue::{About, Entry, ParamRange};
 use deviant_core::{Dataset, DetectorConfig, FitContext, Result};
 use serde::{Deserialize, Serialize};
 
@@ -32,14 +32,9 @@ impl DetectorConfig for EcodConfig {
 }
 
 impl Entry for EcodConfig {
-    const SUMMARY: &'static str =
-        "ECOD (Li et al. 2022); score = summed empirical-CDF tail surprise";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Linear;
-
-    fn search_space() -> Vec<ParamRange> {
-        Vec::new()
-    }
+    const ABOUT: About =
+        About::linear("ECOD (Li et al. 2022); score = summed empirical-CDF tail surprise");
+    const SEARCH: &'static [ParamRange] = &[];
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use deviant_core::{Dataset, Detector, DetectorConfig, Error, FitContext, Result}
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange, names};
+use crate::catalogue::{About, Entry, ParamRange, log_float, log_int, names};
 use crate::{read_json, write_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,18 +211,14 @@ impl Detector for Hbos {
 }
 
 impl Entry for HbosConfig {
-    const SUMMARY: &'static str =
-        "histogram-based outlier score (Goldstein & Dengel 2012), static or dynamic bins";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Linear;
-
-    fn search_space() -> Vec<ParamRange> {
-        vec![
-            ParamRange::int("bins", 5, 50, true),
-            names("binning", &["static", "dynamic"]),
-            ParamRange::float("alpha", 0.01, 1.0, true),
-        ]
-    }
+    const ABOUT: About = About::linear(
+        "histogram-based outlier score (Goldstein & Dengel 2012), static or dynamic bins",
+    );
+    const SEARCH: &'static [ParamRange] = &[
+        log_int("bins", 5, 50),
+        names("binning", &["static", "dynamic"]),
+        log_float("alpha", 0.01, 1.0),
+    ];
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange};
+use crate::catalogue::{About, Entry, ParamRange, log_int};
 use crate::{read_json, write_json};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -218,17 +218,12 @@ impl Detector for IsolationForest {
 }
 
 impl Entry for IforestConfig {
-    const SUMMARY: &'static str =
-        "isolation forest (Liu et al. 2008); score = 2^(-mean path / c(psi))";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Linear;
-
-    fn search_space() -> Vec<ParamRange> {
-        vec![
-            ParamRange::int("n_trees", 50, 500, true),
-            ParamRange::int("max_samples", 64, 1024, true),
-        ]
-    }
+    const ABOUT: About =
+        About::linear("isolation forest (Liu et al. 2008); score = 2^(-mean path / c(psi))");
+    const SEARCH: &'static [ParamRange] = &[
+        log_int("n_trees", 50, 500),
+        log_int("max_samples", 64, 1024),
+    ];
 }
 
 #[cfg(test)]

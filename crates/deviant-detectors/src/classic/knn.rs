@@ -10,7 +10,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::neighbours::{check_k, nearest, never_stop};
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange, names};
+use crate::catalogue::{About, Entry, ParamRange, log_int, names};
 use crate::{read_json, write_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,17 +100,13 @@ impl Detector for Knn {
 }
 
 impl Entry for KnnConfig {
-    const SUMMARY: &'static str =
-        "k-nearest-neighbour distance (largest, mean or median) to the training rows";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Superlinear;
-
-    fn search_space() -> Vec<ParamRange> {
-        vec![
-            ParamRange::int("k", 1, 50, true),
-            names("method", &["largest", "mean", "median"]),
-        ]
-    }
+    const ABOUT: About = About::superlinear(
+        "k-nearest-neighbour distance (largest, mean or median) to the training rows",
+    );
+    const SEARCH: &'static [ParamRange] = &[
+        log_int("k", 1, 50),
+        names("method", &["largest", "mean", "median"]),
+    ];
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange};
+use crate::catalogue::{About, Entry, ParamRange, log_int};
 use crate::classic::hbos::{Binning, HbosConfig, Histogram};
 use crate::{read_json, standard_normal, write_json};
 
@@ -157,17 +157,11 @@ impl Detector for Loda {
 }
 
 impl Entry for LodaConfig {
-    const SUMMARY: &'static str = "LODA (Pevný 2016): histograms on sparse random projections; \
-                                   score = mean -log density";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Linear;
-
-    fn search_space() -> Vec<ParamRange> {
-        vec![
-            ParamRange::int("projections", 20, 400, true),
-            ParamRange::int("bins", 5, 50, true),
-        ]
-    }
+    const ABOUT: About = About::linear(
+        "LODA (Pevný 2016): histograms on sparse random projections; score = mean -log density",
+    );
+    const SEARCH: &'static [ParamRange] =
+        &[log_int("projections", 20, 400), log_int("bins", 5, 50)];
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::neighbours::{Neighbours, check_k, nearest, never_stop};
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange};
+use crate::catalogue::{About, Entry, ParamRange, log_int};
 use crate::{read_json, write_json};
 
 /// Keeps the reachability density finite among duplicate rows (scikit-learn adds the same).
@@ -110,14 +110,9 @@ impl Detector for Lof {
 }
 
 impl Entry for LofConfig {
-    const SUMMARY: &'static str =
-        "local outlier factor (Breunig et al. 2000) against the training rows";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Superlinear;
-
-    fn search_space() -> Vec<ParamRange> {
-        vec![ParamRange::int("k", 5, 50, true)]
-    }
+    const ABOUT: About =
+        About::superlinear("local outlier factor (Breunig et al. 2000) against the training rows");
+    const SEARCH: &'static [ParamRange] = &[log_int("k", 5, 50)];
 }
 
 #[cfg(test)]

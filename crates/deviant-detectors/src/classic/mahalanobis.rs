@@ -10,7 +10,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::{mean_and_covariance, sorted_eigen};
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange};
+use crate::catalogue::{About, Entry, ParamRange, log_float};
 use crate::{read_json, write_json};
 
 /// Directions whose variance is below `regularization` × the largest variance are treated as
@@ -130,14 +130,9 @@ impl Detector for Mahalanobis {
 }
 
 impl Entry for MahalanobisConfig {
-    const SUMMARY: &'static str =
-        "Mahalanobis distance to the training mean (regularised covariance)";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Linear;
-
-    fn search_space() -> Vec<ParamRange> {
-        vec![ParamRange::float("regularization", 1e-6, 1e-1, true)]
-    }
+    const ABOUT: About =
+        About::linear("Mahalanobis distance to the training mean (regularised covariance)");
+    const SEARCH: &'static [ParamRange] = &[log_float("regularization", 1e-6, 1e-1)];
 }
 
 #[cfg(test)]

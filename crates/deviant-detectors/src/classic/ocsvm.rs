@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange, names};
+use crate::catalogue::{About, Entry, ParamRange, log_float, names};
 use crate::{read_json, write_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,17 +228,13 @@ impl Detector for Ocsvm {
 }
 
 impl Entry for OcsvmConfig {
-    const SUMMARY: &'static str =
-        "one-class SVM (Schölkopf et al. 2001, linfa-svm); score = negated decision value";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Superlinear;
-
-    fn search_space() -> Vec<ParamRange> {
-        vec![
-            ParamRange::float("nu", 0.01, 0.5, true),
-            names("kernel", &["rbf", "linear", "poly"]),
-        ]
-    }
+    const ABOUT: About = About::superlinear(
+        "one-class SVM (Schölkopf et al. 2001, linfa-svm); score = negated decision value",
+    );
+    const SEARCH: &'static [ParamRange] = &[
+        log_float("nu", 0.01, 0.5),
+        names("kernel", &["rbf", "linear", "poly"]),
+    ];
 }
 
 #[cfg(test)]

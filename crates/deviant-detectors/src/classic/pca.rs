@@ -13,7 +13,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::{mean_and_covariance, sorted_eigen};
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange};
+use crate::catalogue::{About, Entry, ParamRange, float};
 use crate::{read_json, write_json};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,14 +218,9 @@ impl Detector for Pca {
 }
 
 impl Entry for PcaConfig {
-    const SUMMARY: &'static str =
-        "principal component analysis; score = squared reconstruction error";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Linear;
-
-    fn search_space() -> Vec<ParamRange> {
-        vec![ParamRange::float("variance", 0.5, 0.99, false)]
-    }
+    const ABOUT: About =
+        About::linear("principal component analysis; score = squared reconstruction error");
+    const SEARCH: &'static [ParamRange] = &[float("variance", 0.5, 0.99)];
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange, training_space};
+use crate::catalogue::{About, Entry, ParamRange, log_float, log_int};
 use crate::deep::tensor::Activation;
 use crate::deep::train::LoopConfig;
 
@@ -90,16 +90,11 @@ impl AaeConfig {
 }
 
 impl Entry for AaeConfig {
-    const SUMMARY: &'static str = "adversarial autoencoder (Makhzani et al. 2016); score = reconstruction error, optionally plus a latent-density term";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Deep;
-
-    fn search_space() -> Vec<ParamRange> {
-        let mut space = training_space();
-        space.extend([
-            ParamRange::int("latent", 2, 16, true),
-            ParamRange::float("adversarial_weight", 0.1, 10.0, true),
-        ]);
-        space
-    }
+    const ABOUT: About = About::deep(
+        "adversarial autoencoder (Makhzani et al. 2016); score = reconstruction error, optionally plus a latent-density term",
+    );
+    const SEARCH: &'static [ParamRange] = &[
+        log_int("latent", 2, 16),
+        log_float("adversarial_weight", 0.1, 10.0),
+    ];
 }

@@ -1,7 +1,7 @@
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange, stacks, training_space};
+use crate::catalogue::{About, Entry, ParamRange, float, stacks};
 use crate::deep::tensor::Activation;
 use crate::deep::train::LoopConfig;
 
@@ -62,20 +62,13 @@ impl AeConfig {
 }
 
 impl Entry for AeConfig {
-    const SUMMARY: &'static str =
-        "dense autoencoder (burn); score = mean squared reconstruction error";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Deep;
-
-    fn search_space() -> Vec<ParamRange> {
-        let mut space = training_space();
-        space.extend([
-            stacks(
-                "hidden",
-                &[&[64, 32, 8], &[32, 16], &[128, 64, 16], &[16, 4]],
-            ),
-            ParamRange::float("dropout", 0.0, 0.3, false),
-        ]);
-        space
-    }
+    const ABOUT: About =
+        About::deep("dense autoencoder (burn); score = mean squared reconstruction error");
+    const SEARCH: &'static [ParamRange] = &[
+        stacks(
+            "hidden",
+            &[&[64, 32, 8], &[32, 16], &[128, 64, 16], &[16, 4]],
+        ),
+        float("dropout", 0.0, 0.3),
+    ];
 }

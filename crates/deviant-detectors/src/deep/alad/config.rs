@@ -1,7 +1,7 @@
 use deviant_core::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange, training_space};
+use crate::catalogue::{About, Entry, ParamRange, log_int};
 use crate::deep::bigan::{check_gan, gan_loop};
 use crate::deep::tensor::Init;
 use crate::deep::train::LoopConfig;
@@ -76,13 +76,8 @@ impl AladConfig {
 }
 
 impl Entry for AladConfig {
-    const SUMMARY: &'static str = "ALAD (Zenati et al. 2018): BiGAN with cycle-consistency discriminators; score = L1 distance of D_xx features";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Deep;
-
-    fn search_space() -> Vec<ParamRange> {
-        let mut space = training_space();
-        space.extend([ParamRange::int("latent", 4, 64, true)]);
-        space
-    }
+    const ABOUT: About = About::deep(
+        "ALAD (Zenati et al. 2018): BiGAN with cycle-consistency discriminators; score = L1 distance of D_xx features",
+    );
+    const SEARCH: &'static [ParamRange] = &[log_int("latent", 4, 64)];
 }

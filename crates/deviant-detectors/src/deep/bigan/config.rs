@@ -1,7 +1,7 @@
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange, training_space};
+use crate::catalogue::{About, Entry, ParamRange, float, log_int};
 use crate::deep::tensor::Init;
 use crate::deep::train::LoopConfig;
 
@@ -109,16 +109,8 @@ impl BiganConfig {
 }
 
 impl Entry for BiganConfig {
-    const SUMMARY: &'static str = "BiGAN (Donahue et al. 2017) scored as Zenati et al. 2018: reconstruction error mixed with discriminator feature matching";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Deep;
-
-    fn search_space() -> Vec<ParamRange> {
-        let mut space = training_space();
-        space.extend([
-            ParamRange::int("latent", 4, 64, true),
-            ParamRange::float("alpha", 0.5, 0.95, false),
-        ]);
-        space
-    }
+    const ABOUT: About = About::deep(
+        "BiGAN (Donahue et al. 2017) scored as Zenati et al. 2018: reconstruction error mixed with discriminator feature matching",
+    );
+    const SEARCH: &'static [ParamRange] = &[log_int("latent", 4, 64), float("alpha", 0.5, 0.95)];
 }

@@ -1,7 +1,7 @@
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{Cost, Entry, Layout, ParamRange, training_space};
+use crate::catalogue::{About, Entry, Layout, ParamRange, log_int};
 use crate::deep::train::LoopConfig;
 
 /// Convolutional autoencoder hyperparameters.
@@ -99,13 +99,6 @@ impl ConvAeConfig {
 }
 
 impl Entry for ConvAeConfig {
-    const SUMMARY: &'static str = "convolutional autoencoder for images (rows = channels x height x width pixels); score = mean squared pixel error";
-    const LAYOUTS: &'static [Layout] = &[Layout::Images];
-    const COST: Cost = Cost::Deep;
-
-    fn search_space() -> Vec<ParamRange> {
-        let mut space = training_space();
-        space.extend([ParamRange::int("latent", 8, 64, true)]);
-        space
-    }
+    const ABOUT: About = About::deep("convolutional autoencoder for images (rows = channels x height x width pixels); score = mean squared pixel error").only(&[Layout::Images]);
+    const SEARCH: &'static [ParamRange] = &[log_int("latent", 8, 64)];
 }

@@ -1,7 +1,7 @@
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange, training_space};
+use crate::catalogue::{About, Entry, ParamRange, int, log_float};
 use crate::deep::tensor::{Activation, Init};
 use crate::deep::train::LoopConfig;
 
@@ -143,28 +143,16 @@ impl DagmmConfig {
 }
 
 impl Entry for DagmmConfig {
-    const SUMMARY: &'static str =
-        "deep autoencoding Gaussian mixture (Zong et al. 2018); score = sample energy";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Deep;
-
-    fn search_space() -> Vec<ParamRange> {
-        let mut space = training_space();
-        space.extend([
-            ParamRange::int("components", 2, 8, false),
-            ParamRange::float("lambda_energy", 0.01, 1.0, true),
-        ]);
-        space
-    }
+    const ABOUT: About =
+        About::deep("deep autoencoding Gaussian mixture (Zong et al. 2018); score = sample energy");
+    const SEARCH: &'static [ParamRange] = &[
+        int("components", 2, 8),
+        log_float("lambda_energy", 0.01, 1.0),
+    ];
 }
 
 impl Entry for super::VaegmmConfig {
-    const SUMMARY: &'static str =
-        "DAGMM with a variational compression network; score = sample energy";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Deep;
-
-    fn search_space() -> Vec<ParamRange> {
-        DagmmConfig::search_space()
-    }
+    const ABOUT: About =
+        About::deep("DAGMM with a variational compression network; score = sample energy");
+    const SEARCH: &'static [ParamRange] = DagmmConfig::SEARCH;
 }

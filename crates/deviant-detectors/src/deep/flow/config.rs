@@ -1,7 +1,7 @@
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange, stacks, training_space};
+use crate::catalogue::{About, Entry, ParamRange, int, stacks};
 use crate::deep::tensor::Activation;
 use crate::deep::train::LoopConfig;
 
@@ -118,42 +118,24 @@ flow_kind!(
 );
 
 impl Entry for RealNvpConfig {
-    const SUMMARY: &'static str = "RealNVP normalizing flow (affine couplings); score = -log p(x)";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Deep;
-
-    fn search_space() -> Vec<ParamRange> {
-        flow_space()
-    }
+    const ABOUT: About =
+        About::deep("RealNVP normalizing flow (affine couplings); score = -log p(x)");
+    const SEARCH: &'static [ParamRange] = FLOW_SEARCH;
 }
 
 impl Entry for MafConfig {
-    const SUMMARY: &'static str = "masked autoregressive flow (MAF); score = -log p(x)";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Deep;
-
-    fn search_space() -> Vec<ParamRange> {
-        flow_space()
-    }
+    const ABOUT: About = About::deep("masked autoregressive flow (MAF); score = -log p(x)");
+    const SEARCH: &'static [ParamRange] = FLOW_SEARCH;
 }
 
 impl Entry for NsfConfig {
-    const SUMMARY: &'static str =
-        "neural spline flow (rational-quadratic couplings); score = -log p(x)";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Deep;
-
-    fn search_space() -> Vec<ParamRange> {
-        flow_space()
-    }
+    const ABOUT: About =
+        About::deep("neural spline flow (rational-quadratic couplings); score = -log p(x)");
+    const SEARCH: &'static [ParamRange] = FLOW_SEARCH;
 }
 
 /// The ranges the three flow kinds share.
-fn flow_space() -> Vec<ParamRange> {
-    let mut space = training_space();
-    space.extend([
-        ParamRange::int("layers", 2, 8, false),
-        stacks("hidden", &[&[32], &[64, 64], &[128]]),
-    ]);
-    space
-}
+const FLOW_SEARCH: &[ParamRange] = &[
+    int("layers", 2, 8),
+    stacks("hidden", &[&[32], &[64, 64], &[128]]),
+];

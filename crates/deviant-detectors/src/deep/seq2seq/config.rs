@@ -1,7 +1,7 @@
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{Cost, Entry, Layout, ParamRange, training_space};
+use crate::catalogue::{About, Entry, Layout, ParamRange, log_int};
 use crate::deep::train::LoopConfig;
 
 /// LSTM seq2seq hyperparameters.
@@ -63,13 +63,6 @@ impl Seq2seqConfig {
 }
 
 impl Entry for Seq2seqConfig {
-    const SUMMARY: &'static str = "LSTM encoder-decoder over windows of a series (rows = windows); score = mean squared reconstruction error";
-    const LAYOUTS: &'static [Layout] = &[Layout::Windows];
-    const COST: Cost = Cost::Deep;
-
-    fn search_space() -> Vec<ParamRange> {
-        let mut space = training_space();
-        space.extend([ParamRange::int("hidden", 8, 128, true)]);
-        space
-    }
+    const ABOUT: About = About::deep("LSTM encoder-decoder over windows of a series (rows = windows); score = mean squared reconstruction error").only(&[Layout::Windows]);
+    const SEARCH: &'static [ParamRange] = &[log_int("hidden", 8, 128)];
 }

@@ -1,9 +1,7 @@
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{
-    ANY_LAYOUT, Cost, Entry, Layout, ParamRange, names, stacks, training_space,
-};
+use crate::catalogue::{About, Entry, ParamRange, log_float, names, stacks};
 use crate::deep::tensor::Activation;
 use crate::deep::train::LoopConfig;
 
@@ -93,18 +91,11 @@ impl DeepSvddConfig {
 }
 
 impl Entry for DeepSvddConfig {
-    const SUMMARY: &'static str =
-        "Deep SVDD (Ruff et al. 2018); score = squared distance to the centre";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Deep;
-
-    fn search_space() -> Vec<ParamRange> {
-        let mut space = training_space();
-        space.extend([
-            stacks("hidden", &[&[32, 16], &[64, 32], &[128, 64, 32]]),
-            names("objective", &["one_class", "soft_boundary"]),
-            ParamRange::float("weight_decay", 1e-6, 1e-3, true),
-        ]);
-        space
-    }
+    const ABOUT: About =
+        About::deep("Deep SVDD (Ruff et al. 2018); score = squared distance to the centre");
+    const SEARCH: &'static [ParamRange] = &[
+        stacks("hidden", &[&[32, 16], &[64, 32], &[128, 64, 32]]),
+        names("objective", &["one_class", "soft_boundary"]),
+        log_float("weight_decay", 1e-6, 1e-3),
+    ];
 }

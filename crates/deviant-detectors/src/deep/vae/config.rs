@@ -1,7 +1,7 @@
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{ANY_LAYOUT, Cost, Entry, Layout, ParamRange, names, training_space};
+use crate::catalogue::{About, Entry, ParamRange, log_float, log_int, names};
 use crate::deep::tensor::Activation;
 use crate::deep::train::LoopConfig;
 
@@ -95,17 +95,12 @@ impl VaeConfig {
 }
 
 impl Entry for VaeConfig {
-    const SUMMARY: &'static str = "variational autoencoder; score = reconstruction error, negative ELBO or reconstruction probability";
-    const LAYOUTS: &'static [Layout] = ANY_LAYOUT;
-    const COST: Cost = Cost::Deep;
-
-    fn search_space() -> Vec<ParamRange> {
-        let mut space = training_space();
-        space.extend([
-            ParamRange::int("latent", 2, 16, true),
-            ParamRange::float("beta", 0.1, 4.0, true),
-            names("score", &["reconstruction", "elbo", "probability"]),
-        ]);
-        space
-    }
+    const ABOUT: About = About::deep(
+        "variational autoencoder; score = reconstruction error, negative ELBO or reconstruction probability",
+    );
+    const SEARCH: &'static [ParamRange] = &[
+        log_int("latent", 2, 16),
+        log_float("beta", 0.1, 4.0),
+        names("score", &["reconstruction", "elbo", "probability"]),
+    ];
 }
