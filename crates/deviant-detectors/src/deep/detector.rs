@@ -18,9 +18,8 @@ use crate::deep::tensor::{explain_in_chunks, load_weights, save_weights, score_i
 use crate::deep::train::{LoopConfig, TrainStep, fit_step};
 use crate::{read_json, write_json};
 
-/// What one deep kind adds to the shared glue. Implemented beside the kind's network; the
-/// [`deep_detector!`](crate::deep_detector) line then makes its config a [`DetectorConfig`].
-pub trait DeepKind: DetectorConfig<Fitted = DeepDetector<Self>> + Debug {
+/// The parts of a deep kind its [`deep_detector!`](crate::deep_detector) line declares.
+pub trait DeepParts {
     /// The fitted network, on the plain (inference) device; its weights are what is saved.
     type Net: Module + Debug + Send + Sync;
     /// What training leaves besides the weights (a mixture, a centre), saved as JSON beside
@@ -28,13 +27,20 @@ pub trait DeepKind: DetectorConfig<Fitted = DeepDetector<Self>> + Debug {
     type State: Serialize + DeserializeOwned + Debug + Send + Sync;
     /// The training state one optimisation step moves forward.
     type Step: TrainStep + Send;
+
+    fn training(&self) -> &LoopConfig;
+
+    /// The network and state to keep once the loop has ended; `x` is the training rows.
+    fn finish(&self, step: Self::Step, x: ArrayView2<f32>) -> Result<(Self::Net, Self::State)>;
+}
+
+/// What one deep kind adds to the shared glue, implemented beside its network.
+pub trait DeepKind: DeepParts + DetectorConfig<Fitted = DeepDetector<Self>> + Debug {
     /// The stem of the JSON file saved beside the weights; kinds that share one layout
     /// (DAGMM and VAEGMM) share it.
     const STATE_FILE: &'static str = Self::KIND;
     /// Whether [`DeepKind::explain_rows`] gives per-feature contributions.
     const EXPLAINS: bool = false;
-
-    fn training(&self) -> &LoopConfig;
 
     /// A fresh training step for the training rows `x`.
     fn start(
@@ -43,9 +49,6 @@ pub trait DeepKind: DetectorConfig<Fitted = DeepDetector<Self>> + Debug {
         rng: &mut ChaCha8Rng,
         device: &Device,
     ) -> Result<Self::Step>;
-
-    /// The network and state to keep once the loop has ended; `x` is the training rows.
-    fn finish(&self, step: Self::Step, x: ArrayView2<f32>) -> Result<(Self::Net, Self::State)>;
 
     /// A network of the saved shape, for the saved weights to be loaded into.
     fn blank(&self, n_features: usize, state: &Self::State) -> Result<Self::Net>;
@@ -152,11 +155,41 @@ impl<K: DeepKind> Detector for DeepDetector<K> {
     }
 }
 
-/// Makes a [`DeepKind`] config a [`DetectorConfig`] of kind `$kind`; the config's own
-/// `check` validates it.
+/// Makes a [`DeepKind`] config a [`DetectorConfig`] of kind `$kind` whose fitted network is
+/// `$net`, trained by `$step`; the config's own `check` validates it and its `training` field
+/// sets the loop. Without `state`, the kind keeps only `step.net`; with it, `finish` (a
+/// function of the config, the step and the training rows) says what to keep.
 #[macro_export]
 macro_rules! deep_detector {
-    ($config:ty, $kind:literal) => {
+    ($config:ty, $kind:literal, $net:ty, $step:ty) => {
+        $crate::deep_detector!(@parts $config, $net, $step, $crate::deep::detector::NoState,
+            |_config: &$config, step: $step, _x| Ok((step.net.valid(), Default::default())));
+        $crate::deep_detector!(@config $config, $kind);
+    };
+    ($config:ty, $kind:literal, $net:ty, $step:ty, state: $state:ty, finish: $finish:expr) => {
+        $crate::deep_detector!(@parts $config, $net, $step, $state, $finish);
+        $crate::deep_detector!(@config $config, $kind);
+    };
+    (@parts $config:ty, $net:ty, $step:ty, $state:ty, $finish:expr) => {
+        impl $crate::deep::detector::DeepParts for $config {
+            type Net = $net;
+            type State = $state;
+            type Step = $step;
+
+            fn training(&self) -> &$crate::deep::train::LoopConfig {
+                &self.training
+            }
+
+            fn finish(
+                &self,
+                step: $step,
+                x: ndarray::ArrayView2<f32>,
+            ) -> deviant_core::Result<($net, $state)> {
+                ($finish)(self, step, x)
+            }
+        }
+    };
+    (@config $config:ty, $kind:literal) => {
         impl deviant_core::DetectorConfig for $config {
             const KIND: &'static str = $kind;
             type Fitted = $crate::deep::detector::DeepDetector<Self>;

@@ -11,7 +11,7 @@ use crate::deep::adversarial::{said_fake, said_real};
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{cpu, gaussian, scalar};
-use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep};
 use crate::deep_detector;
 
 /// The autoencoder half, the only part kept after training.
@@ -120,17 +120,10 @@ fn losses(reconstruction: Tensor<1>, adversarial: Tensor<1>, discriminator: f64)
 /// A fitted adversarial autoencoder.
 pub type AdversarialAutoencoder = DeepDetector<AaeConfig>;
 
-deep_detector!(AaeConfig, "aae");
+deep_detector!(AaeConfig, "aae", AaeNet, AaeStep);
 
 impl DeepKind for AaeConfig {
-    type Net = AaeNet;
-    type State = NoState;
-    type Step = AaeStep;
     const EXPLAINS: bool = true;
-
-    fn training(&self) -> &LoopConfig {
-        &self.training
-    }
 
     fn start(&self, x: ArrayView2<f32>, rng: &mut ChaCha8Rng, device: &Device) -> Result<AaeStep> {
         Ok(AaeStep {
@@ -140,10 +133,6 @@ impl DeepKind for AaeConfig {
             discriminator_optimizer: AdamConfig::new().init(),
             config: self.clone(),
         })
-    }
-
-    fn finish(&self, step: AaeStep, _x: ArrayView2<f32>) -> Result<(AaeNet, NoState)> {
-        Ok((step.net.valid(), NoState {}))
     }
 
     fn blank(&self, n_features: usize, _state: &NoState) -> Result<AaeNet> {
@@ -170,6 +159,7 @@ impl DeepKind for AaeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deep::train::LoopConfig;
     use deviant_core::{Dataset, Detector, DetectorConfig, FitContext};
     use ndarray::Array2;
 

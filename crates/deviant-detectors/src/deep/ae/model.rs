@@ -10,7 +10,7 @@ use super::AeConfig;
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{cpu, scalar};
-use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep};
 use crate::deep_detector;
 
 pub struct AeStep {
@@ -47,17 +47,10 @@ impl TrainStep for AeStep {
 /// A fitted autoencoder.
 pub type Autoencoder = DeepDetector<AeConfig>;
 
-deep_detector!(AeConfig, "ae");
+deep_detector!(AeConfig, "ae", Mlp, AeStep);
 
 impl DeepKind for AeConfig {
-    type Net = Mlp;
-    type State = NoState;
-    type Step = AeStep;
     const EXPLAINS: bool = true;
-
-    fn training(&self) -> &LoopConfig {
-        &self.training
-    }
 
     fn start(&self, x: ArrayView2<f32>, rng: &mut ChaCha8Rng, device: &Device) -> Result<AeStep> {
         Ok(AeStep {
@@ -65,10 +58,6 @@ impl DeepKind for AeConfig {
             optimizer: AdamConfig::new().with_epsilon(1e-8).init(),
             config: self.clone(),
         })
-    }
-
-    fn finish(&self, step: AeStep, _x: ArrayView2<f32>) -> Result<(Mlp, NoState)> {
-        Ok((step.net.valid(), NoState {}))
     }
 
     fn blank(&self, n_features: usize, _state: &NoState) -> Result<Mlp> {

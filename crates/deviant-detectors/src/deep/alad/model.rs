@@ -13,7 +13,7 @@ use crate::deep::adversarial::{
 use crate::deep::bigan::{losses, reconstruction_error};
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::tensor::{cpu, gaussian, scalar};
-use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep};
 use crate::deep_detector;
 
 fn codec(config: &AladConfig, n_features: usize, rng: &mut ChaCha8Rng, device: &Device) -> Codec {
@@ -219,17 +219,10 @@ impl TrainStep for AladStep {
 /// A fitted ALAD detector.
 pub type Alad = DeepDetector<AladConfig>;
 
-deep_detector!(AladConfig, "alad");
+deep_detector!(AladConfig, "alad", AladNet, AladStep, state: NoState, finish: trained);
 
 impl DeepKind for AladConfig {
-    type Net = AladNet;
-    type State = NoState;
-    type Step = AladStep;
     const EXPLAINS: bool = true;
-
-    fn training(&self) -> &LoopConfig {
-        &self.training
-    }
 
     fn start(&self, x: ArrayView2<f32>, rng: &mut ChaCha8Rng, device: &Device) -> Result<AladStep> {
         let codec = codec(self, x.ncols(), rng, device);
@@ -243,16 +236,6 @@ impl DeepKind for AladConfig {
             learning_rate: self.learning_rate,
             latent: self.latent,
         })
-    }
-
-    /// The saved D_xx carries its normalised weights, so scoring needs no spectral state.
-    fn finish(&self, step: AladStep, _x: ArrayView2<f32>) -> Result<(AladNet, NoState)> {
-        let critics = normalised(&step.spectral, step.critics.valid());
-        let net = AladNet {
-            codec: step.codec.valid(),
-            xx: critics.xx,
-        };
-        Ok((net, NoState {}))
     }
 
     fn blank(&self, n_features: usize, _state: &NoState) -> Result<AladNet> {
@@ -279,4 +262,18 @@ impl DeepKind for AladConfig {
     fn explain_rows(alad: &Alad, x: Tensor<2>) -> Result<Tensor<2>> {
         Ok(alad.net.residuals(x).0)
     }
+}
+
+/// The saved D_xx carries its normalised weights, so scoring needs no spectral state.
+fn trained(
+    _config: &AladConfig,
+    step: AladStep,
+    _x: ArrayView2<f32>,
+) -> Result<(AladNet, NoState)> {
+    let critics = normalised(&step.spectral, step.critics.valid());
+    let net = AladNet {
+        codec: step.codec.valid(),
+        xx: critics.xx,
+    };
+    Ok((net, NoState {}))
 }

@@ -12,7 +12,7 @@ use crate::deep::adversarial::{
 };
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::tensor::{cpu, gaussian, scalar};
-use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep};
 use crate::deep_detector;
 
 /// Everything the score needs: the encoder, the generator and the discriminator's features.
@@ -158,17 +158,10 @@ pub(crate) fn losses(reconstruction: f64, discriminator: f64, codec: f64) -> Los
 /// A fitted BiGAN.
 pub type Bigan = DeepDetector<BiganConfig>;
 
-deep_detector!(BiganConfig, "bigan");
+deep_detector!(BiganConfig, "bigan", BiganNet, BiganStep, state: NoState, finish: trained);
 
 impl DeepKind for BiganConfig {
-    type Net = BiganNet;
-    type State = NoState;
-    type Step = BiganStep;
     const EXPLAINS: bool = true;
-
-    fn training(&self) -> &LoopConfig {
-        &self.training
-    }
 
     fn start(
         &self,
@@ -187,13 +180,6 @@ impl DeepKind for BiganConfig {
             learning_rate: self.learning_rate,
             latent: self.latent,
         })
-    }
-
-    /// The saved discriminator carries its normalised weights, so scoring needs no spectral
-    /// state.
-    fn finish(&self, step: BiganStep, _x: ArrayView2<f32>) -> Result<(BiganNet, NoState)> {
-        let net = step.normalised(step.net.discriminator.clone()).valid();
-        Ok((net, NoState {}))
     }
 
     fn blank(&self, n_features: usize, _state: &NoState) -> Result<BiganNet> {
@@ -216,4 +202,15 @@ impl DeepKind for BiganConfig {
     fn explain_rows(bigan: &Bigan, x: Tensor<2>) -> Result<Tensor<2>> {
         Ok(bigan.net.residuals(x).0)
     }
+}
+
+/// The saved discriminator carries its normalised weights, so scoring needs no spectral
+/// state.
+fn trained(
+    _config: &BiganConfig,
+    step: BiganStep,
+    _x: ArrayView2<f32>,
+) -> Result<(BiganNet, NoState)> {
+    let net = step.normalised(step.net.discriminator.clone()).valid();
+    Ok((net, NoState {}))
 }

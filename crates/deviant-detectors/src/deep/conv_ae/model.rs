@@ -14,7 +14,7 @@ use super::ConvAeConfig;
 use super::config::ImageShape;
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::tensor::{cpu, linear, reinitialise, scalar};
-use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep};
 use crate::deep_detector;
 
 #[derive(Module, Debug)]
@@ -117,17 +117,10 @@ impl TrainStep for ConvAeStep {
 /// A fitted convolutional autoencoder.
 pub type ConvAutoencoder = DeepDetector<ConvAeConfig>;
 
-deep_detector!(ConvAeConfig, "conv_ae");
+deep_detector!(ConvAeConfig, "conv_ae", ConvAeNet, ConvAeStep);
 
 impl DeepKind for ConvAeConfig {
-    type Net = ConvAeNet;
-    type State = NoState;
-    type Step = ConvAeStep;
     const EXPLAINS: bool = true;
-
-    fn training(&self) -> &LoopConfig {
-        &self.training
-    }
 
     fn start(
         &self,
@@ -140,10 +133,6 @@ impl DeepKind for ConvAeConfig {
             optimizer: AdamConfig::new().init(),
             learning_rate: self.learning_rate,
         })
-    }
-
-    fn finish(&self, step: ConvAeStep, _x: ArrayView2<f32>) -> Result<(ConvAeNet, NoState)> {
-        Ok((step.net.valid(), NoState {}))
     }
 
     fn blank(&self, n_features: usize, _state: &NoState) -> Result<ConvAeNet> {
@@ -170,6 +159,7 @@ impl DeepKind for ConvAeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deep::train::LoopConfig;
     use deviant_core::{Dataset, Detector, DetectorConfig, FitContext};
     use ndarray::Array2;
 

@@ -13,7 +13,7 @@ use super::{Compression, DagmmConfig};
 use crate::deep::detector::{DeepDetector, DeepKind};
 use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{cpu, in_chunks, scalar, to_array2};
-use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep};
 use crate::deep::vae::gaussian_code;
 use crate::deep_detector;
 
@@ -214,17 +214,9 @@ impl DagmmConfig {
     }
 }
 
-deep_detector!(DagmmConfig, "dagmm");
+deep_detector!(DagmmConfig, "dagmm", DagmmNet, DagmmStep, state: DagmmState, finish: DagmmConfig::finish);
 
 impl DeepKind for DagmmConfig {
-    type Net = DagmmNet;
-    type State = DagmmState;
-    type Step = DagmmStep;
-
-    fn training(&self) -> &LoopConfig {
-        &self.training
-    }
-
     fn start(
         &self,
         x: ArrayView2<f32>,
@@ -232,10 +224,6 @@ impl DeepKind for DagmmConfig {
         device: &Device,
     ) -> Result<DagmmStep> {
         Ok(DagmmConfig::start(self, x, rng, device))
-    }
-
-    fn finish(&self, step: DagmmStep, x: ArrayView2<f32>) -> Result<(DagmmNet, DagmmState)> {
-        DagmmConfig::finish(self, step, x)
     }
 
     fn blank(&self, n_features: usize, _state: &DagmmState) -> Result<DagmmNet> {
@@ -261,24 +249,20 @@ impl Default for VaegmmConfig {
     }
 }
 
-impl VaegmmConfig {
-    fn check(&self) -> Result<()> {
-        self.0.check()
+/// A VAEGMM is configured like a DAGMM: its fields are DAGMM's.
+impl std::ops::Deref for VaegmmConfig {
+    type Target = DagmmConfig;
+
+    fn deref(&self) -> &DagmmConfig {
+        &self.0
     }
 }
 
-deep_detector!(VaegmmConfig, "vaegmm");
+deep_detector!(VaegmmConfig, "vaegmm", DagmmNet, DagmmStep, state: DagmmState, finish: |c: &VaegmmConfig, step, x| c.0.finish(step, x));
 
 impl DeepKind for VaegmmConfig {
-    type Net = DagmmNet;
-    type State = DagmmState;
-    type Step = DagmmStep;
     /// Saved like DAGMM's, which it is but for the compression network.
     const STATE_FILE: &'static str = DagmmConfig::KIND;
-
-    fn training(&self) -> &LoopConfig {
-        &self.0.training
-    }
 
     fn start(
         &self,
@@ -287,10 +271,6 @@ impl DeepKind for VaegmmConfig {
         device: &Device,
     ) -> Result<DagmmStep> {
         Ok(self.0.start(x, rng, device))
-    }
-
-    fn finish(&self, step: DagmmStep, x: ArrayView2<f32>) -> Result<(DagmmNet, DagmmState)> {
-        self.0.finish(step, x)
     }
 
     fn blank(&self, n_features: usize, _state: &DagmmState) -> Result<DagmmNet> {
@@ -309,6 +289,7 @@ impl DeepKind for VaegmmConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deep::train::LoopConfig;
     use deviant_core::{Dataset, Detector, DetectorConfig, FitContext};
     use ndarray::Array2;
 

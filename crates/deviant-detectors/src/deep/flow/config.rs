@@ -94,8 +94,14 @@ macro_rules! flow_kind {
         impl $name {
             pub const TRANSFORM: Transform = $transform;
 
-            pub(crate) fn check(&self) -> Result<()> {
-                self.0.check()
+        }
+
+        /// The kind is configured by its [`FlowConfig`]'s fields.
+        impl std::ops::Deref for $name {
+            type Target = FlowConfig;
+
+            fn deref(&self) -> &FlowConfig {
+                &self.0
             }
         }
     };

@@ -12,7 +12,7 @@ use super::{FlowConfig, MafConfig, NsfConfig, RealNvpConfig, Transform};
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{cpu, scalar};
-use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep};
 use crate::deep_detector;
 
 /// One conditioner network per flow layer.
@@ -239,17 +239,9 @@ impl FlowConfig {
 /// Registers a flow kind: its config wrapper fits, loads and scores with its transform.
 macro_rules! flow_detector {
     ($config:ty, $kind:literal) => {
-        deep_detector!($config, $kind);
+        deep_detector!($config, $kind, FlowNet, FlowStep);
 
         impl DeepKind for $config {
-            type Net = FlowNet;
-            type State = NoState;
-            type Step = FlowStep;
-
-            fn training(&self) -> &LoopConfig {
-                &self.0.training
-            }
-
             fn start(
                 &self,
                 x: ArrayView2<f32>,
@@ -257,10 +249,6 @@ macro_rules! flow_detector {
                 device: &Device,
             ) -> Result<FlowStep> {
                 Ok(self.0.start(Self::TRANSFORM, x, rng, device))
-            }
-
-            fn finish(&self, step: FlowStep, _x: ArrayView2<f32>) -> Result<(FlowNet, NoState)> {
-                Ok((step.net.valid(), NoState {}))
             }
 
             fn blank(&self, n_features: usize, _state: &NoState) -> Result<FlowNet> {

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use super::Seq2seqConfig;
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::tensor::{cpu, linear, reinitialise, scalar};
-use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep};
 use crate::deep_detector;
 
 #[derive(Module, Debug)]
@@ -80,17 +80,10 @@ impl TrainStep for Seq2seqStep {
 /// A fitted LSTM seq2seq.
 pub type Seq2seq = DeepDetector<Seq2seqConfig>;
 
-deep_detector!(Seq2seqConfig, "seq2seq");
+deep_detector!(Seq2seqConfig, "seq2seq", Seq2seqNet, Seq2seqStep);
 
 impl DeepKind for Seq2seqConfig {
-    type Net = Seq2seqNet;
-    type State = NoState;
-    type Step = Seq2seqStep;
     const EXPLAINS: bool = true;
-
-    fn training(&self) -> &LoopConfig {
-        &self.training
-    }
 
     fn start(
         &self,
@@ -104,10 +97,6 @@ impl DeepKind for Seq2seqConfig {
             optimizer: AdamConfig::new().init(),
             learning_rate: self.learning_rate,
         })
-    }
-
-    fn finish(&self, step: Seq2seqStep, _x: ArrayView2<f32>) -> Result<(Seq2seqNet, NoState)> {
-        Ok((step.net.valid(), NoState {}))
     }
 
     fn blank(&self, n_features: usize, _state: &NoState) -> Result<Seq2seqNet> {
@@ -133,6 +122,7 @@ impl DeepKind for Seq2seqConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deep::train::LoopConfig;
     use deviant_core::{Dataset, Detector, DetectorConfig, FitContext};
     use ndarray::Array2;
 

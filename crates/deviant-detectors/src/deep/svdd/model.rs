@@ -14,7 +14,7 @@ use super::{DeepSvddConfig, SvddObjective};
 use crate::deep::detector::{DeepDetector, DeepKind};
 use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{cpu, in_chunks, scalar, to_array2, to_vec};
-use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep};
 use crate::deep_detector;
 
 /// What a fitted Deep SVDD needs besides its weights.
@@ -105,17 +105,9 @@ fn initial_centre(net: &Mlp, x: ArrayView2<f32>, config: &DeepSvddConfig) -> Res
         .to_vec())
 }
 
-deep_detector!(DeepSvddConfig, "deep_svdd");
+deep_detector!(DeepSvddConfig, "deep_svdd", Mlp, SvddStep, state: SvddState, finish: trained);
 
 impl DeepKind for DeepSvddConfig {
-    type Net = Mlp;
-    type State = SvddState;
-    type Step = SvddStep;
-
-    fn training(&self) -> &LoopConfig {
-        &self.training
-    }
-
     fn start(&self, x: ArrayView2<f32>, rng: &mut ChaCha8Rng, device: &Device) -> Result<SvddStep> {
         // Bias-free layers: with biases the network could map everything onto the centre.
         let net = Mlp::new(&self.widths(x.ncols()), false, rng, device);
@@ -133,10 +125,6 @@ impl DeepKind for DeepSvddConfig {
         })
     }
 
-    fn finish(&self, step: SvddStep, _x: ArrayView2<f32>) -> Result<(Mlp, SvddState)> {
-        Ok((step.net.valid(), step.state))
-    }
-
     fn blank(&self, n_features: usize, _state: &SvddState) -> Result<Mlp> {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         Ok(Mlp::new(&self.widths(n_features), false, &mut rng, &cpu()))
@@ -148,6 +136,14 @@ impl DeepKind for DeepSvddConfig {
         let out = svdd.net.forward(x, svdd.config.activation, None);
         Ok(svdd.state.distances(out) - svdd.state.radius_squared)
     }
+}
+
+fn trained(
+    _config: &DeepSvddConfig,
+    step: SvddStep,
+    _x: ArrayView2<f32>,
+) -> Result<(Mlp, SvddState)> {
+    Ok((step.net.valid(), step.state))
 }
 
 #[cfg(test)]

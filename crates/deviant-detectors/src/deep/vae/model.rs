@@ -10,7 +10,7 @@ use super::{VaeConfig, VaeScore};
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{cpu, gaussian, log_sum_exp, scalar};
-use crate::deep::train::{LoopConfig, Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep};
 use crate::deep_detector;
 
 #[derive(Module, Debug)]
@@ -115,17 +115,10 @@ impl TrainStep for VaeStep {
 /// A fitted variational autoencoder.
 pub type Vae = DeepDetector<VaeConfig>;
 
-deep_detector!(VaeConfig, "vae");
+deep_detector!(VaeConfig, "vae", VaeNet, VaeStep);
 
 impl DeepKind for VaeConfig {
-    type Net = VaeNet;
-    type State = NoState;
-    type Step = VaeStep;
     const EXPLAINS: bool = true;
-
-    fn training(&self) -> &LoopConfig {
-        &self.training
-    }
 
     fn start(&self, x: ArrayView2<f32>, rng: &mut ChaCha8Rng, device: &Device) -> Result<VaeStep> {
         Ok(VaeStep {
@@ -133,10 +126,6 @@ impl DeepKind for VaeConfig {
             optimizer: AdamConfig::new().init(),
             config: self.clone(),
         })
-    }
-
-    fn finish(&self, step: VaeStep, _x: ArrayView2<f32>) -> Result<(VaeNet, NoState)> {
-        Ok((step.net.valid(), NoState {}))
     }
 
     fn blank(&self, n_features: usize, _state: &NoState) -> Result<VaeNet> {
