@@ -2,45 +2,21 @@
 //! unusual where it is improbable under it. Score = Σⱼ max(−log tail on the side of column
 //! j's skew, mean of −log left and −log right tails), as PyOD computes it; no parameters.
 
-use std::path::Path;
+use super::tails::{TailRule, tail_detector};
 
-use crate::catalogue::{About, Entry, ParamRange};
-use deviant_core::{Dataset, DetectorConfig, FitContext, Result};
-use serde::{Deserialize, Serialize};
-
-use super::tails::{TailDetector, TailRule};
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CopodConfig {}
-
-impl DetectorConfig for CopodConfig {
-    const KIND: &'static str = "copod";
-    type Fitted = TailDetector;
-
-    fn validate(&self) -> Result<()> {
-        Ok(())
-    }
-
-    fn fit(&self, train: &Dataset, _cx: &FitContext) -> Result<TailDetector> {
-        TailDetector::fit(train.view(), TailRule::Copod)
-    }
-
-    fn load(&self, dir: &Path) -> Result<TailDetector> {
-        TailDetector::load(dir)
-    }
-}
-
-impl Entry for CopodConfig {
-    const ABOUT: About =
-        About::linear("COPOD (Li et al. 2020); score = empirical-copula tail surprise");
-    const SEARCH: &'static [ParamRange] = &[];
-}
+tail_detector!(
+    CopodConfig,
+    "copod",
+    TailRule::Copod,
+    crate::catalogue::About::linear(
+        "COPOD (Li et al. 2020); score = empirical-copula tail surprise"
+    )
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use deviant_core::Detector;
+    use deviant_core::{Dataset, Detector, DetectorConfig, FitContext};
     use ndarray::Array2;
     use ndarray::array;
 

@@ -2,45 +2,21 @@
 //! tails of the training columns. Score = Σⱼ max(−log left tail, −log right tail, −log tail
 //! on the side of column j's skew), the per-feature maximum PyOD applies; no parameters.
 
-use std::path::Path;
+use super::tails::{TailRule, tail_detector};
 
-use crate::catalogue::{About, Entry, ParamRange};
-use deviant_core::{Dataset, DetectorConfig, FitContext, Result};
-use serde::{Deserialize, Serialize};
-
-use super::tails::{TailDetector, TailRule};
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EcodConfig {}
-
-impl DetectorConfig for EcodConfig {
-    const KIND: &'static str = "ecod";
-    type Fitted = TailDetector;
-
-    fn validate(&self) -> Result<()> {
-        Ok(())
-    }
-
-    fn fit(&self, train: &Dataset, _cx: &FitContext) -> Result<TailDetector> {
-        TailDetector::fit(train.view(), TailRule::Ecod)
-    }
-
-    fn load(&self, dir: &Path) -> Result<TailDetector> {
-        TailDetector::load(dir)
-    }
-}
-
-impl Entry for EcodConfig {
-    const ABOUT: About =
-        About::linear("ECOD (Li et al. 2022); score = summed empirical-CDF tail surprise");
-    const SEARCH: &'static [ParamRange] = &[];
-}
+tail_detector!(
+    EcodConfig,
+    "ecod",
+    TailRule::Ecod,
+    crate::catalogue::About::linear(
+        "ECOD (Li et al. 2022); score = summed empirical-CDF tail surprise"
+    )
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use deviant_core::Detector;
+    use deviant_core::{Dataset, Detector, DetectorConfig, FitContext};
     use ndarray::Array2;
     use ndarray::array;
 

@@ -194,3 +194,41 @@ mod tests {
         assert_eq!(skewness_sign(&[3.0, 3.0, 3.0]), 0);
     }
 }
+
+/// Declares a parameterless tail detector: its empty config, fitted by `rule`, and its
+/// catalogue entry.
+macro_rules! tail_detector {
+    ($(#[$doc:meta])* $config:ident, $kind:literal, $rule:expr, $about:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $config {}
+
+        impl deviant_core::DetectorConfig for $config {
+            const KIND: &'static str = $kind;
+            type Fitted = $crate::classic::tails::TailDetector;
+
+            fn validate(&self) -> deviant_core::Result<()> {
+                Ok(())
+            }
+
+            fn fit(
+                &self,
+                train: &deviant_core::Dataset,
+                _cx: &deviant_core::FitContext,
+            ) -> deviant_core::Result<Self::Fitted> {
+                $crate::classic::tails::TailDetector::fit(train.view(), $rule)
+            }
+
+            fn load(&self, dir: &std::path::Path) -> deviant_core::Result<Self::Fitted> {
+                $crate::classic::tails::TailDetector::load(dir)
+            }
+        }
+
+        impl $crate::catalogue::Entry for $config {
+            const ABOUT: $crate::catalogue::About = $about;
+            const SEARCH: &'static [$crate::catalogue::ParamRange] = &[];
+        }
+    };
+}
+pub(crate) use tail_detector;

@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::tensor::{cpu, gather_rows};
+use super::tensor::{cpu, gather_rows, scalar};
 
 /// Named scalar losses of one batch; the first is the total that is optimised.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +35,45 @@ pub trait TrainStep: Sized {
 
     /// Losses on a held-out batch, without gradients (`batch` on a plain device).
     fn evaluate(&self, batch: Tensor<2>) -> Losses;
+}
+
+/// A network that reconstructs its input, trained to minimise its mean squared error.
+pub trait Reconstructs: burn::module::Module {
+    /// The squared error of each entry of `x` (`[rows, features]`).
+    fn errors(&self, x: Tensor<2>) -> Tensor<2>;
+}
+
+/// The training step of a plain reconstruction network (the image and sequence
+/// autoencoders): one Adam step on the mean squared error.
+pub struct ReconstructionStep<N> {
+    pub net: N,
+    optimizer: burn::optim::ModuleOptimizer,
+    learning_rate: f64,
+}
+
+impl<N> ReconstructionStep<N> {
+    pub fn new(net: N, learning_rate: f64) -> Self {
+        Self {
+            net,
+            optimizer: burn::optim::AdamConfig::new().init(),
+            learning_rate,
+        }
+    }
+}
+
+impl<N: Reconstructs> TrainStep for ReconstructionStep<N> {
+    fn step(mut self, batch: Tensor<2>, _rng: &mut ChaCha8Rng) -> (Self, Losses) {
+        let loss = self.net.errors(batch).mean();
+        let value = scalar(loss.clone());
+        let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &self.net);
+        self.net = self.optimizer.step(self.learning_rate, self.net, grads);
+        (self, Losses(vec![("loss", value)]))
+    }
+
+    fn evaluate(&self, batch: Tensor<2>) -> Losses {
+        let loss = self.net.valid().errors(batch).mean();
+        Losses(vec![("loss", scalar(loss))])
+    }
 }
 
 /// Loop settings shared by every deep detector's config.

@@ -1,7 +1,6 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Linear, PaddingConfig2d};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::ops::PadMode;
@@ -13,8 +12,8 @@ use rand_chacha::ChaCha8Rng;
 use super::ConvAeConfig;
 use super::config::ImageShape;
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
-use crate::deep::tensor::{cpu, linear, reinitialise, scalar};
-use crate::deep::train::{Losses, TrainStep};
+use crate::deep::tensor::{cpu, linear, reinitialise};
+use crate::deep::train::{ReconstructionStep, Reconstructs};
 use crate::deep_detector;
 
 #[derive(Module, Debug)]
@@ -63,8 +62,9 @@ impl ConvAeNet {
             shape: [c, shape.height, shape.width, height, width],
         }
     }
+}
 
-    /// Squared pixel errors `[B, channels · height · width]` of rows `x`.
+impl Reconstructs for ConvAeNet {
     fn errors(&self, x: Tensor<2>) -> Tensor<2> {
         let [rows, n] = x.dims();
         let [c, h, w, padded_h, padded_w] = self.shape;
@@ -91,33 +91,15 @@ impl ConvAeNet {
     }
 }
 
-pub struct ConvAeStep {
-    net: ConvAeNet,
-    optimizer: ModuleOptimizer,
-    learning_rate: f64,
-}
-
-impl TrainStep for ConvAeStep {
-    fn step(mut self, batch: Tensor<2>, _rng: &mut ChaCha8Rng) -> (Self, Losses) {
-        let loss = self.net.errors(batch).mean();
-        let value = scalar(loss.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-        self.net = self.optimizer.step(self.learning_rate, self.net, grads);
-        (self, Losses(vec![("loss", value)]))
-    }
-
-    fn evaluate(&self, batch: Tensor<2>) -> Losses {
-        Losses(vec![(
-            "loss",
-            scalar(self.net.valid().errors(batch).mean()),
-        )])
-    }
-}
-
 /// A fitted convolutional autoencoder.
 pub type ConvAutoencoder = DeepDetector<ConvAeConfig>;
 
-deep_detector!(ConvAeConfig, "conv_ae", ConvAeNet, ConvAeStep);
+deep_detector!(
+    ConvAeConfig,
+    "conv_ae",
+    ConvAeNet,
+    ReconstructionStep<ConvAeNet>
+);
 
 impl DeepKind for ConvAeConfig {
     const EXPLAINS: bool = true;
@@ -127,12 +109,11 @@ impl DeepKind for ConvAeConfig {
         x: ArrayView2<f32>,
         rng: &mut ChaCha8Rng,
         device: &Device,
-    ) -> Result<ConvAeStep> {
-        Ok(ConvAeStep {
-            net: ConvAeNet::new(self, self.shape(x.ncols())?, rng, device),
-            optimizer: AdamConfig::new().init(),
-            learning_rate: self.learning_rate,
-        })
+    ) -> Result<ReconstructionStep<ConvAeNet>> {
+        Ok(ReconstructionStep::new(
+            ConvAeNet::new(self, self.shape(x.ncols())?, rng, device),
+            self.learning_rate,
+        ))
     }
 
     fn blank(&self, n_features: usize, _state: &NoState) -> Result<ConvAeNet> {

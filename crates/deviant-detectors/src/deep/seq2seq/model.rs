@@ -1,6 +1,5 @@
 use burn::module::Module;
 use burn::nn::{Linear, Lstm, LstmConfig};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use deviant_core::Result;
 use ndarray::ArrayView2;
@@ -9,8 +8,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::Seq2seqConfig;
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
-use crate::deep::tensor::{cpu, linear, reinitialise, scalar};
-use crate::deep::train::{Losses, TrainStep};
+use crate::deep::tensor::{cpu, linear, reinitialise};
+use crate::deep::train::{ReconstructionStep, Reconstructs};
 use crate::deep_detector;
 
 #[derive(Module, Debug)]
@@ -36,8 +35,9 @@ impl Seq2seqNet {
             channels: config.channels,
         }
     }
+}
 
-    /// Squared reconstruction errors `[B, steps · channels]` of rows `x`.
+impl Reconstructs for Seq2seqNet {
     fn errors(&self, x: Tensor<2>) -> Tensor<2> {
         let [rows, n] = x.dims();
         let steps = n / self.channels;
@@ -54,33 +54,15 @@ impl Seq2seqNet {
     }
 }
 
-pub struct Seq2seqStep {
-    net: Seq2seqNet,
-    optimizer: ModuleOptimizer,
-    learning_rate: f64,
-}
-
-impl TrainStep for Seq2seqStep {
-    fn step(mut self, batch: Tensor<2>, _rng: &mut ChaCha8Rng) -> (Self, Losses) {
-        let loss = self.net.errors(batch).mean();
-        let value = scalar(loss.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-        self.net = self.optimizer.step(self.learning_rate, self.net, grads);
-        (self, Losses(vec![("loss", value)]))
-    }
-
-    fn evaluate(&self, batch: Tensor<2>) -> Losses {
-        Losses(vec![(
-            "loss",
-            scalar(self.net.valid().errors(batch).mean()),
-        )])
-    }
-}
-
 /// A fitted LSTM seq2seq.
 pub type Seq2seq = DeepDetector<Seq2seqConfig>;
 
-deep_detector!(Seq2seqConfig, "seq2seq", Seq2seqNet, Seq2seqStep);
+deep_detector!(
+    Seq2seqConfig,
+    "seq2seq",
+    Seq2seqNet,
+    ReconstructionStep<Seq2seqNet>
+);
 
 impl DeepKind for Seq2seqConfig {
     const EXPLAINS: bool = true;
@@ -90,13 +72,12 @@ impl DeepKind for Seq2seqConfig {
         x: ArrayView2<f32>,
         rng: &mut ChaCha8Rng,
         device: &Device,
-    ) -> Result<Seq2seqStep> {
+    ) -> Result<ReconstructionStep<Seq2seqNet>> {
         self.steps(x.ncols())?;
-        Ok(Seq2seqStep {
-            net: Seq2seqNet::new(self, rng, device),
-            optimizer: AdamConfig::new().init(),
-            learning_rate: self.learning_rate,
-        })
+        Ok(ReconstructionStep::new(
+            Seq2seqNet::new(self, rng, device),
+            self.learning_rate,
+        ))
     }
 
     fn blank(&self, n_features: usize, _state: &NoState) -> Result<Seq2seqNet> {
