@@ -253,6 +253,23 @@ fn models_lists_every_kind_with_defaults() {
 }
 
 #[test]
+fn threads_size_the_runtime_and_zero_is_refused() {
+    let ws = Workspace::new();
+    let data = ws.write("train.csv", &table(60, 3, 1));
+    deviant()
+        .args(["--threads", "1", "fit", "-d", "iforest", "--out"])
+        .arg(ws.path("m"))
+        .arg(&data)
+        .assert()
+        .success();
+    deviant()
+        .args(["--threads", "0", "models"])
+        .assert()
+        .code(2)
+        .stderr(contains("threads").and(contains("at least 1")));
+}
+
+#[test]
 fn models_json_prints_the_catalogue() {
     let out = deviant().args(["models", "--json"]).output().unwrap();
     assert!(out.status.success());

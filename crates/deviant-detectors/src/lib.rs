@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod classic;
 pub mod deep;
 pub mod registry;
+pub mod runtime;
 
 pub use registry::AnyConfig;
 

@@ -18,6 +18,10 @@ pub struct Cli {
     /// Hide progress bars.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Threads for all fitting and scoring, shared by concurrent trials and server jobs
+    /// (default: every core).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -46,6 +50,9 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
+    if let Some(threads) = cli.threads {
+        deviant_detectors::runtime::configure(threads)?;
+    }
     match cli.command {
         Command::Fit(args) => fit::run(args, quiet),
         Command::Score(args) => score::run(args, quiet),

@@ -136,7 +136,7 @@ const TRIAL_STEPS: usize = 20;
 /// too noisy to go by). The loop's own thread sleeps while a step runs, so it never competes
 /// with the pools for a core. Both give the same numbers: a split never reorders a sum.
 struct StepRunner {
-    pools: [rayon::ThreadPool; 2],
+    pools: &'static [rayon::ThreadPool; 2],
     /// Seconds of the trial steps in each pool.
     trials: [Vec<f64>; 2],
     chosen: Option<usize>,
@@ -144,15 +144,10 @@ struct StepRunner {
 
 impl StepRunner {
     fn new() -> Result<Self> {
-        let pool = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .map_err(|e| Error::internal(format!("starting the training threads: {e}")))
-        };
-        let all = rayon::current_num_threads();
+        let runtime = crate::runtime::runtime()?;
+        let all = runtime.threads();
         Ok(Self {
-            pools: [pool(all)?, pool(1)?],
+            pools: &runtime.step_pools,
             trials: [Vec::new(), Vec::new()],
             // With one thread there is nothing to choose.
             chosen: (all == 1).then_some(0),
