@@ -50,6 +50,9 @@ pub struct ProtocolBenchArgs {
     /// Trials run at once (each fit also uses the threads it needs).
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
+    /// Save every trial's model here, as DIR/SET/KIND-seedN (`deviant score` loads them).
+    #[arg(long, value_name = "DIR")]
+    pub save_models: Option<PathBuf>,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -71,6 +74,8 @@ pub struct Printer {
     keep: Option<(u64, usize)>,
     /// Counts finished and skipped trials on the bar, when the study has a known size.
     counted: bool,
+    /// Where each trial's model is saved.
+    models: Option<PathBuf>,
     runs: Vec<ScoredRun>,
 }
 
@@ -82,8 +87,15 @@ impl Printer {
             quiet,
             keep,
             counted: false,
+            models: None,
             runs: Vec::new(),
         }
+    }
+
+    /// Saves each trial's model under `dir`.
+    pub fn saving_models(mut self, dir: Option<PathBuf>) -> Self {
+        self.models = dir;
+        self
     }
 
     /// Shows a bar over `trials` trials instead of per-trial lines.
@@ -104,11 +116,17 @@ impl Observer for Printer {
 
     fn finished(
         &mut self,
-        _protocol: &dyn Protocol,
+        protocol: &dyn Protocol,
         detector: &str,
         outcome: &TrialOutcome,
     ) -> deviant_core::Result<()> {
         let training = &outcome.model.manifest.training;
+        if let Some(dir) = &self.models {
+            // NAB's set names are paths; one folder per set keeps them apart.
+            let set = protocol.dataset().replace(['/', '\\'], "_");
+            let name = format!("{detector}-seed{}", training.seed);
+            outcome.model.save(&dir.join(set).join(name))?;
+        }
         for test in &outcome.tests {
             let Some(evaluation) = &test.evaluation else {
                 continue;
@@ -219,7 +237,8 @@ pub fn bench_protocols(
         .report
         .is_some()
         .then(|| (plan.seeds[0], args.report.explain_rows));
-    let mut printer = Printer::new(bars.clone(), quiet, keep);
+    let mut printer =
+        Printer::new(bars.clone(), quiet, keep).saving_models(args.save_models.clone());
     let context = FitContext::new(0).with_progress(bars);
     let outcome = plan.run(protocols, &mut printer, None, args.workers, context)?;
     report(&outcome, args)

@@ -595,6 +595,25 @@ fn bench_adbench_runs_every_detector_on_every_set_or_says_why_not() {
             "alpha / ae / seed 1: the fit ran past its budget of 1 s",
         ));
 
+    // Every trial's model is saved, and `deviant score` loads it.
+    deviant()
+        .args(["bench", "adbench", "--detectors", "iforest", "--seeds", "1"])
+        .args(["--datasets", "alpha", "--data"])
+        .arg(&sets)
+        .arg("--save-models")
+        .arg(ws.path("models"))
+        .assert()
+        .success();
+    deviant()
+        .arg("score")
+        .arg(ws.path("models/alpha/iforest-seed1"))
+        .arg(sets.join("npz/1_alpha.npz"))
+        .arg("--out")
+        .arg(ws.path("alpha-scores.csv"))
+        .assert()
+        .success()
+        .stderr(contains("scored 300 rows"));
+
     deviant()
         .args(["bench", "adbench", "--datasets", "gamma", "--data"])
         .arg(&sets)

@@ -53,6 +53,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> Result<()> {
         args.seeds
     );
     let run = ProtocolBenchArgs {
+        save_models: None,
         detectors: vec!["ae".into(), "pca".into(), "iforest".into()],
         seeds: args.seeds.clone(),
         sets: Vec::new(),

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use deviant_core::schema::LabelSpec;
 use deviant_core::{Dataset, Error, Progress, Result};
 use deviant_data::Scaling;
 use deviant_data::adbench::protocol_rows;
@@ -54,6 +55,11 @@ impl Protocol for Adbench {
             &self.data.select(&train),
             vec![(self.name.clone(), test)],
             Scaling::MinMax,
+            // The `.npz` files' `y`, 0 = normal, as the table readers name it.
+            Some(LabelSpec {
+                column: "y".into(),
+                normal_values: vec!["0".into()],
+            }),
         ))
     }
 }

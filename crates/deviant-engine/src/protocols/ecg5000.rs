@@ -55,6 +55,7 @@ impl Protocol for Ecg5000 {
             &part(&train, None),
             vec![("ecg5000".into(), part(&test, Some(labels)))],
             Scaling::None,
+            None,
         ))
     }
 }

@@ -143,6 +143,7 @@ impl Protocol for DigitImages {
                 Dataset::new(x.select(Axis(0), &test), Some(labels)),
             )],
             Scaling::None,
+            None,
         ))
     }
 }

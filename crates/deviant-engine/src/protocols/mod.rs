@@ -14,6 +14,7 @@ pub use images::{DigitImages, ImageSet};
 pub use kdd::{Kdd99, NslKdd};
 pub use nab::NabWindows;
 
+use deviant_core::schema::LabelSpec;
 use deviant_core::{Dataset, Schema, ThresholdRule};
 use deviant_data::{PreprocessOptions, Scaling, Table};
 
@@ -23,10 +24,19 @@ use crate::protocol::{ReportSet, Splits};
 const UNSUPERVISED_RULE: ThresholdRule = ThresholdRule::Contamination { fraction: 0.1 };
 
 /// Splits of matrices that never were a table: the detector fits `fit` unlabelled, the
-/// threshold comes from its training scores, and `report` is scored as `dataset`.
-fn matrix_splits(fit: &Dataset, report: Vec<(String, Dataset)>, scaling: Scaling) -> Splits {
+/// threshold comes from its training scores, and `report` is scored as `dataset`. `label`
+/// names the column files of this kind hold the label in, so the saved model reads them.
+fn matrix_splits(
+    fit: &Dataset,
+    report: Vec<(String, Dataset)>,
+    scaling: Scaling,
+    label: Option<LabelSpec>,
+) -> Splits {
     Splits {
-        schema: Schema::numeric(&fit.feature_names),
+        schema: Schema {
+            label,
+            ..Schema::numeric(&fit.feature_names)
+        },
         preprocess: PreprocessOptions {
             scaling,
             impute: false,

@@ -58,6 +58,7 @@ impl Protocol for NabWindows {
                 Dataset::new(self.all.clone(), None),
             )],
             Scaling::None,
+            None,
         ))
     }
 }

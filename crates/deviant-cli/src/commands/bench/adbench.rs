@@ -64,6 +64,9 @@ pub struct AdbenchArgs {
     /// leaderboard, and each set's ROC and PR curves of every detector on the first seed.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
+    /// Save every trial's model here, as DIR/SET/KIND-seedN (`deviant score` loads them).
+    #[arg(long, value_name = "DIR")]
+    pub save_models: Option<PathBuf>,
 }
 
 /// Mean over sets of one detector's per-set means.
@@ -123,7 +126,9 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
     let bars = Arc::new(Bars::new(quiet));
     let keep = args.report.is_some().then(|| (plan.seeds[0], 0));
     let trials = files.len() * plan.seeds.len() * plan.configs.len();
-    let mut printer = Printer::new(bars, quiet, keep).counting("adbench", trials);
+    let mut printer = Printer::new(bars, quiet, keep)
+        .counting("adbench", trials)
+        .saving_models(args.save_models.clone());
     let budget = Duration::from_secs(args.budget);
     let outcome = plan.run(protocols, &mut printer, Some(budget), 1, FitContext::new(0))?;
     let (records, skipped, runs) = (outcome.records, outcome.skipped, outcome.runs);
