@@ -159,9 +159,12 @@ impl DetectorConfig for OcsvmConfig {
             OcsvmKernel::Linear => params.linear_kernel(),
             OcsvmKernel::Poly => params.polynomial_kernel(self.coef0, f64::from(self.degree)),
         };
+        // The solver takes no callback: the budget is checked on both sides of it.
+        cx.check_cancelled()?;
         let svm = params
             .fit(&DatasetBase::from(records))
             .map_err(|e| Error::internal(format!("ocsvm fit: {e}")))?;
+        cx.check_cancelled()?;
         notes.push(format!("γ = {gamma:.4e}; {svm}"));
         Ok(Ocsvm {
             n_features: x.ncols(),
