@@ -167,34 +167,6 @@ fn skewness_sign(values: &[f32]) -> i8 {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ndarray::array;
-
-    #[test]
-    fn tails_count_the_row_as_one_more_sample() {
-        let tails = ColumnTails::fit(array![[1.0f32], [2.0], [3.0], [4.0]].view());
-        let t = tails.terms(array![[0.0f32], [2.0], [9.0]].view());
-        let p = |term: f32| (-term).exp();
-        // Below every value: 1 of 5 on the left, all 5 on the right.
-        assert!((p(t.left[[0, 0]]) - 0.2).abs() < 1e-6);
-        assert!(t.right[[0, 0]].abs() < 1e-6);
-        // 2.0: two values ≤ it (+1), three ≥ it (+1).
-        assert!((p(t.left[[1, 0]]) - 0.6).abs() < 1e-6);
-        assert!((p(t.right[[1, 0]]) - 0.8).abs() < 1e-6);
-        assert!((p(t.right[[2, 0]]) - 0.2).abs() < 1e-6);
-    }
-
-    #[test]
-    fn skewness_picks_the_long_tail() {
-        assert_eq!(skewness_sign(&[0.0, 0.0, 0.0, 0.1, 5.0]), 1);
-        assert_eq!(skewness_sign(&[-5.0, 0.0, 0.0, 0.0, 0.1]), -1);
-        assert_eq!(skewness_sign(&[-1.0, 0.0, 1.0]), 0);
-        assert_eq!(skewness_sign(&[3.0, 3.0, 3.0]), 0);
-    }
-}
-
 /// Declares a parameterless tail detector: its empty config, fitted by `rule`, and its
 /// catalogue entry.
 macro_rules! tail_detector {
@@ -232,3 +204,31 @@ macro_rules! tail_detector {
     };
 }
 pub(crate) use tail_detector;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn tails_count_the_row_as_one_more_sample() {
+        let tails = ColumnTails::fit(array![[1.0f32], [2.0], [3.0], [4.0]].view());
+        let t = tails.terms(array![[0.0f32], [2.0], [9.0]].view());
+        let p = |term: f32| (-term).exp();
+        // Below every value: 1 of 5 on the left, all 5 on the right.
+        assert!((p(t.left[[0, 0]]) - 0.2).abs() < 1e-6);
+        assert!(t.right[[0, 0]].abs() < 1e-6);
+        // 2.0: two values ≤ it (+1), three ≥ it (+1).
+        assert!((p(t.left[[1, 0]]) - 0.6).abs() < 1e-6);
+        assert!((p(t.right[[1, 0]]) - 0.8).abs() < 1e-6);
+        assert!((p(t.right[[2, 0]]) - 0.2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn skewness_picks_the_long_tail() {
+        assert_eq!(skewness_sign(&[0.0, 0.0, 0.0, 0.1, 5.0]), 1);
+        assert_eq!(skewness_sign(&[-5.0, 0.0, 0.0, 0.0, 0.1]), -1);
+        assert_eq!(skewness_sign(&[-1.0, 0.0, 1.0]), 0);
+        assert_eq!(skewness_sign(&[3.0, 3.0, 3.0]), 0);
+    }
+}
