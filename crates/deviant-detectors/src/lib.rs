@@ -3,6 +3,7 @@
 //! saved model lives in `deviant-engine`).
 
 pub mod catalogue;
+pub(crate) mod check;
 pub mod classic;
 pub mod deep;
 pub mod registry;

@@ -10,6 +10,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, log_float, log_int, names};
+use crate::check::at_least_one;
 use crate::{read_json, write_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,9 +66,7 @@ impl DetectorConfig for HbosConfig {
     type Fitted = Hbos;
 
     fn validate(&self) -> Result<()> {
-        if self.bins == 0 {
-            return Err(Error::config("bins", "must be at least 1"));
-        }
+        at_least_one("bins", self.bins)?;
         if !(self.alpha > 0.0 && self.alpha.is_finite()) {
             return Err(Error::config(
                 "alpha",

@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, log_int};
+use crate::check::at_least_one;
 use crate::{read_json, write_json};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,9 +83,7 @@ impl DetectorConfig for IforestConfig {
     type Fitted = IsolationForest;
 
     fn validate(&self) -> Result<()> {
-        if self.n_trees == 0 {
-            return Err(Error::config("n_trees", "must be at least 1"));
-        }
+        at_least_one("n_trees", self.n_trees)?;
         if self.max_samples < 2 {
             return Err(Error::config("max_samples", "must be at least 2"));
         }

@@ -5,12 +5,13 @@
 use std::path::Path;
 
 use deviant_core::dataset::check_input;
-use deviant_core::{Dataset, Detector, DetectorConfig, Error, FitContext, Result};
+use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::neighbours::{check_k, nearest, never_stop};
 use crate::catalogue::{About, Entry, ParamRange, log_int, names};
+use crate::check::at_least_one;
 use crate::{read_json, write_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,9 +53,7 @@ impl DetectorConfig for KnnConfig {
     type Fitted = Knn;
 
     fn validate(&self) -> Result<()> {
-        if self.k == 0 {
-            return Err(Error::config("k", "must be at least 1"));
-        }
+        at_least_one("k", self.k)?;
         Ok(())
     }
 

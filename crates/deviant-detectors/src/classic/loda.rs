@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use deviant_core::dataset::check_input;
-use deviant_core::{Dataset, Detector, DetectorConfig, Error, FitContext, Result};
+use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand::seq::index::sample;
@@ -13,6 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, log_int};
+use crate::check::at_least_one;
 use crate::classic::hbos::{Binning, HbosConfig, Histogram};
 use crate::{read_json, standard_normal, write_json};
 
@@ -71,9 +72,7 @@ impl DetectorConfig for LodaConfig {
     type Fitted = Loda;
 
     fn validate(&self) -> Result<()> {
-        if self.projections == 0 {
-            return Err(Error::config("projections", "must be at least 1"));
-        }
+        at_least_one("projections", self.projections)?;
         self.histograms().validate()
     }
 

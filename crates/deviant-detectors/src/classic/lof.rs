@@ -6,12 +6,13 @@
 use std::path::Path;
 
 use deviant_core::dataset::check_input;
-use deviant_core::{Dataset, Detector, DetectorConfig, Error, FitContext, Result};
+use deviant_core::{Dataset, Detector, DetectorConfig, FitContext, Result};
 use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::neighbours::{Neighbours, check_k, nearest, never_stop};
 use crate::catalogue::{About, Entry, ParamRange, log_int};
+use crate::check::at_least_one;
 use crate::{read_json, write_json};
 
 /// Keeps the reachability density finite among duplicate rows (scikit-learn adds the same).
@@ -47,9 +48,7 @@ impl DetectorConfig for LofConfig {
     type Fitted = Lof;
 
     fn validate(&self) -> Result<()> {
-        if self.k == 0 {
-            return Err(Error::config("k", "must be at least 1"));
-        }
+        at_least_one("k", self.k)?;
         Ok(())
     }
 

@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, log_float, names};
+use crate::check::{at_least_one, positive};
 use crate::{read_json, write_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,12 +113,8 @@ impl DetectorConfig for OcsvmConfig {
                 format!("{g} is not a positive number; or pass \"scale\" or \"auto\""),
             ));
         }
-        if self.degree == 0 {
-            return Err(Error::config("degree", "must be at least 1"));
-        }
-        if !(self.tolerance > 0.0 && self.tolerance.is_finite()) {
-            return Err(Error::config("tolerance", "must be positive"));
-        }
+        at_least_one("degree", self.degree as usize)?;
+        positive("tolerance", self.tolerance)?;
         if self.max_rows < 2 {
             return Err(Error::config("max_rows", "must be at least 2"));
         }

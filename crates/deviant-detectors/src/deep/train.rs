@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use crate::check::at_least_one;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use deviant_core::dataset::check_input;
@@ -105,15 +106,9 @@ impl Default for LoopConfig {
 
 impl LoopConfig {
     pub fn validate(&self) -> Result<()> {
-        if self.epochs == 0 {
-            return Err(Error::config("epochs", "must be at least 1"));
-        }
-        if self.batch_size == 0 {
-            return Err(Error::config("batch_size", "must be at least 1"));
-        }
-        if self.restarts == 0 {
-            return Err(Error::config("restarts", "must be at least 1"));
-        }
+        at_least_one("epochs", self.epochs)?;
+        at_least_one("batch_size", self.batch_size)?;
+        at_least_one("restarts", self.restarts)?;
         if !(0.0..0.9).contains(&self.validation_fraction) {
             return Err(Error::config(
                 "validation_fraction",

@@ -2,6 +2,7 @@ use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, log_float, log_int};
+use crate::check::{at_least_one, positive, stack};
 use crate::deep::tensor::Activation;
 use crate::deep::train::LoopConfig;
 
@@ -49,9 +50,7 @@ impl AaeConfig {
                 "layer widths (hidden, discriminator_hidden) must be at least 1",
             ));
         }
-        if self.latent == 0 {
-            return Err(Error::config("latent", "must be at least 1"));
-        }
+        at_least_one("latent", self.latent)?;
         for (field, value) in [
             ("adversarial_weight", self.adversarial_weight),
             ("latent_weight", self.latent_weight),
@@ -60,32 +59,21 @@ impl AaeConfig {
                 return Err(Error::config(field, "must be zero or positive"));
             }
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return Err(Error::config("learning_rate", "must be positive"));
-        }
+        positive("learning_rate", self.learning_rate)?;
         self.training.validate()
     }
 
     pub(crate) fn encoder_widths(&self, n_features: usize) -> Vec<usize> {
-        let mut widths = vec![n_features];
-        widths.extend(&self.hidden);
-        widths.push(self.latent);
-        widths
+        stack(n_features, &self.hidden, self.latent)
     }
 
     pub(crate) fn decoder_widths(&self, n_features: usize) -> Vec<usize> {
-        let mut widths = vec![self.latent];
-        widths.extend(self.hidden.iter().rev());
-        widths.push(n_features);
-        widths
+        stack(self.latent, self.hidden.iter().rev(), n_features)
     }
 
     /// Code → hidden → one logit ("drawn from the prior").
     pub(crate) fn discriminator_widths(&self) -> Vec<usize> {
-        let mut widths = vec![self.latent];
-        widths.extend(&self.discriminator_hidden);
-        widths.push(1);
-        widths
+        stack(self.latent, &self.discriminator_hidden, 1)
     }
 }
 

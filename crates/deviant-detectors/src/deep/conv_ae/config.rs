@@ -2,6 +2,7 @@ use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, Layout, ParamRange, log_int};
+use crate::check::positive;
 use crate::deep::train::LoopConfig;
 
 /// Convolutional autoencoder hyperparameters.
@@ -53,9 +54,7 @@ impl ConvAeConfig {
                 "channels, filters and latent must be at least 1",
             ));
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return Err(Error::config("learning_rate", "must be positive"));
-        }
+        positive("learning_rate", self.learning_rate)?;
         self.training.validate()
     }
 

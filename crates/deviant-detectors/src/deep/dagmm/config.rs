@@ -2,6 +2,7 @@ use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, int, log_float};
+use crate::check::{at_least_one, positive, stack};
 use crate::deep::tensor::{Activation, Init};
 use crate::deep::train::LoopConfig;
 
@@ -92,9 +93,7 @@ impl DagmmConfig {
                 format!("{} is outside [0, 1)", self.estimation_dropout),
             ));
         }
-        if self.components == 0 {
-            return Err(Error::config("components", "must be at least 1"));
-        }
+        at_least_one("components", self.components)?;
         for (field, value) in [
             ("lambda_energy", self.lambda_energy),
             ("lambda_covariance", self.lambda_covariance),
@@ -104,12 +103,8 @@ impl DagmmConfig {
                 return Err(Error::config(field, "must be zero or positive"));
             }
         }
-        if !(self.covariance_jitter > 0.0 && self.covariance_jitter.is_finite()) {
-            return Err(Error::config("covariance_jitter", "must be positive"));
-        }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return Err(Error::config("learning_rate", "must be positive"));
-        }
+        positive("covariance_jitter", self.covariance_jitter)?;
+        positive("learning_rate", self.learning_rate)?;
         self.training.validate()
     }
 
@@ -135,10 +130,11 @@ impl DagmmConfig {
 
     /// Estimation widths: code + 2 reconstruction features → hidden → components.
     pub(crate) fn estimation_widths(&self) -> Vec<usize> {
-        let mut widths = vec![self.code_size() + 2];
-        widths.extend(&self.estimation_hidden);
-        widths.push(self.components);
-        widths
+        stack(
+            self.code_size() + 2,
+            &self.estimation_hidden,
+            self.components,
+        )
     }
 }
 

@@ -2,6 +2,7 @@ use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, int, stacks};
+use crate::check::at_least_one;
 use crate::deep::tensor::Activation;
 use crate::deep::train::LoopConfig;
 
@@ -58,9 +59,7 @@ impl Default for FlowConfig {
 
 impl FlowConfig {
     pub(crate) fn check(&self) -> Result<()> {
-        if self.layers == 0 {
-            return Err(Error::config("layers", "must be at least 1"));
-        }
+        at_least_one("layers", self.layers)?;
         if self.hidden.is_empty() || self.hidden.contains(&0) {
             return Err(Error::config(
                 "hidden",

@@ -2,6 +2,7 @@ use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, Layout, ParamRange, log_int};
+use crate::check::{at_least_one, positive};
 use crate::deep::train::LoopConfig;
 
 /// LSTM seq2seq hyperparameters.
@@ -34,15 +35,9 @@ impl Default for Seq2seqConfig {
 
 impl Seq2seqConfig {
     pub(crate) fn check(&self) -> Result<()> {
-        if self.channels == 0 {
-            return Err(Error::config("channels", "must be at least 1"));
-        }
-        if self.hidden == 0 {
-            return Err(Error::config("hidden", "must be at least 1"));
-        }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return Err(Error::config("learning_rate", "must be positive"));
-        }
+        at_least_one("channels", self.channels)?;
+        at_least_one("hidden", self.hidden)?;
+        positive("learning_rate", self.learning_rate)?;
         self.training.validate()
     }
 

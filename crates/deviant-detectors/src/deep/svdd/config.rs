@@ -2,6 +2,7 @@ use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, log_float, names, stacks};
+use crate::check::positive;
 use crate::deep::tensor::Activation;
 use crate::deep::train::LoopConfig;
 
@@ -77,9 +78,7 @@ impl DeepSvddConfig {
                 return Err(Error::config(field, "must be zero or positive"));
             }
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return Err(Error::config("learning_rate", "must be positive"));
-        }
+        positive("learning_rate", self.learning_rate)?;
         self.training.validate()
     }
 

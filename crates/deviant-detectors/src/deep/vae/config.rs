@@ -2,6 +2,7 @@ use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, log_float, log_int, names};
+use crate::check::{at_least_one, non_negative, positive, stack};
 use crate::deep::tensor::Activation;
 use crate::deep::train::LoopConfig;
 
@@ -60,37 +61,21 @@ impl VaeConfig {
         if self.hidden.contains(&0) {
             return Err(Error::config("hidden", "layer widths must be at least 1"));
         }
-        if self.latent == 0 {
-            return Err(Error::config("latent", "must be at least 1"));
-        }
-        if !(self.beta >= 0.0 && self.beta.is_finite()) {
-            return Err(Error::config("beta", "must be zero or positive"));
-        }
-        if !(self.decoder_std > 0.0 && self.decoder_std.is_finite()) {
-            return Err(Error::config("decoder_std", "must be positive"));
-        }
-        if self.samples == 0 {
-            return Err(Error::config("samples", "must be at least 1"));
-        }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return Err(Error::config("learning_rate", "must be positive"));
-        }
+        at_least_one("latent", self.latent)?;
+        non_negative("beta", self.beta)?;
+        positive("decoder_std", self.decoder_std)?;
+        at_least_one("samples", self.samples)?;
+        positive("learning_rate", self.learning_rate)?;
         self.training.validate()
     }
 
     /// Encoder widths: input → hidden → mean and log-variance of the code, side by side.
     pub(crate) fn encoder_widths(&self, n_features: usize) -> Vec<usize> {
-        let mut widths = vec![n_features];
-        widths.extend(&self.hidden);
-        widths.push(2 * self.latent);
-        widths
+        stack(n_features, &self.hidden, 2 * self.latent)
     }
 
     pub(crate) fn decoder_widths(&self, n_features: usize) -> Vec<usize> {
-        let mut widths = vec![self.latent];
-        widths.extend(self.hidden.iter().rev());
-        widths.push(n_features);
-        widths
+        stack(self.latent, self.hidden.iter().rev(), n_features)
     }
 }
 
