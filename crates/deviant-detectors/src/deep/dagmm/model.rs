@@ -214,7 +214,10 @@ impl DagmmConfig {
     }
 }
 
-deep_detector!(DagmmConfig, "dagmm", DagmmNet, DagmmStep, state: DagmmState, finish: DagmmConfig::finish);
+deep_detector!(
+    DagmmConfig, "dagmm", DagmmNet, DagmmStep,
+    state: DagmmState, finish: DagmmConfig::finish
+);
 
 impl DeepKind for DagmmConfig {
     fn start(
@@ -258,7 +261,10 @@ impl std::ops::Deref for VaegmmConfig {
     }
 }
 
-deep_detector!(VaegmmConfig, "vaegmm", DagmmNet, DagmmStep, state: DagmmState, finish: |c: &VaegmmConfig, step, x| c.0.finish(step, x));
+deep_detector!(
+    VaegmmConfig, "vaegmm", DagmmNet, DagmmStep,
+    state: DagmmState, finish: |c: &VaegmmConfig, step, x| c.0.finish(step, x)
+);
 
 impl DeepKind for VaegmmConfig {
     /// Saved like DAGMM's, which it is but for the compression network.

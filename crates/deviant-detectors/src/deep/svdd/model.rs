@@ -138,6 +138,7 @@ impl DeepKind for DeepSvddConfig {
     }
 }
 
+/// The network with the centre (and R²) it was trained towards.
 fn trained(
     _config: &DeepSvddConfig,
     step: SvddStep,
