@@ -38,6 +38,17 @@ pub trait TrainStep: Sized {
     fn evaluate(&self, batch: Tensor<2>) -> Losses;
 }
 
+/// One optimiser step of `net` down the gradient of `loss`.
+pub fn descend<M: burn::module::Module>(
+    optimizer: &mut burn::optim::ModuleOptimizer,
+    learning_rate: f64,
+    net: M,
+    loss: Tensor<1>,
+) -> M {
+    let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &net);
+    optimizer.step(learning_rate, net, grads)
+}
+
 /// A network that reconstructs its input, trained to minimise its mean squared error.
 pub trait Reconstructs: burn::module::Module {
     /// The squared error of each entry of `x` (`[rows, features]`).
@@ -66,8 +77,7 @@ impl<N: Reconstructs> TrainStep for ReconstructionStep<N> {
     fn step(mut self, batch: Tensor<2>, _rng: &mut ChaCha8Rng) -> (Self, Losses) {
         let loss = self.net.errors(batch).mean();
         let value = scalar(loss.clone());
-        let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &self.net);
-        self.net = self.optimizer.step(self.learning_rate, self.net, grads);
+        self.net = descend(&mut self.optimizer, self.learning_rate, self.net, loss);
         (self, Losses(vec![("loss", value)]))
     }
 
@@ -372,7 +382,7 @@ mod tests {
     use crate::deep::mlp::Mlp;
     use crate::deep::tensor::{Activation, to_vec};
     use burn::module::Module;
-    use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+    use burn::optim::{AdamConfig, ModuleOptimizer};
     use rand::Rng;
 
     struct Reconstruct {
@@ -385,8 +395,7 @@ mod tests {
             let out = self.net.forward(batch.clone(), Activation::Relu, None);
             let loss = (out - batch).square().mean();
             let value = crate::deep::tensor::scalar(loss.clone());
-            let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-            self.net = self.optimizer.step(1e-3, self.net, grads);
+            self.net = descend(&mut self.optimizer, 1e-3, self.net, loss);
             (self, Losses(vec![("loss", value)]))
         }
 

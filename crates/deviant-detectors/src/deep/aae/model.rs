@@ -1,5 +1,5 @@
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use deviant_core::Result;
 use ndarray::ArrayView2;
@@ -11,7 +11,7 @@ use crate::deep::adversarial::{said_fake, said_real};
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{cpu, gaussian, scalar};
-use crate::deep::train::{Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep_detector;
 
 /// The autoencoder half, the only part kept after training.
@@ -81,18 +81,22 @@ impl TrainStep for AaeStep {
         let (loss, reconstruction, adversarial, z) =
             self.autoencoder_loss(&self.net, &self.discriminator, batch);
         let codes = z.detach();
-        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-        self.net = self
-            .net_optimizer
-            .step(self.config.learning_rate, self.net, grads);
+        self.net = descend(
+            &mut self.net_optimizer,
+            self.config.learning_rate,
+            self.net,
+            loss,
+        );
 
         let prior = gaussian(codes.dims(), rng, &codes.device());
         let d_loss = self.discriminator_loss(&self.discriminator, codes, prior);
         let d_value = scalar(d_loss.clone());
-        let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
-        self.discriminator =
-            self.discriminator_optimizer
-                .step(self.config.learning_rate, self.discriminator, grads);
+        self.discriminator = descend(
+            &mut self.discriminator_optimizer,
+            self.config.learning_rate,
+            self.discriminator,
+            d_loss,
+        );
         (self, losses(reconstruction, adversarial, d_value))
     }
 

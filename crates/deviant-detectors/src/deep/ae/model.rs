@@ -1,5 +1,5 @@
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use deviant_core::Result;
 use ndarray::ArrayView2;
@@ -10,7 +10,7 @@ use super::AeConfig;
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{cpu, scalar};
-use crate::deep::train::{Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep_detector;
 
 pub struct AeStep {
@@ -27,10 +27,12 @@ impl TrainStep for AeStep {
             .forward(batch.clone(), self.config.activation, dropout);
         let loss = (out - batch).square().mean();
         let value = scalar(loss.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-        self.net = self
-            .optimizer
-            .step(self.config.learning_rate, self.net, grads);
+        self.net = descend(
+            &mut self.optimizer,
+            self.config.learning_rate,
+            self.net,
+            loss,
+        );
         (self, Losses(vec![("loss", value)]))
     }
 

@@ -1,5 +1,5 @@
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use deviant_core::Result;
 use ndarray::ArrayView2;
@@ -13,7 +13,7 @@ use crate::deep::adversarial::{
 use crate::deep::bigan::{losses, reconstruction_error};
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::tensor::{cpu, gaussian, scalar};
-use crate::deep::train::{Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep_detector;
 
 fn codec(config: &AladConfig, n_features: usize, rng: &mut ChaCha8Rng, device: &Device) -> Codec {
@@ -186,20 +186,24 @@ impl TrainStep for AladStep {
         let critics = normalised(&self.spectral, self.critics.clone());
         let (d_loss, _) = critics.losses(batch.clone(), z.clone(), passes, Some(rng));
         let d_value = scalar(d_loss.clone());
-        let grads = GradientsParams::from_grads(d_loss.backward(), &self.critics);
-        self.critics = self
-            .critics_optimizer
-            .step(self.learning_rate, self.critics, grads);
+        self.critics = descend(
+            &mut self.critics_optimizer,
+            self.learning_rate,
+            self.critics,
+            d_loss,
+        );
 
         let passes = Passes::new(&self.codec, batch.clone(), z.clone());
         // Only the codec learns from this loss: no gradients for the critics' weights.
         let critics = normalised(&self.spectral, self.critics.clone().no_grad());
         let (_, g_loss) = critics.losses(batch.clone(), z, passes, Some(rng));
         let g_value = scalar(g_loss.clone());
-        let grads = GradientsParams::from_grads(g_loss.backward(), &self.codec);
-        self.codec = self
-            .codec_optimizer
-            .step(self.learning_rate, self.codec, grads);
+        self.codec = descend(
+            &mut self.codec_optimizer,
+            self.learning_rate,
+            self.codec,
+            g_loss,
+        );
         let reconstruction = reconstruction_error(&self.codec.valid(), batch.inner());
         (self, losses(reconstruction, d_value, g_value))
     }

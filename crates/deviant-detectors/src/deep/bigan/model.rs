@@ -1,5 +1,5 @@
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use deviant_core::Result;
 use ndarray::ArrayView2;
@@ -12,7 +12,7 @@ use crate::deep::adversarial::{
 };
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::tensor::{cpu, gaussian, scalar};
-use crate::deep::train::{Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep_detector;
 
 /// Everything the score needs: the encoder, the generator and the discriminator's features.
@@ -112,19 +112,23 @@ impl TrainStep for BiganStep {
             .normalised(self.net.discriminator.clone())
             .adversarial_losses(batch.clone(), z.clone(), true, Some(rng));
         let d_value = scalar(d_loss.clone());
-        let grads = GradientsParams::from_grads(d_loss.backward(), &self.net.discriminator);
-        self.net.discriminator =
-            self.discriminator_optimizer
-                .step(self.learning_rate, self.net.discriminator, grads);
+        self.net.discriminator = descend(
+            &mut self.discriminator_optimizer,
+            self.learning_rate,
+            self.net.discriminator,
+            d_loss,
+        );
 
         // Only the codec learns from this loss: no gradients for the discriminator's weights.
         let net = self.normalised(self.net.discriminator.clone().no_grad());
         let (_, g_loss) = net.adversarial_losses(batch.clone(), z, false, Some(rng));
         let g_value = scalar(g_loss.clone());
-        let grads = GradientsParams::from_grads(g_loss.backward(), &self.net.codec);
-        self.net.codec = self
-            .codec_optimizer
-            .step(self.learning_rate, self.net.codec, grads);
+        self.net.codec = descend(
+            &mut self.codec_optimizer,
+            self.learning_rate,
+            self.net.codec,
+            g_loss,
+        );
         let reconstruction = reconstruction_error(&self.net.codec.valid(), batch.inner());
         (self, losses(reconstruction, d_value, g_value))
     }

@@ -1,5 +1,5 @@
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use deviant_core::{DetectorConfig, Result};
@@ -13,7 +13,7 @@ use super::{Compression, DagmmConfig};
 use crate::deep::detector::{DeepDetector, DeepKind};
 use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{cpu, in_chunks, scalar, to_array2};
-use crate::deep::train::{Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep::vae::gaussian_code;
 use crate::deep_detector;
 
@@ -148,10 +148,12 @@ impl DagmmStep {
 impl TrainStep for DagmmStep {
     fn step(mut self, batch: Tensor<2>, rng: &mut ChaCha8Rng) -> (Self, Losses) {
         let (loss, losses) = self.losses(&self.net, batch, rng);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-        self.net = self
-            .optimizer
-            .step(self.config.learning_rate, self.net, grads);
+        self.net = descend(
+            &mut self.optimizer,
+            self.config.learning_rate,
+            self.net,
+            loss,
+        );
         (self, losses)
     }
 

@@ -1,5 +1,5 @@
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use deviant_core::Result;
 use ndarray::ArrayView2;
@@ -12,7 +12,7 @@ use super::{FlowConfig, MafConfig, NsfConfig, RealNvpConfig, Transform};
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{cpu, scalar};
-use crate::deep::train::{Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep_detector;
 
 /// One conditioner network per flow layer.
@@ -173,10 +173,12 @@ impl TrainStep for FlowStep {
         };
         let loss = bijection.negative_log_likelihood(batch).mean();
         let value = scalar(loss.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-        self.net = self
-            .optimizer
-            .step(self.config.learning_rate, self.net, grads);
+        self.net = descend(
+            &mut self.optimizer,
+            self.config.learning_rate,
+            self.net,
+            loss,
+        );
         (self, Losses(vec![("loss", value)]))
     }
 

@@ -1,6 +1,6 @@
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use deviant_core::Result;
@@ -14,7 +14,7 @@ use super::{DeepSvddConfig, SvddObjective};
 use crate::deep::detector::{DeepDetector, DeepKind};
 use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{cpu, in_chunks, scalar, to_array2, to_vec};
-use crate::deep::train::{Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep_detector;
 
 /// What a fitted Deep SVDD needs besides its weights.
@@ -68,10 +68,12 @@ impl TrainStep for SvddStep {
         }
         let loss = self.loss(distances);
         let value = scalar(loss.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-        self.net = self
-            .optimizer
-            .step(self.config.learning_rate, self.net, grads);
+        self.net = descend(
+            &mut self.optimizer,
+            self.config.learning_rate,
+            self.net,
+            loss,
+        );
         (self, Losses(vec![("loss", value)]))
     }
 

@@ -1,5 +1,5 @@
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use deviant_core::Result;
 use ndarray::ArrayView2;
@@ -10,7 +10,7 @@ use super::{VaeConfig, VaeScore};
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{cpu, gaussian, log_sum_exp, scalar};
-use crate::deep::train::{Losses, TrainStep};
+use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep_detector;
 
 #[derive(Module, Debug)]
@@ -98,10 +98,12 @@ impl VaeStep {
 impl TrainStep for VaeStep {
     fn step(mut self, batch: Tensor<2>, rng: &mut ChaCha8Rng) -> (Self, Losses) {
         let (loss, losses) = self.losses(&self.net, batch, rng);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-        self.net = self
-            .optimizer
-            .step(self.config.learning_rate, self.net, grads);
+        self.net = descend(
+            &mut self.optimizer,
+            self.config.learning_rate,
+            self.net,
+            loss,
+        );
         (self, losses)
     }
 
