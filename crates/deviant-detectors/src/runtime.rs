@@ -1,15 +1,19 @@
 //! The one runtime every fit and score in a process shares: rayon's global pool (scoring,
 //! tree building, neighbour searches) and the two pools deep training steps choose between,
-//! all sized by [`configure`] (the CLI's `--threads`) or, unset, by the machine's cores.
+//! all sized by [`configure`] (the CLI's `--threads`) or, unset, by the machine's cores,
+//! and the device models are loaded onto and scored on (fits use their context's).
 //! Concurrent trials and server jobs share these threads instead of each starting its own.
 
 use std::sync::OnceLock;
 
+use deviant_core::detector::ComputeDevice;
 use deviant_core::{Error, Result};
 
-/// The pools deep training steps run in: all the runtime's threads, and one.
+/// The pools deep training steps run in (all the runtime's threads, and one), and the device
+/// models are loaded onto and scored on.
 pub struct Runtime {
     pub(crate) step_pools: [rayon::ThreadPool; 2],
+    device: ComputeDevice,
 }
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -44,6 +48,7 @@ pub fn runtime() -> Result<&'static Runtime> {
     };
     let started = Runtime {
         step_pools: [pool(rayon::current_num_threads())?, pool(1)?],
+        device: ComputeDevice::Cpu,
     };
     // Two first uses at once: one runtime wins, the other's pools are dropped unused.
     Ok(RUNTIME.get_or_init(|| started))
@@ -53,5 +58,10 @@ impl Runtime {
     /// Threads in the runtime.
     pub fn threads(&self) -> usize {
         self.step_pools[0].current_num_threads()
+    }
+
+    /// The burn device loading and scoring use.
+    pub fn device(&self) -> burn::prelude::Device {
+        crate::deep::tensor::device_for(self.device)
     }
 }

@@ -50,8 +50,8 @@ pub trait DeepKind: DeepParts + DetectorConfig<Fitted = DeepDetector<Self>> + De
         device: &Device,
     ) -> Result<Self::Step>;
 
-    /// A network of the saved shape, for the saved weights to be loaded into.
-    fn blank(&self, n_features: usize, state: &Self::State) -> Result<Self::Net>;
+    /// A network of the saved shape on `device`, for the saved weights to be loaded into.
+    fn blank(&self, n_features: usize, state: &Self::State, device: &Device) -> Result<Self::Net>;
 
     /// The score of each row of `x` (`[rows, features]` → `[rows]`); sampled scores draw
     /// from `rng`.
@@ -113,7 +113,8 @@ impl<K: DeepKind> DeepDetector<K> {
     /// Reads what [`Detector::save`] wrote into `dir`.
     pub fn load(config: &K, dir: &Path) -> Result<Self> {
         let saved: Saved<K::State> = read_json(&dir.join(format!("{}.json", K::STATE_FILE)))?;
-        let net = load_weights(config.blank(saved.n_features, &saved.state)?, dir)?;
+        let device = crate::runtime::runtime()?.device();
+        let net = load_weights(config.blank(saved.n_features, &saved.state, &device)?, dir)?;
         Ok(Self {
             config: config.clone(),
             net,

@@ -8,6 +8,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use deviant_core::dataset::check_input;
+use deviant_core::detector::ComputeDevice;
 use deviant_core::{Error, Result};
 use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate};
 use rand::{Rng, SeedableRng};
@@ -16,7 +17,14 @@ use rayon::prelude::*;
 
 /// The CPU device deep models use.
 pub fn cpu() -> Device {
-    Device::flex()
+    device_for(ComputeDevice::Cpu)
+}
+
+/// The burn device of a compute device: the one place a backend is chosen.
+pub fn device_for(device: ComputeDevice) -> Device {
+    match device {
+        ComputeDevice::Cpu => Device::flex(),
+    }
 }
 
 /// Copies `x` (rows × features) into a tensor on `device`.
@@ -170,7 +178,7 @@ pub fn in_chunks<T: Send>(
     f: impl Fn(Tensor<2>, &mut ChaCha8Rng) -> Result<T> + Send + Sync,
 ) -> Result<Vec<T>> {
     check_input(x, n_features, context)?;
-    let device = cpu();
+    let device = crate::runtime::runtime()?.device();
     x.axis_chunks_iter(Axis(0), SCORE_CHUNK)
         .enumerate()
         .collect::<Vec<_>>()

@@ -10,7 +10,7 @@ use super::AaeConfig;
 use crate::deep::adversarial::{said_fake, said_real};
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{cpu, gaussian, scalar};
+use crate::deep::tensor::{gaussian, scalar};
 use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep_detector;
 
@@ -139,12 +139,12 @@ impl DeepKind for AaeConfig {
         })
     }
 
-    fn blank(&self, n_features: usize, _state: &NoState) -> Result<AaeNet> {
+    fn blank(&self, n_features: usize, _state: &NoState, device: &Device) -> Result<AaeNet> {
         Ok(AaeNet::new(
             self,
             n_features,
             &mut ChaCha8Rng::seed_from_u64(0),
-            &cpu(),
+            device,
         ))
     }
 

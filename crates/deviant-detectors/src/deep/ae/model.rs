@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use super::AeConfig;
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{cpu, scalar};
+use crate::deep::tensor::scalar;
 use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep_detector;
 
@@ -62,12 +62,12 @@ impl DeepKind for AeConfig {
         })
     }
 
-    fn blank(&self, n_features: usize, _state: &NoState) -> Result<Mlp> {
+    fn blank(&self, n_features: usize, _state: &NoState, device: &Device) -> Result<Mlp> {
         Ok(Mlp::new(
             &self.widths(n_features),
             true,
             &mut ChaCha8Rng::seed_from_u64(0),
-            &cpu(),
+            device,
         ))
     }
 

@@ -12,7 +12,7 @@ use crate::deep::adversarial::{
 };
 use crate::deep::bigan::{losses, reconstruction_error};
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
-use crate::deep::tensor::{cpu, gaussian, scalar};
+use crate::deep::tensor::{gaussian, scalar};
 use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep_detector;
 
@@ -242,17 +242,17 @@ impl DeepKind for AladConfig {
         })
     }
 
-    fn blank(&self, n_features: usize, _state: &NoState) -> Result<AladNet> {
+    fn blank(&self, n_features: usize, _state: &NoState, device: &Device) -> Result<AladNet> {
         let rng = &mut ChaCha8Rng::seed_from_u64(0);
         Ok(AladNet {
-            codec: codec(self, n_features, rng, &cpu()),
+            codec: codec(self, n_features, rng, device),
             xx: PairDiscriminator::new(
                 n_features,
                 self.xx_width,
                 self.pair_dropout,
                 self.init,
                 rng,
-                &cpu(),
+                device,
             ),
         })
     }

@@ -11,7 +11,7 @@ use crate::deep::adversarial::{
     Codec, SpectralNorm, XzDiscriminator, adam, normalised, said_fake, said_real,
 };
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
-use crate::deep::tensor::{cpu, gaussian, scalar};
+use crate::deep::tensor::{gaussian, scalar};
 use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep_detector;
 
@@ -186,12 +186,12 @@ impl DeepKind for BiganConfig {
         })
     }
 
-    fn blank(&self, n_features: usize, _state: &NoState) -> Result<BiganNet> {
+    fn blank(&self, n_features: usize, _state: &NoState, device: &Device) -> Result<BiganNet> {
         Ok(BiganNet::new(
             self,
             n_features,
             &mut ChaCha8Rng::seed_from_u64(0),
-            &cpu(),
+            device,
         ))
     }
 

@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use super::ConvAeConfig;
 use super::config::ImageShape;
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
-use crate::deep::tensor::{cpu, linear, reinitialise};
+use crate::deep::tensor::{linear, reinitialise};
 use crate::deep::train::{ReconstructionStep, Reconstructs};
 use crate::deep_detector;
 
@@ -116,13 +116,13 @@ impl DeepKind for ConvAeConfig {
         ))
     }
 
-    fn blank(&self, n_features: usize, _state: &NoState) -> Result<ConvAeNet> {
+    fn blank(&self, n_features: usize, _state: &NoState, device: &Device) -> Result<ConvAeNet> {
         let shape = self.shape(n_features)?;
         Ok(ConvAeNet::new(
             self,
             shape,
             &mut ChaCha8Rng::seed_from_u64(0),
-            &cpu(),
+            device,
         ))
     }
 

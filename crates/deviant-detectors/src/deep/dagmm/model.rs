@@ -12,7 +12,7 @@ use super::gmm::{Gmm, GmmStats, GmmTensors};
 use super::{Compression, DagmmConfig};
 use crate::deep::detector::{DeepDetector, DeepKind};
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{cpu, in_chunks, scalar, to_array2};
+use crate::deep::tensor::{in_chunks, scalar, to_array2};
 use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep::vae::gaussian_code;
 use crate::deep_detector;
@@ -203,8 +203,8 @@ impl DagmmConfig {
         ))
     }
 
-    fn blank(&self, n_features: usize) -> DagmmNet {
-        DagmmNet::new(self, n_features, &mut ChaCha8Rng::seed_from_u64(0), &cpu())
+    fn blank(&self, n_features: usize, device: &Device) -> DagmmNet {
+        DagmmNet::new(self, n_features, &mut ChaCha8Rng::seed_from_u64(0), device)
     }
 
     /// The sample energy of each row under the training mixture.
@@ -231,8 +231,8 @@ impl DeepKind for DagmmConfig {
         Ok(DagmmConfig::start(self, x, rng, device))
     }
 
-    fn blank(&self, n_features: usize, _state: &DagmmState) -> Result<DagmmNet> {
-        Ok(DagmmConfig::blank(self, n_features))
+    fn blank(&self, n_features: usize, _state: &DagmmState, device: &Device) -> Result<DagmmNet> {
+        Ok(DagmmConfig::blank(self, n_features, device))
     }
 
     fn score_rows(fitted: &Dagmm, x: Tensor<2>, _rng: &mut ChaCha8Rng) -> Result<Tensor<1>> {
@@ -281,8 +281,8 @@ impl DeepKind for VaegmmConfig {
         Ok(self.0.start(x, rng, device))
     }
 
-    fn blank(&self, n_features: usize, _state: &DagmmState) -> Result<DagmmNet> {
-        Ok(self.0.blank(n_features))
+    fn blank(&self, n_features: usize, _state: &DagmmState, device: &Device) -> Result<DagmmNet> {
+        Ok(self.0.blank(n_features, device))
     }
 
     fn score_rows(

@@ -11,7 +11,7 @@ use super::spline::rational_quadratic;
 use super::{FlowConfig, MafConfig, NsfConfig, RealNvpConfig, Transform};
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{cpu, scalar};
+use crate::deep::tensor::scalar;
 use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep_detector;
 
@@ -216,9 +216,9 @@ impl FlowConfig {
         }
     }
 
-    fn blank(&self, transform: Transform, n_features: usize) -> FlowNet {
+    fn blank(&self, transform: Transform, n_features: usize, device: &Device) -> FlowNet {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        FlowNet::new(transform, n_features, self, &mut rng, &cpu())
+        FlowNet::new(transform, n_features, self, &mut rng, device)
     }
 
     /// −log p(x) of each row (`[rows, features]` → `[rows]`).
@@ -253,8 +253,13 @@ macro_rules! flow_detector {
                 Ok(self.0.start(Self::TRANSFORM, x, rng, device))
             }
 
-            fn blank(&self, n_features: usize, _state: &NoState) -> Result<FlowNet> {
-                Ok(self.0.blank(Self::TRANSFORM, n_features))
+            fn blank(
+                &self,
+                n_features: usize,
+                _state: &NoState,
+                device: &Device,
+            ) -> Result<FlowNet> {
+                Ok(self.0.blank(Self::TRANSFORM, n_features, device))
             }
 
             /// −log p(x).
@@ -279,6 +284,7 @@ flow_detector!(NsfConfig, "nsf");
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deep::tensor::cpu;
     use crate::deep::tensor::{to_tensor, to_vec};
     use ndarray::Array2;
 

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::Seq2seqConfig;
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
-use crate::deep::tensor::{cpu, linear, reinitialise};
+use crate::deep::tensor::{linear, reinitialise};
 use crate::deep::train::{ReconstructionStep, Reconstructs};
 use crate::deep_detector;
 
@@ -80,12 +80,12 @@ impl DeepKind for Seq2seqConfig {
         ))
     }
 
-    fn blank(&self, n_features: usize, _state: &NoState) -> Result<Seq2seqNet> {
+    fn blank(&self, n_features: usize, _state: &NoState, device: &Device) -> Result<Seq2seqNet> {
         self.steps(n_features)?;
         Ok(Seq2seqNet::new(
             self,
             &mut ChaCha8Rng::seed_from_u64(0),
-            &cpu(),
+            device,
         ))
     }
 

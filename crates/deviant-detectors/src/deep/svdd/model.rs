@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{DeepSvddConfig, SvddObjective};
 use crate::deep::detector::{DeepDetector, DeepKind};
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{cpu, in_chunks, scalar, to_array2, to_vec};
+use crate::deep::tensor::{in_chunks, scalar, to_array2, to_vec};
 use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep_detector;
 
@@ -127,9 +127,9 @@ impl DeepKind for DeepSvddConfig {
         })
     }
 
-    fn blank(&self, n_features: usize, _state: &SvddState) -> Result<Mlp> {
+    fn blank(&self, n_features: usize, _state: &SvddState, device: &Device) -> Result<Mlp> {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        Ok(Mlp::new(&self.widths(n_features), false, &mut rng, &cpu()))
+        Ok(Mlp::new(&self.widths(n_features), false, &mut rng, device))
     }
 
     /// Squared distance to the centre; minus R² with the soft boundary, so rows outside the
@@ -152,6 +152,7 @@ fn trained(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deep::tensor::cpu;
     use deviant_core::{Dataset, Detector, DetectorConfig, FitContext};
     use ndarray::Array2;
 

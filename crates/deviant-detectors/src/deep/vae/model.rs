@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use super::{VaeConfig, VaeScore};
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
-use crate::deep::tensor::{cpu, gaussian, log_sum_exp, scalar};
+use crate::deep::tensor::{gaussian, log_sum_exp, scalar};
 use crate::deep::train::{Losses, TrainStep, descend};
 use crate::deep_detector;
 
@@ -130,12 +130,12 @@ impl DeepKind for VaeConfig {
         })
     }
 
-    fn blank(&self, n_features: usize, _state: &NoState) -> Result<VaeNet> {
+    fn blank(&self, n_features: usize, _state: &NoState, device: &Device) -> Result<VaeNet> {
         Ok(VaeNet::new(
             self,
             n_features,
             &mut ChaCha8Rng::seed_from_u64(0),
-            &cpu(),
+            device,
         ))
     }
 
