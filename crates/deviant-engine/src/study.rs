@@ -87,27 +87,20 @@ impl<'a> Study<'a> {
             for &seed in self.seeds {
                 self.context.check_cancelled()?;
                 let splits = protocol.splits(seed, progress)?;
-                let mut ended: Vec<(usize, Result<TrialOutcome>)> = Vec::new();
+                let mut ended: Vec<(usize, Ended)> = Vec::new();
                 self.each_trial(&splits, protocol, seed, observer, |i, outcome| {
                     ended.push((i, outcome))
                 });
                 ended.sort_by_key(|(i, _)| *i);
                 for (i, outcome) in ended {
                     match outcome {
-                        Ok(outcome) => {
+                        Ended::Done(outcome) => {
                             result
                                 .records
                                 .extend(outcome.records(protocol.name(), &self.labels[i]));
                         }
-                        Err(error) if self.skip_failures && !is_cancel(&error) => {
-                            result.skipped.push(Skipped {
-                                dataset: protocol.dataset().into(),
-                                detector: self.labels[i].clone(),
-                                seed,
-                                reason: error.to_string(),
-                            });
-                        }
-                        Err(error) => return Err(error),
+                        Ended::Skipped(skipped) => result.skipped.push(skipped),
+                        Ended::Failed(error) => return Err(error),
                     }
                 }
             }
@@ -123,7 +116,7 @@ impl<'a> Study<'a> {
         protocol: &dyn Protocol,
         seed: u64,
         observer: &mut dyn Observer,
-        mut keep: impl FnMut(usize, Result<TrialOutcome>),
+        mut keep: impl FnMut(usize, Ended),
     ) {
         let next = AtomicUsize::new(0);
         let run = |i: usize| {
@@ -147,7 +140,7 @@ impl<'a> Study<'a> {
                         }
                         // The receiver outlives every worker, so a send cannot fail.
                         let _ = send.send(Event::Started(i));
-                        let _ = send.send(Event::Ended(i, Box::new(run(i))));
+                        let _ = send.send(Event::Ended(i, run(i).map(Box::new)));
                     }
                 });
             }
@@ -158,25 +151,30 @@ impl<'a> Study<'a> {
                         observer.started(protocol, &self.labels[i], seed);
                         continue;
                     }
-                    Event::Ended(i, outcome) => (i, *outcome),
+                    Event::Ended(i, outcome) => (i, outcome),
                 };
-                let outcome = match outcome {
-                    Ok(outcome) => observer
+                let outcome = outcome.and_then(|outcome| {
+                    observer
                         .finished(protocol, &self.labels[i], &outcome)
-                        .map(|()| outcome),
-                    Err(error) => {
-                        if self.skip_failures && !is_cancel(&error) {
-                            observer.skipped(&Skipped {
-                                dataset: protocol.dataset().into(),
-                                detector: self.labels[i].clone(),
-                                seed,
-                                reason: error.to_string(),
-                            });
-                        }
-                        Err(error)
+                        .map(|()| outcome)
+                });
+                let ended = match outcome {
+                    Ok(outcome) => Ended::Done(outcome),
+                    // A cancelled study stops; a budget or any other failure is one skipped
+                    // trial when failures are skipped.
+                    Err(error) if self.skip_failures && !matches!(error, Error::Cancelled) => {
+                        let skipped = Skipped {
+                            dataset: protocol.dataset().into(),
+                            detector: self.labels[i].clone(),
+                            seed,
+                            reason: error.to_string(),
+                        };
+                        observer.skipped(&skipped);
+                        Ended::Skipped(skipped)
                     }
+                    Err(error) => Ended::Failed(error),
                 };
-                keep(i, outcome);
+                keep(i, ended);
             }
         });
     }
@@ -185,12 +183,15 @@ impl<'a> Study<'a> {
 /// What workers tell the study's thread.
 enum Event {
     Started(usize),
-    Ended(usize, Box<Result<TrialOutcome>>),
+    Ended(usize, Result<Box<TrialOutcome>>),
 }
 
-/// A cancelled study stops; a budget or any other failure is one skipped trial.
-fn is_cancel(error: &Error) -> bool {
-    matches!(error, Error::Cancelled)
+/// How one trial ended.
+enum Ended {
+    /// Boxed: an outcome holds the model and every test set's rows.
+    Done(Box<TrialOutcome>),
+    Skipped(Skipped),
+    Failed(Error),
 }
 
 /// Names for tables: each configuration's kind, and where a study has several of one kind,

@@ -2,7 +2,7 @@ use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, log_float, log_int};
-use crate::check::{at_least_one, positive, stack};
+use crate::check::{at_least_one, non_negative, positive, stack};
 use crate::deep::tensor::Activation;
 use crate::deep::train::LoopConfig;
 
@@ -51,14 +51,8 @@ impl AaeConfig {
             ));
         }
         at_least_one("latent", self.latent)?;
-        for (field, value) in [
-            ("adversarial_weight", self.adversarial_weight),
-            ("latent_weight", self.latent_weight),
-        ] {
-            if !(value >= 0.0 && value.is_finite()) {
-                return Err(Error::config(field, "must be zero or positive"));
-            }
-        }
+        non_negative("adversarial_weight", self.adversarial_weight)?;
+        non_negative("latent_weight", self.latent_weight)?;
         positive("learning_rate", self.learning_rate)?;
         self.training.validate()
     }

@@ -2,6 +2,7 @@ use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, float, log_int};
+use crate::check::positive;
 use crate::deep::tensor::Init;
 use crate::deep::train::LoopConfig;
 
@@ -80,9 +81,7 @@ pub(crate) fn check_gan(
             return Err(Error::config(field, format!("{rate} is outside [0, 1)")));
         }
     }
-    if !(learning_rate > 0.0 && learning_rate.is_finite()) {
-        return Err(Error::config("learning_rate", "must be positive"));
-    }
+    positive("learning_rate", learning_rate)?;
     training.validate()
 }
 

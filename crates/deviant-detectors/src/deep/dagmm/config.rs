@@ -2,7 +2,7 @@ use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, int, log_float};
-use crate::check::{at_least_one, positive, stack};
+use crate::check::{at_least_one, non_negative, positive, stack};
 use crate::deep::tensor::{Activation, Init};
 use crate::deep::train::LoopConfig;
 
@@ -94,15 +94,9 @@ impl DagmmConfig {
             ));
         }
         at_least_one("components", self.components)?;
-        for (field, value) in [
-            ("lambda_energy", self.lambda_energy),
-            ("lambda_covariance", self.lambda_covariance),
-            ("beta", self.beta),
-        ] {
-            if !(value >= 0.0 && value.is_finite()) {
-                return Err(Error::config(field, "must be zero or positive"));
-            }
-        }
+        non_negative("lambda_energy", self.lambda_energy)?;
+        non_negative("lambda_covariance", self.lambda_covariance)?;
+        non_negative("beta", self.beta)?;
         positive("covariance_jitter", self.covariance_jitter)?;
         positive("learning_rate", self.learning_rate)?;
         self.training.validate()

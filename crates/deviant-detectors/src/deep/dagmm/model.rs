@@ -174,39 +174,29 @@ pub struct DagmmState {
     gmm: Gmm,
 }
 
+/// The trained networks with the mixture estimated from all training rows (paper, §3.4).
+fn trained(
+    config: &DagmmConfig,
+    step: DagmmStep,
+    x: ArrayView2<f32>,
+) -> Result<(DagmmNet, DagmmState)> {
+    let net = step.net.valid();
+    let parts = in_chunks(x, x.ncols(), "dagmm fit", |t, _| {
+        let z = net.compress(t, config, None).z;
+        let gamma = net.memberships(z.clone(), config, None);
+        Ok((to_array2(z)?, to_array2(gamma)?))
+    })?;
+    let mut stats = GmmStats::new(config.components, config.code_size() + 2);
+    for (z, gamma) in &parts {
+        stats.add(z.view(), gamma.view());
+    }
+    let state = DagmmState {
+        gmm: stats.finish(),
+    };
+    Ok((net, state))
+}
+
 impl DagmmConfig {
-    fn start(&self, x: ArrayView2<f32>, rng: &mut ChaCha8Rng, device: &Device) -> DagmmStep {
-        DagmmStep {
-            net: DagmmNet::new(self, x.ncols(), rng, device),
-            optimizer: AdamConfig::new().init(),
-            config: self.clone(),
-        }
-    }
-
-    /// The trained networks with the mixture estimated from all training rows (paper, §3.4).
-    fn finish(&self, step: DagmmStep, x: ArrayView2<f32>) -> Result<(DagmmNet, DagmmState)> {
-        let net = step.net.valid();
-        let parts = in_chunks(x, x.ncols(), "dagmm fit", |t, _| {
-            let z = net.compress(t, self, None).z;
-            let gamma = net.memberships(z.clone(), self, None);
-            Ok((to_array2(z)?, to_array2(gamma)?))
-        })?;
-        let mut stats = GmmStats::new(self.components, self.code_size() + 2);
-        for (z, gamma) in &parts {
-            stats.add(z.view(), gamma.view());
-        }
-        Ok((
-            net,
-            DagmmState {
-                gmm: stats.finish(),
-            },
-        ))
-    }
-
-    fn blank(&self, n_features: usize, device: &Device) -> DagmmNet {
-        DagmmNet::new(self, n_features, &mut ChaCha8Rng::seed_from_u64(0), device)
-    }
-
     /// The sample energy of each row under the training mixture.
     fn energy(&self, net: &DagmmNet, state: &DagmmState, x: Tensor<2>) -> Tensor<1> {
         let gmm = state.gmm.to_tensors(&x.device());
@@ -218,7 +208,7 @@ impl DagmmConfig {
 
 deep_detector!(
     DagmmConfig, "dagmm", DagmmNet, DagmmStep,
-    state: DagmmState, finish: DagmmConfig::finish
+    state: DagmmState, finish: trained
 );
 
 impl DeepKind for DagmmConfig {
@@ -228,11 +218,16 @@ impl DeepKind for DagmmConfig {
         rng: &mut ChaCha8Rng,
         device: &Device,
     ) -> Result<DagmmStep> {
-        Ok(DagmmConfig::start(self, x, rng, device))
+        Ok(DagmmStep {
+            net: DagmmNet::new(self, x.ncols(), rng, device),
+            optimizer: AdamConfig::new().init(),
+            config: self.clone(),
+        })
     }
 
     fn blank(&self, n_features: usize, _state: &DagmmState, device: &Device) -> Result<DagmmNet> {
-        Ok(DagmmConfig::blank(self, n_features, device))
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        Ok(DagmmNet::new(self, n_features, &mut rng, device))
     }
 
     fn score_rows(fitted: &Dagmm, x: Tensor<2>, _rng: &mut ChaCha8Rng) -> Result<Tensor<1>> {
@@ -265,7 +260,7 @@ impl std::ops::Deref for VaegmmConfig {
 
 deep_detector!(
     VaegmmConfig, "vaegmm", DagmmNet, DagmmStep,
-    state: DagmmState, finish: |c: &VaegmmConfig, step, x| c.0.finish(step, x)
+    state: DagmmState, finish: |c: &VaegmmConfig, step, x| trained(c, step, x)
 );
 
 impl DeepKind for VaegmmConfig {
@@ -278,11 +273,11 @@ impl DeepKind for VaegmmConfig {
         rng: &mut ChaCha8Rng,
         device: &Device,
     ) -> Result<DagmmStep> {
-        Ok(self.0.start(x, rng, device))
+        self.0.start(x, rng, device)
     }
 
-    fn blank(&self, n_features: usize, _state: &DagmmState, device: &Device) -> Result<DagmmNet> {
-        Ok(self.0.blank(n_features, device))
+    fn blank(&self, n_features: usize, state: &DagmmState, device: &Device) -> Result<DagmmNet> {
+        self.0.blank(n_features, state, device)
     }
 
     fn score_rows(

@@ -2,7 +2,7 @@ use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, int, stacks};
-use crate::check::at_least_one;
+use crate::check::{at_least_one, positive};
 use crate::deep::tensor::Activation;
 use crate::deep::train::LoopConfig;
 
@@ -69,15 +69,9 @@ impl FlowConfig {
         if self.bins < 2 {
             return Err(Error::config("bins", "must be at least 2"));
         }
-        for (field, value) in [
-            ("max_log_scale", self.max_log_scale),
-            ("tail_bound", self.tail_bound),
-            ("learning_rate", self.learning_rate),
-        ] {
-            if !(value > 0.0 && value.is_finite()) {
-                return Err(Error::config(field, "must be positive"));
-            }
-        }
+        positive("max_log_scale", self.max_log_scale)?;
+        positive("tail_bound", self.tail_bound)?;
+        positive("learning_rate", self.learning_rate)?;
         self.training.validate()
     }
 }

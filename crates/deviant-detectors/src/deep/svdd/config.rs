@@ -2,7 +2,7 @@ use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, log_float, names, stacks};
-use crate::check::positive;
+use crate::check::{non_negative, positive};
 use crate::deep::tensor::Activation;
 use crate::deep::train::LoopConfig;
 
@@ -70,14 +70,8 @@ impl DeepSvddConfig {
                 format!("{} is outside (0, 1]", self.nu),
             ));
         }
-        for (field, value) in [
-            ("centre_eps", self.centre_eps),
-            ("weight_decay", self.weight_decay),
-        ] {
-            if !(value >= 0.0 && value.is_finite()) {
-                return Err(Error::config(field, "must be zero or positive"));
-            }
-        }
+        non_negative("centre_eps", self.centre_eps)?;
+        non_negative("weight_decay", self.weight_decay)?;
         positive("learning_rate", self.learning_rate)?;
         self.training.validate()
     }
