@@ -32,6 +32,8 @@ pub enum Cost {
     Superlinear,
     /// A network trained for epochs.
     Deep,
+    /// The sum of its members' (an ensemble); never a search candidate itself.
+    Members,
 }
 
 /// The values one hyper-parameter may take in a search.
@@ -136,7 +138,7 @@ impl About {
         Self::new(summary, Cost::Deep)
     }
 
-    const fn new(summary: &'static str, cost: Cost) -> Self {
+    pub const fn new(summary: &'static str, cost: Cost) -> Self {
         Self {
             summary,
             layouts: ANY_LAYOUT,
@@ -160,7 +162,7 @@ pub trait Entry: DetectorConfig + Default {
     fn search_space() -> Vec<ParamRange> {
         let shared: &[ParamRange] = match Self::ABOUT.cost {
             Cost::Deep => TRAINING_SEARCH,
-            Cost::Linear | Cost::Superlinear => &[],
+            Cost::Linear | Cost::Superlinear | Cost::Members => &[],
         };
         [Self::SEARCH, shared].concat()
     }
@@ -171,3 +173,38 @@ pub const TRAINING_SEARCH: &[ParamRange] = &[
     log_float("learning_rate", 1e-4, 1e-2),
     log_int("training.epochs", 10, 200),
 ];
+
+impl ParamRange {
+    /// The value at position `u` in `[0, 1]` of the domain (on the log scale where the
+    /// range is logarithmic), as JSON for a `--set` of `self.key`: searches draw `u`.
+    pub fn at(&self, u: f64) -> serde_json::Value {
+        let u = u.clamp(0.0, 1.0);
+        let between = |low: f64, high: f64, log: bool| match log {
+            true => (low.ln() + u * (high.ln() - low.ln())).exp(),
+            false => low + u * (high - low),
+        };
+        let pick = |len: usize| ((u * len as f64) as usize).min(len - 1);
+        match self.domain {
+            Domain::Int { low, high, log } => {
+                serde_json::json!(
+                    (between(low as f64, high as f64, log).round() as i64).clamp(low, high)
+                )
+            }
+            Domain::Float { low, high, log } => {
+                serde_json::json!(three_digits(between(low, high, log)).clamp(low, high))
+            }
+            Domain::Names { values } => serde_json::json!(values[pick(values.len())]),
+            Domain::Stacks { values } => serde_json::json!(values[pick(values.len())]),
+        }
+    }
+}
+
+/// `v` rounded to three significant digits, so drawn settings read as a person would write
+/// them.
+fn three_digits(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let scale = 10f64.powi(2 - v.abs().log10().floor() as i32);
+    (v * scale).round() / scale
+}

@@ -6,6 +6,7 @@ pub mod catalogue;
 pub(crate) mod check;
 pub mod classic;
 pub mod deep;
+pub mod ensemble;
 pub mod registry;
 pub mod runtime;
 

@@ -8,7 +8,7 @@ use deviant_core::{Dataset, Detector, DetectorConfig, Error, FitContext, Result}
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{Cost, Entry, Layout, ParamRange};
-use crate::{classic, deep};
+use crate::{classic, deep, ensemble};
 
 /// One catalogue entry, as listings and `deviant models --json` print it.
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +102,7 @@ registry! {
     Knn(classic::knn::KnnConfig),
     Lof(classic::lof::LofConfig),
     Loda(classic::loda::LodaConfig),
+    Ensemble(ensemble::EnsembleConfig),
 }
 
 impl AnyConfig {

@@ -22,6 +22,7 @@
 pub mod model;
 pub mod protocol;
 pub mod protocols;
+pub mod select;
 pub mod study;
 pub mod trial;
 

@@ -84,23 +84,46 @@ impl Scored {
     }
 }
 
-impl Model {
-    /// Fits the preprocessor and the detector on `spec.fit`, then chooses the threshold on
-    /// `spec.threshold_rows` if given (required for supervised rules), else on the fitted rows.
-    pub fn train(spec: TrainSpec<'_>, cx: &FitContext) -> Result<Self> {
-        spec.threshold.validate()?;
-        let labelled = spec.threshold_rows.is_some_and(|t| t.labels.is_some());
-        if spec.threshold.needs_labels() && !labelled {
+impl TrainSpec<'_> {
+    /// Refuses a threshold rule that cannot be applied, before any work.
+    fn check(&self) -> Result<()> {
+        self.threshold.validate()?;
+        let labelled = self.threshold_rows.is_some_and(|t| t.labels.is_some());
+        if self.threshold.needs_labels() && !labelled {
             return Err(Error::config(
                 "threshold",
                 "best-F1 and best-accuracy thresholds need labelled validation data",
             ));
         }
+        Ok(())
+    }
+}
+
+impl Model {
+    /// Fits the preprocessor and the detector on `spec.fit`, then chooses the threshold on
+    /// `spec.threshold_rows` if given (required for supervised rules), else on the fitted rows.
+    pub fn train(spec: TrainSpec<'_>, cx: &FitContext) -> Result<Self> {
+        spec.check()?;
         let preprocessor = Preprocessor::fit(spec.schema, spec.fit, spec.preprocess)?;
         let train = preprocessor.dataset(spec.fit)?;
         let started = Instant::now();
         let detector = spec.config.fit(&train, cx)?;
         let fit_seconds = started.elapsed().as_secs_f64();
+        Self::assemble(spec, preprocessor, &train, detector, fit_seconds, cx.seed)
+    }
+
+    /// A model of a detector already fitted on `train`, the rows `preprocessor` made of
+    /// `spec.fit` (model selection fits its candidates itself): chooses the threshold as
+    /// [`train`](Self::train) does and writes the manifest.
+    pub fn assemble(
+        spec: TrainSpec<'_>,
+        preprocessor: Preprocessor,
+        train: &Dataset,
+        detector: Box<dyn Detector>,
+        fit_seconds: f64,
+        seed: u64,
+    ) -> Result<Self> {
+        spec.check()?;
         let threshold = match (spec.threshold, spec.threshold_rows) {
             (ThresholdRule::TopPercent { .. } | ThresholdRule::Fixed { .. }, _) => {
                 spec.threshold.choose(&[], None, "none")?
@@ -110,7 +133,7 @@ impl Model {
                 let scores = score_vec(detector.as_ref(), &valid)?;
                 rule.choose(&scores, rows.labels.as_deref(), "validation")?
             }
-            (rule, None) => rule.choose(&score_vec(detector.as_ref(), &train)?, None, "train")?,
+            (rule, None) => rule.choose(&score_vec(detector.as_ref(), train)?, None, "train")?,
         };
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
@@ -122,9 +145,9 @@ impl Model {
             threshold,
             training: TrainingInfo {
                 rows: train.n_rows(),
-                seed: cx.seed,
+                seed,
                 fit_seconds,
-                data_fingerprint: fingerprint(&train),
+                data_fingerprint: fingerprint(train),
                 created_unix: SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs()),

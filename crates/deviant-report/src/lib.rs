@@ -42,6 +42,6 @@ pub use charts::{HistogramOptions, ScoreScale};
 pub use record::{LEADERBOARD_COLUMNS, leaderboard, leaderboard_cells};
 pub use report::{
     Chart, ChartOptions, ComparisonReport, EvalReport, ExplainedRow, ReportFiles, ScoredRun,
-    ScoredSplit, SummaryTable, split_charts,
+    ScoredSplit, SelectionReport, SummaryTable, split_charts,
 };
 pub use svg::escape;

@@ -624,3 +624,35 @@ impl ComparisonReport<'_> {
         Ok(page.finish().into_bytes())
     }
 }
+
+/// `select --report`: why a model was chosen, and every candidate's line.
+pub struct SelectionReport {
+    pub title: String,
+    pub facts: Vec<(String, String)>,
+    /// The selection's reasons, in the order it made its choices.
+    pub reasons: Vec<String>,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// The leaderboard as JSON, written beside the page.
+    pub leaderboard: serde_json::Value,
+}
+
+impl SelectionReport {
+    /// `report.html` and `leaderboard.json`.
+    pub fn render(&self) -> Result<ReportFiles> {
+        let mut page = Page::new(&self.title);
+        page.facts(&self.facts);
+        page.heading("Why this model", "why");
+        for reason in &self.reasons {
+            page.paragraph(reason);
+        }
+        page.heading("Leaderboard", "leaderboard");
+        let header: Vec<&str> = self.header.iter().map(String::as_str).collect();
+        // The first two columns (configuration, status) are text.
+        page.table(&header, &self.rows, &header[2..]);
+        Ok(vec![
+            ("report.html".into(), page.finish().into_bytes()),
+            ("leaderboard.json".into(), to_json(&self.leaderboard)?),
+        ])
+    }
+}

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod fit;
 pub mod models;
 pub mod score;
+pub mod select;
 pub mod serve;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,8 @@ pub enum Command {
     Score(score::ScoreArgs),
     /// Evaluate a saved model on a labelled table.
     Eval(eval::EvalArgs),
+    /// Choose, tune and combine detectors for a table within a time budget.
+    Select(select::SelectArgs),
     /// Prepare datasets with published protocols.
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -57,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fit(args) => fit::run(args, quiet),
         Command::Score(args) => score::run(args, quiet),
         Command::Eval(args) => eval::run(args, quiet),
+        Command::Select(args) => select::run(args, quiet),
         Command::Data(command) => data::run(command, quiet),
         Command::Bench(command) => bench::run(command, quiet),
         Command::Models(args) => models::run(args),

@@ -3,10 +3,11 @@
 use std::path::Path;
 
 use deviant_core::schema::LabelSpec;
+use deviant_core::split::{rng, split_stratified};
 use deviant_core::{Dataset, Error, Progress, Result};
-use deviant_data::Scaling;
 use deviant_data::adbench::protocol_rows;
 use deviant_data::npz::read_npz;
+use deviant_data::{Scaling, Table};
 
 use super::matrix_splits;
 use crate::protocol::{Protocol, Splits};
@@ -16,6 +17,7 @@ use crate::protocol::{Protocol, Splits};
 pub struct Adbench {
     name: String,
     data: Dataset,
+    labelled_share: Option<f64>,
 }
 
 impl Adbench {
@@ -24,7 +26,16 @@ impl Adbench {
         Ok(Self {
             name: name.into(),
             data: read_npz(path)?,
+            labelled_share: None,
         })
+    }
+
+    /// With this share of the training rows, drawn stratified per seed, labelled and in the
+    /// select role (the rest fits unlabelled): ADBench's semi-supervised setting, in which a
+    /// selection chooses by those labels.
+    pub fn with_labelled_share(mut self, share: f64) -> Self {
+        self.labelled_share = Some(share);
+        self
     }
 }
 
@@ -51,7 +62,14 @@ impl Protocol for Adbench {
         let labels = labels.as_slice().expect("contiguous");
         let (train, test) = protocol_rows(labels, numpy_seed);
         let test = self.data.select(&test);
-        Ok(matrix_splits(
+        let (train, labelled) = match self.labelled_share {
+            Some(share) => {
+                let (labelled, rest) = split_stratified(&train, labels, share, &mut rng(seed));
+                (rest, Some(labelled))
+            }
+            None => (train, None),
+        };
+        let mut splits = matrix_splits(
             &self.data.select(&train),
             vec![(self.name.clone(), test)],
             Scaling::MinMax,
@@ -60,6 +78,9 @@ impl Protocol for Adbench {
                 column: "y".into(),
                 normal_values: vec!["0".into()],
             }),
-        ))
+        );
+        splits.select = labelled
+            .map(|rows| Table::from_dataset(&self.data.select(&rows), "labelled training rows"));
+        Ok(splits)
     }
 }

@@ -4,6 +4,7 @@
 mod adbench;
 mod nab;
 mod perf;
+mod select;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -33,6 +34,10 @@ pub enum BenchCommand {
     Mnist(MnistBenchArgs),
     /// Training and scoring speed of one detector on seeded synthetic rows.
     Perf(perf::PerfArgs),
+    /// Measure `select`'s candidates on the ADBench sets into a corpus file.
+    SelectCorpus(select::SelectCorpusArgs),
+    /// Evaluate `select` on the ADBench sets, leave-one-dataset-out, beside Isolation Forest.
+    Select(select::SelectBenchArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -97,6 +102,8 @@ pub fn run(command: BenchCommand, quiet: bool) -> Result<()> {
             bench_protocols(protocols, &args.run, quiet)
         }
         BenchCommand::Perf(args) => perf::run(&args, quiet),
+        BenchCommand::SelectCorpus(args) => select::corpus(&args, quiet),
+        BenchCommand::Select(args) => select::evaluate(&args, quiet),
     }
 }
 

@@ -1,0 +1,594 @@
+//! Model selection: which detector, with which hyper-parameters, alone or in an ensemble,
+//! for a dataset, within a wall-clock budget, from the fit rows and (when some are labelled)
+//! the select rows only. The report rows are never read: [`select`] refuses splits whose
+//! report rows are also fit, threshold or select rows.
+//!
+//! - **No labels**: the corpus of past benchmark results predicts each candidate's
+//!   advantage from the dataset's meta-features; the best predicted of distinct kinds are
+//!   fitted, in that order, until the ensemble is full or the budget is spent.
+//! - **Labelled select rows**: successive halving (Jamieson & Talwalkar 2016) over rows:
+//!   every candidate on a subsample, the best third on all fit rows, each scored by ROC AUC
+//!   on the labelled rows; then the best single candidate, rank-averaged ensembles of the
+//!   best few, and a stack whose weights are learned from the labels compete on that
+//!   objective (the stack by cross-validation, since its weights saw the labels).
+
+mod candidates;
+mod corpus;
+mod meta;
+mod stack;
+
+pub use candidates::{Candidate, candidates};
+pub use corpus::{CORPUS_VERSION, Corpus, CorpusSet};
+pub use meta::{META_FEATURES, meta_features};
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use deviant_core::metrics::{average_precision, roc_auc};
+use deviant_core::{Dataset, Detector, Error, FitContext, Result};
+use deviant_data::{Preprocessor, Table};
+use deviant_detectors::AnyConfig;
+use deviant_detectors::catalogue::{Cost, Layout};
+use deviant_detectors::ensemble::EnsembleConfig;
+use serde::Serialize;
+
+use crate::model::{Model, TrainSpec};
+use crate::protocol::Splits;
+
+/// What a selection may do.
+#[derive(Debug, Clone)]
+pub struct SelectOptions {
+    pub layout: Layout,
+    /// The wall-clock limit of the whole selection: no trial starts past it and a running
+    /// one stops at it.
+    pub budget: Duration,
+    /// The most members an ensemble gets.
+    pub members: usize,
+    /// Whether deep kinds are candidates.
+    pub deep: bool,
+    /// What predicts candidates' results without labels (`None`: a fixed order).
+    pub corpus: Option<Corpus>,
+    /// Corpus sets not to learn from: the set being selected for, in a leave-one-dataset-out
+    /// evaluation.
+    pub leave_out: Vec<String>,
+}
+
+impl Default for SelectOptions {
+    fn default() -> Self {
+        Self {
+            layout: Layout::Tabular,
+            budget: Duration::from_secs(600),
+            members: 5,
+            deep: true,
+            corpus: None,
+            leave_out: Vec::new(),
+        }
+    }
+}
+
+/// One line of the leaderboard: a candidate or a combination, and how it did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub label: String,
+    pub config: AnyConfig,
+    pub cost: Cost,
+    /// The corpus's predicted ROC AUC above a set's mean (selection without labels).
+    pub predicted: Option<f64>,
+    /// ROC AUC on the labelled select rows (cross-validated for a learned stack).
+    pub select_roc_auc: Option<f64>,
+    pub select_average_precision: Option<f64>,
+    /// Fit rows this attempt was trained on (a subsample in the first round of halving).
+    pub rows: usize,
+    pub fit_seconds: f64,
+    /// `fitted`, `not tried: …`, `stopped: …` or `failed: …`.
+    pub status: String,
+    pub chosen: bool,
+}
+
+/// What a selection chose, as a saveable model, and why.
+pub struct Selection {
+    pub model: Model,
+    /// `corpus`, `fixed order` or `labelled rows`.
+    pub strategy: &'static str,
+    pub leaderboard: Vec<Attempt>,
+    pub reasons: Vec<String>,
+    pub seconds: f64,
+}
+
+/// Hears about each attempt as it ends.
+pub trait SelectObserver {
+    fn attempted(&mut self, _attempt: &Attempt) {}
+}
+
+impl SelectObserver for crate::NoObserver {}
+
+/// Without a corpus, the order kinds are tried in: one kind of each family, strongest first
+/// on the ADBench means in BENCHMARKS.md (then the sequence and image models).
+const FIXED_ORDER: &[&str] = &[
+    "iforest",
+    "realnvp",
+    "mahalanobis",
+    "loda",
+    "copod",
+    "seq2seq",
+    "conv_ae",
+    "hbos",
+    "pca",
+    "knn",
+];
+
+/// Labelled rows needed of each class to select on them; with fewer, selection is
+/// unsupervised.
+const MIN_PER_CLASS: usize = 5;
+/// Above this many fit rows, the first round of halving fits on a subsample of this size.
+const FIRST_ROUND_ROWS: usize = 4096;
+/// Folds of the stack's cross-validation.
+const FOLDS: usize = 5;
+
+/// Chooses a model for `splits` under `options` (see the module's documentation).
+pub fn select(
+    splits: &Splits,
+    options: &SelectOptions,
+    cx: &FitContext,
+    observer: &mut dyn SelectObserver,
+) -> Result<Selection> {
+    let started = Instant::now();
+    refuse_leaks(splits)?;
+    if options.members == 0 {
+        return Err(Error::config("members", "must be at least 1"));
+    }
+    let preprocessor = Preprocessor::fit(&splits.schema, &splits.fit, splits.preprocess)?;
+    let train = preprocessor.dataset(&splits.fit)?;
+    let mut pool = candidates(options.layout);
+    pool.retain(|c| options.deep || c.cost != Cost::Deep);
+    let labelled = match &splits.select {
+        Some(rows) => labelled_rows(&preprocessor, rows)?,
+        None => None,
+    };
+    let mut search = Search {
+        deadline: started + options.budget,
+        budget: options.budget,
+        cx,
+        observer,
+        leaderboard: Vec::new(),
+    };
+    let (strategy, detector, config, reasons) = match labelled {
+        Some((valid, labels)) => {
+            let (detector, config, reasons) =
+                search.with_labels(&pool, &train, &valid, &labels, options.members)?;
+            ("labelled rows", detector, config, reasons)
+        }
+        None => search.without_labels(&pool, &train, options)?,
+    };
+    let fit_seconds = started.elapsed().as_secs_f64();
+    let model = Model::assemble(
+        TrainSpec {
+            config: &config,
+            schema: &splits.schema,
+            preprocess: splits.preprocess,
+            fit: &splits.fit,
+            threshold_rows: splits.threshold.as_ref(),
+            threshold: splits.threshold_rule,
+        },
+        preprocessor,
+        &train,
+        detector,
+        fit_seconds,
+        cx.seed,
+    )?;
+    let members = match &config {
+        AnyConfig::Ensemble(e) => e.members.clone(),
+        single => vec![single.clone()],
+    };
+    for attempt in &mut search.leaderboard {
+        attempt.chosen = attempt.rows == train.n_rows()
+            && (attempt.config == config
+                || (attempt.status == "fitted" && members.contains(&attempt.config)));
+    }
+    Ok(Selection {
+        model,
+        strategy,
+        leaderboard: search.leaderboard,
+        reasons,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Refuses splits whose report rows (by source and line) are also rows of another role:
+/// whatever chose the model would have seen the rows it is judged on.
+fn refuse_leaks(splits: &Splits) -> Result<()> {
+    let reported: HashSet<(&str, u64)> = splits
+        .report
+        .iter()
+        .flat_map(|set| {
+            set.rows
+                .lines
+                .iter()
+                .map(|&l| (set.rows.source.as_str(), l))
+        })
+        .collect();
+    let roles = [
+        ("fit", Some(&splits.fit)),
+        ("threshold", splits.threshold.as_ref()),
+        ("select", splits.select.as_ref()),
+    ];
+    for (role, table) in roles {
+        let Some(table) = table else { continue };
+        if let Some(line) = table
+            .lines
+            .iter()
+            .find(|&&l| reported.contains(&(table.source.as_str(), l)))
+        {
+            return Err(Error::config(
+                "select",
+                format!(
+                    "line {line} of {} is a report row and also a {role} row: a selection \
+                     must not see the rows it is reported on; give it disjoint splits",
+                    table.source
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The select rows as the model sees them with their labels, when they hold enough of each
+/// class to choose by.
+fn labelled_rows(preprocessor: &Preprocessor, rows: &Table) -> Result<Option<(Dataset, Vec<u8>)>> {
+    let Some(labels) = rows.labels.clone() else {
+        return Ok(None);
+    };
+    let anomalies = labels.iter().filter(|&&l| l == 1).count();
+    if anomalies < MIN_PER_CLASS || labels.len() - anomalies < MIN_PER_CLASS {
+        return Ok(None);
+    }
+    Ok(Some((preprocessor.dataset(rows)?, labels)))
+}
+
+/// A fitted candidate.
+struct Fitted {
+    candidate: Candidate,
+    detector: Box<dyn Detector>,
+    /// Its scores of the labelled rows (selection with labels).
+    scores: Vec<f32>,
+    auc: f64,
+}
+
+struct Search<'a> {
+    deadline: Instant,
+    budget: Duration,
+    cx: &'a FitContext,
+    observer: &'a mut dyn SelectObserver,
+    leaderboard: Vec<Attempt>,
+}
+
+type Choice = (Box<dyn Detector>, AnyConfig, Vec<String>);
+
+impl Search<'_> {
+    fn record(&mut self, attempt: Attempt) {
+        self.observer.attempted(&attempt);
+        self.leaderboard.push(attempt);
+    }
+
+    fn not_tried(&mut self, candidate: &Candidate, predicted: Option<f64>, why: &str) {
+        self.record(Attempt {
+            label: candidate.label.clone(),
+            config: candidate.config.clone(),
+            cost: candidate.cost,
+            predicted,
+            select_roc_auc: None,
+            select_average_precision: None,
+            rows: 0,
+            fit_seconds: 0.0,
+            status: format!("not tried: {why}"),
+            chosen: false,
+        });
+    }
+
+    /// Fits `candidate` on `train` with what is left of the budget; `None` (recorded) when
+    /// it failed or the budget ran out. `valid` is scored when given.
+    fn fit(
+        &mut self,
+        candidate: &Candidate,
+        train: &Dataset,
+        valid: Option<(&Dataset, &[u8])>,
+        predicted: Option<f64>,
+    ) -> Result<Option<Fitted>> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            self.not_tried(candidate, predicted, "budget spent");
+            return Ok(None);
+        }
+        let started = Instant::now();
+        let result = candidate
+            .config
+            .fit(train, &self.cx.clone().with_budget(left))
+            .and_then(|detector| {
+                let (scores, auc, ap) = match valid {
+                    Some((rows, labels)) => {
+                        let scores = detector.score(rows.view())?.to_vec();
+                        let auc = roc_auc(&scores, labels)?;
+                        let ap = average_precision(&scores, labels)?;
+                        (scores, Some(auc), Some(ap))
+                    }
+                    None => (Vec::new(), None, None),
+                };
+                Ok((detector, scores, auc, ap))
+            });
+        let mut attempt = Attempt {
+            label: candidate.label.clone(),
+            config: candidate.config.clone(),
+            cost: candidate.cost,
+            predicted,
+            select_roc_auc: None,
+            select_average_precision: None,
+            rows: train.n_rows(),
+            fit_seconds: started.elapsed().as_secs_f64(),
+            status: "fitted".into(),
+            chosen: false,
+        };
+        match result {
+            Ok((detector, scores, auc, ap)) => {
+                attempt.select_roc_auc = auc;
+                attempt.select_average_precision = ap;
+                self.record(attempt);
+                Ok(Some(Fitted {
+                    candidate: candidate.clone(),
+                    detector,
+                    scores,
+                    auc: auc.unwrap_or(0.0),
+                }))
+            }
+            Err(Error::Cancelled) => Err(Error::Cancelled),
+            Err(e) => {
+                attempt.status = match e {
+                    Error::BudgetExceeded { .. } => "stopped: budget spent".into(),
+                    e => format!("failed: {e}"),
+                };
+                self.record(attempt);
+                Ok(None)
+            }
+        }
+    }
+
+    fn without_labels(
+        &mut self,
+        pool: &[Candidate],
+        train: &Dataset,
+        options: &SelectOptions,
+    ) -> Result<(&'static str, Box<dyn Detector>, AnyConfig, Vec<String>)> {
+        let configs: Vec<AnyConfig> = pool.iter().map(|c| c.config.clone()).collect();
+        let predicted = match &options.corpus {
+            Some(corpus) => {
+                corpus.predict(&meta_features(train.view()), &configs, &options.leave_out)
+            }
+            None => vec![None; pool.len()],
+        };
+        let by_corpus = predicted.iter().any(Option::is_some);
+        let mut order: Vec<usize> = (0..pool.len()).collect();
+        match by_corpus {
+            true => order.sort_by(|&a, &b| {
+                let key = |i: usize| predicted[i].unwrap_or(f64::NEG_INFINITY);
+                key(b).total_cmp(&key(a))
+            }),
+            false => {
+                let defaults: Vec<AnyConfig> =
+                    AnyConfig::kinds().into_iter().map(|k| k.defaults).collect();
+                let rank = |i: usize| {
+                    let config = &pool[i].config;
+                    FIXED_ORDER
+                        .iter()
+                        .position(|&k| k == config.kind() && defaults.contains(config))
+                        .unwrap_or(usize::MAX)
+                };
+                order.sort_by_key(|&i| rank(i));
+            }
+        }
+        let mut members: Vec<Fitted> = Vec::new();
+        for &i in &order {
+            let candidate = &pool[i];
+            let unusable = !by_corpus && !FIXED_ORDER.contains(&candidate.config.kind());
+            if members.len() >= options.members
+                || members
+                    .iter()
+                    .any(|m| m.candidate.config.kind() == candidate.config.kind())
+                || unusable
+            {
+                let why = match members.len() >= options.members {
+                    true => "the ensemble is full",
+                    false => "a better-placed configuration of its kind is in",
+                };
+                self.not_tried(candidate, predicted[i], why);
+                continue;
+            }
+            if let Some(fitted) = self.fit(candidate, train, None, predicted[i])? {
+                members.push(fitted);
+            }
+        }
+        let strategy = if by_corpus { "corpus" } else { "fixed order" };
+        let names: Vec<&str> = members.iter().map(|m| m.candidate.label.as_str()).collect();
+        let mut reasons = vec![match by_corpus {
+            true => format!(
+                "no labelled rows: the corpus's sets nearest in meta-features predict {} best \
+                 (one configuration per kind)",
+                names.join(", ")
+            ),
+            false => format!(
+                "no labelled rows and no corpus: the fixed order of kinds gives {}",
+                names.join(", ")
+            ),
+        }];
+        let (detector, config) = self.combine(members, None, train, &mut reasons)?;
+        Ok((strategy, detector, config, reasons))
+    }
+
+    fn with_labels(
+        &mut self,
+        pool: &[Candidate],
+        train: &Dataset,
+        valid: &Dataset,
+        labels: &[u8],
+        members: usize,
+    ) -> Result<Choice> {
+        let mut reasons = vec![format!(
+            "{} labelled rows ({} anomalies): candidates compete on their ROC AUC",
+            labels.len(),
+            labels.iter().filter(|&&l| l == 1).count()
+        )];
+        let mut finalists: Vec<Candidate> = pool.to_vec();
+        if train.n_rows() > FIRST_ROUND_ROWS {
+            let step = train.n_rows().div_ceil(FIRST_ROUND_ROWS);
+            let rows: Vec<usize> = (0..train.n_rows()).step_by(step).collect();
+            let sample = train.select(&rows);
+            let mut first = Vec::new();
+            for candidate in pool {
+                if let Some(fitted) = self.fit(candidate, &sample, Some((valid, labels)), None)? {
+                    first.push((fitted.auc, candidate.clone()));
+                }
+            }
+            first.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let keep = (first.len() / 3).max(members).min(first.len());
+            finalists = first.into_iter().take(keep).map(|(_, c)| c).collect();
+            reasons.push(format!(
+                "first round on {} of {} rows: the best {keep} of {} go on",
+                sample.n_rows(),
+                train.n_rows(),
+                pool.len()
+            ));
+        }
+        let mut fitted = Vec::new();
+        for candidate in &finalists {
+            if let Some(f) = self.fit(candidate, train, Some((valid, labels)), None)? {
+                fitted.push(f);
+            }
+        }
+        if fitted.is_empty() {
+            return Err(self.nothing_fitted());
+        }
+        fitted.sort_by(|a, b| b.auc.total_cmp(&a.auc));
+        // The best of each kind, so an ensemble mixes families.
+        let mut diverse: Vec<usize> = Vec::new();
+        for (i, f) in fitted.iter().enumerate() {
+            if diverse.len() < members
+                && !diverse
+                    .iter()
+                    .any(|&j| fitted[j].candidate.config.kind() == f.candidate.config.kind())
+            {
+                diverse.push(i);
+            }
+        }
+        let columns: Vec<Vec<f64>> = diverse
+            .iter()
+            .map(|&i| stack::ranks(&fitted[i].scores))
+            .collect();
+        // (objective, members as indices into `fitted`, weights)
+        let mut options: Vec<(f64, Vec<usize>, Option<Vec<f64>>, String)> = vec![(
+            fitted[0].auc,
+            vec![0],
+            None,
+            fitted[0].candidate.label.clone(),
+        )];
+        for k in 2..=diverse.len() {
+            let mean: Vec<f32> = (0..labels.len())
+                .map(|r| (columns[..k].iter().map(|c| c[r]).sum::<f64>() / k as f64) as f32)
+                .collect();
+            let auc = roc_auc(&mean, labels)?;
+            options.push((
+                auc,
+                diverse[..k].to_vec(),
+                None,
+                format!("mean of the best {k}"),
+            ));
+        }
+        if diverse.len() >= 2
+            && let Some(auc) = stack::cross_validated_auc(&columns, labels, FOLDS)
+        {
+            let weights = stack::fit_weights(&columns, labels);
+            options.push((
+                auc,
+                diverse.clone(),
+                Some(weights),
+                format!("stack of {}", diverse.len()),
+            ));
+        }
+        for (auc, chosen, weights, name) in &options[1..] {
+            let labels_of: Vec<&str> = chosen
+                .iter()
+                .map(|&i| fitted[i].candidate.label.as_str())
+                .collect();
+            let attempt = Attempt {
+                label: format!("{name}: {}", labels_of.join(" + ")),
+                config: AnyConfig::Ensemble(EnsembleConfig {
+                    members: chosen
+                        .iter()
+                        .map(|&i| fitted[i].candidate.config.clone())
+                        .collect(),
+                    weights: weights.clone(),
+                }),
+                cost: Cost::Members,
+                predicted: None,
+                select_roc_auc: Some(*auc),
+                select_average_precision: None,
+                rows: train.n_rows(),
+                fit_seconds: 0.0,
+                status: "combined".into(),
+                chosen: false,
+            };
+            self.record(attempt);
+        }
+        // The simplest of the best: a combination must beat a single detector outright.
+        let best = options
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.0.total_cmp(&b.1.0).then(b.0.cmp(&a.0)))
+            .map(|(i, _)| i)
+            .expect("one option at least");
+        let (auc, chosen, weights, name) = options.swap_remove(best);
+        reasons.push(format!(
+            "chosen: {name}, ROC AUC {auc:.4} on the labelled rows"
+        ));
+        let mut by_index: Vec<Option<Fitted>> = fitted.into_iter().map(Some).collect();
+        let members: Vec<Fitted> = chosen
+            .iter()
+            .map(|&i| by_index[i].take().expect("distinct"))
+            .collect();
+        let (detector, config) = self.combine(members, weights, train, &mut reasons)?;
+        Ok((detector, config, reasons))
+    }
+
+    /// One fitted candidate alone, or an ensemble of several.
+    fn combine(
+        &mut self,
+        members: Vec<Fitted>,
+        weights: Option<Vec<f64>>,
+        train: &Dataset,
+        reasons: &mut Vec<String>,
+    ) -> Result<(Box<dyn Detector>, AnyConfig)> {
+        match members.len() {
+            0 => Err(self.nothing_fitted()),
+            1 => {
+                let only = members.into_iter().next().expect("one");
+                Ok((only.detector, only.candidate.config))
+            }
+            n => {
+                let config = EnsembleConfig {
+                    members: members.iter().map(|m| m.candidate.config.clone()).collect(),
+                    weights,
+                };
+                reasons.push(format!(
+                    "an ensemble of {n}, each member's score ranked among its training scores"
+                ));
+                let detectors = members.into_iter().map(|m| m.detector).collect();
+                let ensemble = config.assemble(detectors, train)?;
+                Ok((Box::new(ensemble), AnyConfig::Ensemble(config)))
+            }
+        }
+    }
+
+    fn nothing_fitted(&self) -> Error {
+        Error::BudgetExceeded {
+            what: "model selection (no candidate finished)".into(),
+            seconds: self.budget.as_secs_f64(),
+        }
+    }
+}
