@@ -57,6 +57,7 @@ const server = spawn(binary, ["serve", "--no-auth", "--addr", `127.0.0.1:${port}
 });
 let browser;
 let passed = 0;
+let datasetPage;
 const step = async (name, body) => {
   process.stdout.write(`${name} … `);
   await body();
@@ -88,6 +89,7 @@ try {
     await page.setInputFiles("input[name=file]", csv);
     await page.click("#upload button[type=submit]");
     await page.waitForURL(/\/datasets\/[0-9a-f]{16}$/);
+    datasetPage = page.url();
   });
 
   await step("explore", async () => {
@@ -152,6 +154,23 @@ try {
     await page.goto(base + "/runs");
     assert.equal(await page.locator("#runs tbody tr").count(), 1);
     await page.screenshot({ path: join(shots, "runs-1280.png"), fullPage: true });
+  });
+
+  await step("find the best detector", async () => {
+    await page.goto(datasetPage);
+    await page.click("#find-best");
+    await page.waitForURL(/detector=select/);
+    assert.equal(await page.inputValue("select[name=detector]"), "select");
+    await page.fill("input[name=budget_seconds]", "20");
+    await page.click("#train button[type=submit]");
+    await page.waitForURL(/\/runs\/[0-9a-f]{16}$/);
+    // The leaderboard fills while candidates are tried, then the run is a run like any other.
+    await page.waitForSelector("#leaderboard tbody tr", { timeout: 60_000 });
+    await page.waitForSelector(".status.succeeded", { timeout: 300_000 });
+    assert.ok((await page.locator("#leaderboard tr.chosen").count()) >= 1, "the choice is marked");
+    assert.equal(await page.locator("text=Score new rows with this model").count(), 1);
+    assert.ok(await page.locator("#threshold").count(), "the threshold explorer");
+    await page.screenshot({ path: join(shots, "select-1280.png"), fullPage: true });
   });
 
   assert.deepEqual(scriptErrors, [], "no script errors");

@@ -101,33 +101,41 @@ pub fn run_trial(splits: &Splits, trial: &Trial<'_>, cx: &FitContext) -> Result<
         },
         &cx,
     )?;
-    let mut tests = Vec::with_capacity(splits.report.len());
-    for set in &splits.report {
-        let data = model.prepare(&set.rows)?;
-        let started = Instant::now();
-        let scores = model.score_raw(&data)?;
-        let score_seconds = started.elapsed().as_secs_f64();
-        let scored = model.flag(scores, Scoring::Batch)?;
-        let evaluation = match data.labels.as_ref().map(|l| l.as_slice()) {
-            Some(Some(labels)) if labels.contains(&0) && labels.contains(&1) => {
-                Some(scored.evaluate(labels)?)
-            }
-            _ => None,
-        };
-        tests.push(TestResult {
-            dataset: set.dataset.clone(),
-            data,
-            lines: set.rows.lines.clone(),
-            scored,
-            evaluation,
-            score_seconds,
-        });
+    TrialOutcome::test(model, splits)
+}
+
+impl TrialOutcome {
+    /// Scores every report set of `splits` with `model` as one batch each, and measures it
+    /// where the set is labelled with both classes.
+    pub fn test(model: Model, splits: &Splits) -> Result<Self> {
+        let mut tests = Vec::with_capacity(splits.report.len());
+        for set in &splits.report {
+            let data = model.prepare(&set.rows)?;
+            let started = Instant::now();
+            let scores = model.score_raw(&data)?;
+            let score_seconds = started.elapsed().as_secs_f64();
+            let scored = model.flag(scores, Scoring::Batch)?;
+            let evaluation = match data.labels.as_ref().map(|l| l.as_slice()) {
+                Some(Some(labels)) if labels.contains(&0) && labels.contains(&1) => {
+                    Some(scored.evaluate(labels)?)
+                }
+                _ => None,
+            };
+            tests.push(TestResult {
+                dataset: set.dataset.clone(),
+                data,
+                lines: set.rows.lines.clone(),
+                scored,
+                evaluation,
+                score_seconds,
+            });
+        }
+        Ok(TrialOutcome {
+            model,
+            tests,
+            peak_rss_bytes: peak_rss(),
+        })
     }
-    Ok(TrialOutcome {
-        model,
-        tests,
-        peak_rss_bytes: peak_rss(),
-    })
 }
 
 /// Resets the kernel's peak-RSS counter so the next reading covers one trial (Linux).

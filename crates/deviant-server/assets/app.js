@@ -101,6 +101,32 @@ deviant.follow = (runId) => {
   });
 };
 
+// A running selection's leaderboard, refreshed as attempts end (the page reloads at the end).
+deviant.liveLeaderboard = (runId) => {
+  const body = document.querySelector("#leaderboard tbody");
+  const cell = (text, numeric) => {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (numeric) { td.className = "num"; }
+    return td;
+  };
+  const number = (v, digits) => (typeof v === "number" ? v.toFixed(digits) : "");
+  const refresh = async () => {
+    const response = await fetch("/api/v1/runs/" + runId + "/leaderboard");
+    if (response.status === 200) {
+      const board = await response.json();
+      body.replaceChildren(...board.attempts.map((a) => {
+        const tr = document.createElement("tr");
+        tr.append(cell(a.label), cell(a.status), cell(number(a.predicted, 4), true),
+          cell(number(a.select_roc_auc, 4), true), cell(String(a.rows), true), cell(number(a.fit_seconds, 2), true));
+        return tr;
+      }));
+    }
+    setTimeout(refresh, 1000);
+  };
+  refresh();
+};
+
 // The threshold explorer: metrics of flagging `score >= t` on the run's test rows.
 deviant.threshold = (data) => {
   const sorted = data.scores.map((s, i) => [s, data.labels[i]]).sort((a, b) => a[0] - b[0]);
@@ -138,7 +164,8 @@ deviant.train = (form, detectors, datasets) => {
   const fillParams = () => {
     const kind = detectors.find((d) => d.kind === detector.value);
     params.value = JSON.stringify(kind ? kind.defaults.params : {}, null, 2);
-    document.getElementById("detector-help").textContent = kind ? kind.summary : "";
+    document.getElementById("detector-help").textContent = kind ? kind.summary
+      : "Tries the catalogue's detectors within the budget and keeps the best, alone or as an ensemble: chosen on the labelled validation rows when there is a label, else by what the benchmark corpus predicts.";
   };
   const fillColumns = () => {
     const columns = (datasets.find((d) => d.id === dataset.value) || { columns: [] }).columns;
@@ -174,6 +201,7 @@ deviant.train = (form, detectors, datasets) => {
       test_share: parseFloat(form.elements.test_share.value),
       threshold: form.elements.threshold.value || null,
       seed: parseInt(form.elements.seed.value, 10),
+      budget_seconds: parseFloat(form.elements.budget_seconds.value),
     };
     const response = await fetch("/api/v1/runs", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request),

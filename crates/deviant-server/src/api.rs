@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
-use crate::jobs::RunRequest;
+use crate::jobs::{self, RunRequest};
 use crate::pages::token_in;
 use crate::{AppState, RunEvent, lock};
 
@@ -149,6 +149,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/runs/{id}/events", get(run_events))
         .route("/api/v1/runs/{id}/score", post(score))
         .route("/api/v1/runs/{id}/model", get(download_model))
+        .route("/api/v1/runs/{id}/leaderboard", get(run_leaderboard))
+        .route("/api/v1/selections", post(create_selection))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/api/v1/health", get(health))
@@ -423,6 +425,56 @@ async fn create_run(
     let dataset = state.find_dataset(&request.dataset)?;
     let record = state.enqueue(&request, &dataset)?;
     Ok((StatusCode::ACCEPTED, Json(record)))
+}
+
+/// A run whose model is chosen by selection: the body of `POST /api/v1/runs` with
+/// `detector` left out (or `select`).
+async fn create_selection(
+    State(state): State<AppState>,
+    request: Result<Json<Value>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<RunRecord>)> {
+    let Json(mut body) = request?;
+    let Some(fields) = body.as_object_mut() else {
+        return Err(Error::input("the request body", "must be a JSON object").into());
+    };
+    match fields.get("detector") {
+        None => {
+            fields.insert("detector".into(), json!(jobs::SELECT));
+        }
+        Some(v) if v == jobs::SELECT => {}
+        Some(v) => {
+            return Err(Error::config(
+                "detector",
+                format!("a selection chooses the detector itself; leave out `{v}`"),
+            )
+            .into());
+        }
+    }
+    let request: RunRequest = serde_json::from_value(body)
+        .map_err(|e| Error::input("the request body", e.to_string()))?;
+    let dataset = state.find_dataset(&request.dataset)?;
+    let record = state.enqueue(&request, &dataset)?;
+    Ok((StatusCode::ACCEPTED, Json(record)))
+}
+
+/// A selection run's leaderboard: every attempt so far, with `finished` once it has ended.
+async fn run_leaderboard(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    checked_id("run", &id)?;
+    state.find_run(&id)?;
+    let path = state.store().run_dir(&id).join(jobs::LEADERBOARD);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::not_found("leaderboard of run", &id));
+        }
+        Err(e) => return Err(Error::io(&path, e).into()),
+    };
+    let value =
+        serde_json::from_slice(&bytes).map_err(|e| Error::format(path.display(), e.to_string()))?;
+    Ok(Json(value))
 }
 
 async fn cancel_run(

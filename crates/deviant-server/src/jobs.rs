@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use deviant_core::detector::EpochRecord;
 use deviant_core::fsutil::write_bytes_atomic;
@@ -12,7 +13,8 @@ use deviant_data::{
 };
 use deviant_detectors::AnyConfig;
 use deviant_engine::protocols::HoldOut;
-use deviant_engine::{Model, Protocol, Trial, run_trial};
+use deviant_engine::select::{Attempt, Corpus, SelectObserver, SelectOptions, select};
+use deviant_engine::{Model, Protocol, Splits, Trial, TrialOutcome, run_trial};
 use deviant_report::ExplainedRow;
 use deviant_store::{DatasetRecord, RunOutcome, RunRecord, RunStatus, new_id};
 use serde::{Deserialize, Serialize};
@@ -111,7 +113,8 @@ fn explain(
 pub struct RunRequest {
     /// The dataset's id.
     pub dataset: String,
-    /// A detector kind from `GET /api/v1/detectors`.
+    /// A detector kind from `GET /api/v1/detectors`, or `select` to let model selection
+    /// choose (on the validation rows when labelled, else without labels).
     pub detector: String,
     /// Parameters over the detector's defaults.
     #[serde(default)]
@@ -141,17 +144,42 @@ pub struct RunRequest {
     pub keep_anomalies: bool,
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// With `detector: "select"`: the selection's wall-clock limit in seconds.
+    #[serde(default = "default_select_budget")]
+    pub budget_seconds: f64,
+}
+
+/// The detector name that asks for model selection instead of one kind.
+pub const SELECT: &str = "select";
+
+fn default_select_budget() -> f64 {
+    600.0
 }
 
 impl RunRequest {
     /// Every check that needs no training, so a bad request fails at once with its reason.
-    pub fn check(&self, dataset: &DatasetRecord) -> Result<(AnyConfig, Option<ThresholdRule>)> {
+    /// The config is `None` for a selection.
+    pub fn check(
+        &self,
+        dataset: &DatasetRecord,
+    ) -> Result<(Option<AnyConfig>, Option<ThresholdRule>)> {
         let params = if self.params.is_null() {
             serde_json::json!({})
         } else {
             self.params.clone()
         };
-        let config = AnyConfig::from_params(&self.detector, &params)?;
+        let config = match self.detector == SELECT {
+            true => {
+                if !(self.budget_seconds > 0.0 && self.budget_seconds <= 86_400.0) {
+                    return Err(Error::config(
+                        "budget_seconds",
+                        "must be above 0 and at most 86400 (a day)",
+                    ));
+                }
+                None
+            }
+            false => Some(AnyConfig::from_params(&self.detector, &params)?),
+        };
         let threshold = self
             .threshold
             .as_deref()
@@ -392,12 +420,17 @@ fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutco
     let cx = FitContext::new(request.seed)
         .with_progress(progress)
         .with_cancel(cancel);
-    let trial = Trial {
-        config: &config,
-        seed: request.seed,
-        budget: None,
+    let outcome = match &config {
+        Some(config) => {
+            let trial = Trial {
+                config,
+                seed: request.seed,
+                budget: None,
+            };
+            run_trial(&splits, &trial, &cx)?
+        }
+        None => selection(state, id, &request, splits, &cx)?,
     };
-    let outcome = run_trial(&splits, &trial, &cx)?;
     let model = &outcome.model;
     model.save(&state.store().model_dir(id))?;
     let metrics = match outcome.tests.first() {
@@ -441,4 +474,69 @@ fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutco
         history: Some(serde_json::to_value(&training.summary.history).expect("history")),
         has_model: true,
     })
+}
+
+/// The leaderboard of a selection run, rewritten after every attempt.
+pub(crate) const LEADERBOARD: &str = "leaderboard.json";
+
+/// A selection run: the labelled validation rows (if any) choose, the test rows only
+/// measure; each attempt goes to the event stream and the leaderboard file.
+fn selection(
+    state: &AppState,
+    id: &str,
+    request: &RunRequest,
+    mut splits: Splits,
+    cx: &FitContext,
+) -> Result<TrialOutcome> {
+    splits.select = splits.threshold.clone().filter(|t| t.labels.is_some());
+    let options = SelectOptions {
+        budget: Duration::from_secs_f64(request.budget_seconds),
+        corpus: Some(Corpus::shipped()?),
+        ..SelectOptions::default()
+    };
+    let dir = state.store().run_dir(id);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let mut live = LiveLeaderboard {
+        state,
+        id,
+        path: dir.join(LEADERBOARD),
+        attempts: Vec::new(),
+    };
+    let selection = select(&splits, &options, cx, &mut live)?;
+    let board = serde_json::json!({
+        "strategy": selection.strategy,
+        "reasons": selection.reasons,
+        "seconds": selection.seconds,
+        "finished": true,
+        "attempts": selection.leaderboard,
+    });
+    write_bytes_atomic(&live.path, &serde_json::to_vec(&board).expect("serialises"))?;
+    TrialOutcome::test(selection.model, &splits)
+}
+
+struct LiveLeaderboard<'a> {
+    state: &'a AppState,
+    id: &'a str,
+    path: std::path::PathBuf,
+    attempts: Vec<Attempt>,
+}
+
+impl SelectObserver for LiveLeaderboard<'_> {
+    fn attempted(&mut self, attempt: &Attempt) {
+        let auc = attempt
+            .select_roc_auc
+            .map_or(String::new(), |v| format!(", ROC AUC {v:.4} on validation"));
+        let text = format!("{}: {}{auc}", attempt.label, attempt.status);
+        self.state.publish(self.id, |e| {
+            e.phase = "selecting".into();
+            e.message = text;
+        });
+        self.attempts.push(attempt.clone());
+        let board = serde_json::json!({ "finished": false, "attempts": self.attempts });
+        if let Err(e) =
+            write_bytes_atomic(&self.path, &serde_json::to_vec(&board).expect("serialises"))
+        {
+            tracing::warn!("writing the live leaderboard of run {}: {e}", self.id);
+        }
+    }
 }

@@ -146,6 +146,37 @@ pub fn spec() -> Value {
                     }
                 }
             },
+            "/api/v1/selections": {
+                "post": {
+                    "summary": "Queue a run whose detector model selection chooses (within `budget_seconds`, on the labelled validation rows when there are some); it is a run like any other",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "description": "A RunRequest without `detector` (or with `select`).",
+                        "type": "object", "required": ["dataset"]
+                    }}}},
+                    "responses": {
+                        "202": json_response("Queued.", reference("Run")),
+                        "400": error_response("Not JSON."),
+                        "401": unauthorized,
+                        "404": not_found,
+                        "422": invalid
+                    }
+                }
+            },
+            "/api/v1/runs/{id}/leaderboard": {
+                "parameters": [id_parameter("run")],
+                "get": {
+                    "summary": "A selection run's leaderboard: every attempt so far, `finished` once it ended",
+                    "responses": {
+                        "200": json_response("The leaderboard.", json!({"type": "object", "properties": {
+                            "finished": {"type": "boolean"},
+                            "strategy": {"type": "string"},
+                            "reasons": {"type": "array", "items": {"type": "string"}},
+                            "attempts": {"type": "array", "items": {"type": "object"}}
+                        }})),
+                        "401": unauthorized, "404": not_found
+                    }
+                }
+            },
             "/api/v1/runs/{id}/cancel": {
                 "parameters": [id_parameter("run")],
                 "post": {
@@ -225,7 +256,7 @@ pub fn spec() -> Value {
                 }},
                 "RunRequest": {"type": "object", "required": ["dataset", "detector"], "properties": {
                     "dataset": {"type": "string"},
-                    "detector": {"type": "string", "description": "A kind from /api/v1/detectors."},
+                    "detector": {"type": "string", "description": "A kind from /api/v1/detectors, or `select` to let model selection choose."},
                     "params": {"type": "object"},
                     "label": {"type": ["string", "null"]},
                     "normal": {"type": "array", "items": {"type": "string"}, "default": ["0"]},
@@ -235,7 +266,8 @@ pub fn spec() -> Value {
                     "threshold": {"type": ["string", "null"], "examples": ["best-f1", "contamination:0.1", "top:5"]},
                     "scaling": {"type": "string", "enum": ["standard", "min_max", "none"]},
                     "keep_anomalies": {"type": "boolean"},
-                    "seed": {"type": "integer", "default": 42}
+                    "seed": {"type": "integer", "default": 42},
+                    "budget_seconds": {"type": "number", "default": 600, "description": "With `select`: the selection's wall-clock limit."}
                 }},
                 "Run": {"type": "object", "properties": {
                     "id": {"type": "string"}, "dataset_id": {"type": "string"}, "detector": {"type": "string"},

@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::api::{ApiError, summary_of};
-use crate::jobs::{EXPLAINED, Explained, TEST_SCORES, TestScores};
+use crate::jobs::{EXPLAINED, Explained, LEADERBOARD, SELECT, TEST_SCORES, TestScores};
 
 /// The session cookie holding the API token (HttpOnly, SameSite=Strict).
 pub(crate) const COOKIE: &str = "deviant_token";
@@ -230,7 +230,7 @@ async fn explore_page(
     let summary = summary_of(&state, &dataset).await?;
     let (rows, columns) = (summary.rows, summary.columns);
     let mut body = format!(
-        r#"<p>{rows} rows · {n} columns · {size} · uploaded {when} · <a class="button" href="/train?dataset={id}">Train a detector on it</a></p>"#,
+        r#"<p>{rows} rows · {n} columns · {size} · uploaded {when} · <a class="button" href="/train?dataset={id}">Train a detector on it</a> <a class="button" id="find-best" href="/train?dataset={id}&amp;detector=select">Find the best detector</a></p>"#,
         n = columns.len(),
         size = size(dataset.bytes),
         when = when(dataset.created_unix),
@@ -312,6 +312,8 @@ async fn explore_page(
 #[derive(Deserialize)]
 struct TrainQuery {
     dataset: Option<String>,
+    /// `select` preselects model selection.
+    detector: Option<String>,
 }
 
 async fn train_page(
@@ -341,7 +343,11 @@ async fn train_page(
         );
     }
     let kinds = AnyConfig::kinds();
-    let mut detector_options = String::new();
+    let selecting = query.detector.as_deref() == Some(SELECT);
+    let mut detector_options = format!(
+        r#"<option value="{SELECT}"{}>{SELECT}: find the best detector</option>"#,
+        if selecting { " selected" } else { "" }
+    );
     for k in &kinds {
         let _ = write!(
             detector_options,
@@ -360,6 +366,7 @@ async fn train_page(
 <label>Test share (measures the model)<input name="test_share" type="number" min="0" max="0.8" step="0.05" value="0.2"></label>
 <label>Threshold rule (empty: best-f1 with a label, else contamination:0.1)<input name="threshold" placeholder="best-f1, contamination:0.05, top:5, mad:3"></label>
 <label>Seed<input name="seed" type="number" value="42"></label>
+<label>Budget in seconds (with {SELECT})<input name="budget_seconds" type="number" min="1" step="1" value="60"></label>
 <label class="wide">Parameters (JSON, the detector's defaults)<textarea name="params" spellcheck="false"></textarea></label>
 <div class="wide"><button type="submit">Start training</button></div>
 <p class="error wide"></p></form></div>
@@ -452,6 +459,9 @@ async fn run_page(
     }
     if let Some(error) = &run.error {
         let _ = write!(body, r#"<p class="error">{}</p>"#, escape(error));
+    }
+    if run.detector == SELECT {
+        body.push_str(&leaderboard_section(&state, &id, run.status.is_final()));
     }
     if run.has_model {
         let _ = write!(
@@ -675,4 +685,47 @@ async fn predict_page(
         header = escape(&header),
     );
     Ok(layout("Predict", &body))
+}
+
+/// A selection run's leaderboard: the server's table once it has ended, else one the page
+/// refreshes as attempts end.
+fn leaderboard_section(state: &AppState, id: &str, finished: bool) -> String {
+    let path = state.store().run_dir(id).join(LEADERBOARD);
+    let board: serde_json::Value = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let mut out = String::from(r#"<h2>Leaderboard</h2><div class="card">"#);
+    for reason in board["reasons"].as_array().into_iter().flatten() {
+        let _ = write!(
+            out,
+            "<p>{}</p>",
+            escape(reason.as_str().unwrap_or_default())
+        );
+    }
+    out.push_str(r#"<div class="scroll"><table id="leaderboard"><thead><tr><th>configuration</th><th>status</th><th class="num">predicted</th><th class="num">validation ROC AUC</th><th class="num">rows</th><th class="num">fit s</th></tr></thead><tbody>"#);
+    let number = |v: &serde_json::Value, digits: usize| {
+        v.as_f64()
+            .map_or(String::new(), |v| format!("{v:.digits$}"))
+    };
+    for a in board["attempts"].as_array().into_iter().flatten() {
+        let chosen = a["chosen"].as_bool().unwrap_or(false);
+        let _ = write!(
+            out,
+            r#"<tr{class}><td>{label}{mark}</td><td>{status}</td><td class="num">{predicted}</td><td class="num">{auc}</td><td class="num">{rows}</td><td class="num">{fit}</td></tr>"#,
+            class = if chosen { r#" class="chosen""# } else { "" },
+            label = escape(a["label"].as_str().unwrap_or_default()),
+            mark = if chosen { " ✓" } else { "" },
+            status = escape(a["status"].as_str().unwrap_or_default()),
+            predicted = number(&a["predicted"], 4),
+            auc = number(&a["select_roc_auc"], 4),
+            rows = a["rows"],
+            fit = number(&a["fit_seconds"], 2),
+        );
+    }
+    out.push_str("</tbody></table></div></div>");
+    if !finished {
+        let _ = write!(out, r#"<script>deviant.liveLeaderboard("{id}");</script>"#);
+    }
+    out
 }

@@ -285,7 +285,7 @@ async fn every_documented_path_is_routed() {
     let (_, spec) = s.get("/api/v1/openapi.json").await;
     assert_eq!(spec["openapi"], "3.1.0");
     let paths = spec["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 12);
+    assert_eq!(paths.len(), 14);
     for (path, item) in paths {
         let uri = path.replace("{id}", "0123456789abcdef");
         for method in ["get", "post", "delete"] {
@@ -599,6 +599,65 @@ async fn upload_train_and_score_end_to_end() {
         s.get(&format!("/api/v1/runs/{run_id}")).await.0,
         StatusCode::OK
     );
+}
+
+/// `POST /api/v1/selections`: selection on the labelled validation rows, its leaderboard,
+/// then a run like any other (test metrics, scoring).
+#[tokio::test]
+async fn a_selection_is_a_run_with_a_leaderboard() {
+    let s = server();
+    let (_, dataset) = s.upload("traffic.csv", table(600).as_bytes()).await;
+    let id = dataset["id"].as_str().unwrap();
+    let (status, body) = s
+        .post_json(
+            "/api/v1/selections",
+            json!({"dataset": id, "detector": "ae"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        error_of(&body).contains("chooses the detector itself"),
+        "{body}"
+    );
+    let (status, body) = s
+        .post_json(
+            "/api/v1/selections",
+            json!({"dataset": id, "budget_seconds": 0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let (status, run) = s
+        .post_json(
+            "/api/v1/selections",
+            json!({"dataset": id, "label": "label", "budget_seconds": 60}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    assert_eq!(run["detector"], "select");
+    let run_id = run["id"].as_str().unwrap();
+    let run = s.finished(run_id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert!(
+        run["metrics"]["evaluation"]["roc_auc"].as_f64().unwrap() > 0.9,
+        "{run}"
+    );
+    let (status, board) = s.get(&format!("/api/v1/runs/{run_id}/leaderboard")).await;
+    assert_eq!(status, StatusCode::OK, "{board}");
+    assert_eq!(board["finished"], true);
+    assert_eq!(board["strategy"], "labelled rows");
+    let attempts = board["attempts"].as_array().unwrap();
+    assert!(attempts.iter().any(|a| a["chosen"] == true), "{board}");
+    let (status, scored) = s
+        .post_json(
+            &format!("/api/v1/runs/{run_id}/score"),
+            json!({"rows": [{"bytes": 5000, "duration": 60, "proto": "udp"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{scored}");
+    let (status, page) = s.get(&format!("/runs/{run_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.as_str().unwrap().contains(r#"id="leaderboard""#));
 }
 
 #[tokio::test]

@@ -180,10 +180,23 @@ pub fn select(
         AnyConfig::Ensemble(e) => e.members.clone(),
         single => vec![single.clone()],
     };
-    for attempt in &mut search.leaderboard {
-        attempt.chosen = attempt.rows == train.n_rows()
-            && (attempt.config == config
-                || (attempt.status == "fitted" && members.contains(&attempt.config)));
+    // The last fit of each member (a finalist cut short keeps its first-round fit), and
+    // the combination itself.
+    for member in &members {
+        let fits = search.leaderboard.iter_mut().rev();
+        if let Some(a) = fits
+            .filter(|a| a.status == "fitted")
+            .find(|a| a.config == *member)
+        {
+            a.chosen = true;
+        }
+    }
+    if let Some(a) = search
+        .leaderboard
+        .iter_mut()
+        .find(|a| a.config == config && a.status == "combined")
+    {
+        a.chosen = true;
     }
     Ok(Selection {
         model,
@@ -435,31 +448,32 @@ impl Search<'_> {
             labels.len(),
             labels.iter().filter(|&&l| l == 1).count()
         )];
-        let mut finalists: Vec<Candidate> = pool.to_vec();
+        let mut fitted = Vec::new();
         if train.n_rows() > FIRST_ROUND_ROWS {
             let step = train.n_rows().div_ceil(FIRST_ROUND_ROWS);
             let rows: Vec<usize> = (0..train.n_rows()).step_by(step).collect();
             let sample = train.select(&rows);
             let mut first = Vec::new();
             for candidate in pool {
-                if let Some(fitted) = self.fit(candidate, &sample, Some((valid, labels)), None)? {
-                    first.push((fitted.auc, candidate.clone()));
-                }
+                first.extend(self.fit(candidate, &sample, Some((valid, labels)), None)?);
             }
-            first.sort_by(|a, b| b.0.total_cmp(&a.0));
+            first.sort_by(|a, b| b.auc.total_cmp(&a.auc));
             let keep = (first.len() / 3).max(members).min(first.len());
-            finalists = first.into_iter().take(keep).map(|(_, c)| c).collect();
             reasons.push(format!(
                 "first round on {} of {} rows: the best {keep} of {} go on",
                 sample.n_rows(),
                 train.n_rows(),
                 pool.len()
             ));
-        }
-        let mut fitted = Vec::new();
-        for candidate in &finalists {
-            if let Some(f) = self.fit(candidate, train, Some((valid, labels)), None)? {
-                fitted.push(f);
+            // A finalist the budget cuts short keeps its first-round fit.
+            for early in first.into_iter().take(keep) {
+                let candidate = early.candidate.clone();
+                let full = self.fit(&candidate, train, Some((valid, labels)), None)?;
+                fitted.push(full.unwrap_or(early));
+            }
+        } else {
+            for candidate in pool {
+                fitted.extend(self.fit(candidate, train, Some((valid, labels)), None)?);
             }
         }
         if fitted.is_empty() {

@@ -9,9 +9,8 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 use deviant_core::fsutil::write_bytes_atomic;
-use deviant_core::metrics::roc_auc;
 use deviant_core::record::mean_std;
-use deviant_core::{FitContext, NoProgress, Progress, Scoring};
+use deviant_core::{FitContext, NoProgress, Progress};
 use deviant_data::Preprocessor;
 use deviant_data::adbench::dataset_files;
 use deviant_data::download::{dataset_dirs, find_dir};
@@ -22,7 +21,7 @@ use deviant_engine::select::{
     CORPUS_VERSION, Corpus, CorpusSet, META_FEATURES, SelectOptions, candidates, meta_features,
     select,
 };
-use deviant_engine::{NoObserver, Protocol, Study};
+use deviant_engine::{NoObserver, Protocol, Study, TrialOutcome};
 use serde::Serialize;
 
 use crate::args::{parse_budget, parse_seeds};
@@ -210,22 +209,21 @@ pub fn evaluate(args: &SelectBenchArgs, quiet: bool) -> Result<()> {
             };
             let cx = FitContext::new(seed);
             let selection = select(&splits, &options, &cx, &mut NoObserver)?;
-            let test = &splits.report[0].rows;
-            let labels = test.labels.clone().expect("ADBench test rows are labelled");
-            let scores = selection
-                .model
-                .score(&selection.model.prepare(test)?, Scoring::Batch)?
-                .scores;
+            let strategy = selection.strategy;
+            let select_seconds = selection.seconds;
+            let outcome = TrialOutcome::test(selection.model, &splits)?;
+            let test = outcome.tests[0].evaluation.as_ref();
+            let auc = test.expect("ADBench test rows hold both classes").roc_auc;
             let seeds = [seed];
             let baseline = Study::new(vec![set as &dyn Protocol], &iforest, &seeds);
             let iforest_auc = baseline.run(&mut NoObserver)?.records[0].roc_auc;
             let result = SetResult {
                 dataset: set.dataset().to_string(),
                 seed,
-                chosen: selection.model.manifest.detector.clone(),
-                strategy: selection.strategy,
-                select_seconds: selection.seconds,
-                roc_auc: roc_auc(&scores, &labels)?,
+                chosen: outcome.model.manifest.detector.clone(),
+                strategy,
+                select_seconds,
+                roc_auc: auc,
                 iforest_roc_auc: iforest_auc,
             };
             if !quiet {

@@ -1,0 +1,160 @@
+//! Model selection end to end: what it may read, what it chooses, its budget, and that the
+//! chosen model is an ordinary model directory.
+
+use std::time::{Duration, Instant};
+
+use deviant_core::metrics::roc_auc;
+use deviant_core::{FitContext, NoProgress, Scoring};
+use deviant_detectors::AnyConfig;
+use deviant_engine::select::{SelectOptions, select};
+use deviant_engine::{Model, NoObserver, Protocol, Splits};
+
+mod common;
+
+use common::{holdout, planted};
+
+fn splits(rows: usize, features: usize) -> Splits {
+    holdout(&planted(rows, features, 5), None)
+        .splits(1, &NoProgress)
+        .unwrap()
+}
+
+fn options(budget: Duration) -> SelectOptions {
+    SelectOptions {
+        budget,
+        members: 3,
+        deep: false,
+        ..SelectOptions::default()
+    }
+}
+
+fn test_auc(model: &Model, splits: &Splits) -> f64 {
+    let rows = &splits.report[0].rows;
+    let scores = model
+        .score(&model.prepare(rows).unwrap(), Scoring::Batch)
+        .unwrap()
+        .scores;
+    roc_auc(&scores, rows.labels.as_ref().unwrap()).unwrap()
+}
+
+#[test]
+fn selection_refuses_splits_whose_report_rows_it_could_read() {
+    let mut leaky = splits(600, 4);
+    leaky.select = Some(leaky.report[0].rows.clone());
+    let err = select(
+        &leaky,
+        &options(Duration::from_secs(30)),
+        &FitContext::new(1),
+        &mut NoObserver,
+    )
+    .err()
+    .expect("a leak is refused");
+    assert!(
+        err.to_string().contains("report row and also a select row"),
+        "{err}"
+    );
+
+    let mut leaky = splits(600, 4);
+    let report = leaky.report[0].rows.clone();
+    leaky.fit = report.select(&[0, 1, 2]);
+    leaky.fit.source = report.source.clone();
+    let err = select(
+        &leaky,
+        &options(Duration::from_secs(30)),
+        &FitContext::new(1),
+        &mut NoObserver,
+    )
+    .err()
+    .expect("a leak is refused");
+    assert!(err.to_string().contains("also a fit row"), "{err}");
+}
+
+#[test]
+fn without_labels_an_ensemble_is_chosen_and_scores_the_same_after_reload() {
+    let splits = splits(1_500, 6);
+    let selection = select(
+        &splits,
+        &options(Duration::from_secs(120)),
+        &FitContext::new(1),
+        &mut NoObserver,
+    )
+    .unwrap();
+    assert_eq!(selection.strategy, "fixed order");
+    let AnyConfig::Ensemble(ensemble) = &selection.model.manifest.detector else {
+        panic!("an ensemble, not {:?}", selection.model.manifest.detector)
+    };
+    assert_eq!(ensemble.members.len(), 3);
+    assert_eq!(selection.leaderboard.iter().filter(|a| a.chosen).count(), 3);
+    assert!(test_auc(&selection.model, &splits) > 0.95);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model");
+    selection.model.save(&path).unwrap();
+    let loaded = Model::load(&path).unwrap();
+    let rows = &splits.report[0].rows;
+    let before = selection
+        .model
+        .score(&selection.model.prepare(rows).unwrap(), Scoring::Batch);
+    let after = loaded.score(&loaded.prepare(rows).unwrap(), Scoring::Batch);
+    assert_eq!(before.unwrap().scores, after.unwrap().scores);
+}
+
+#[test]
+fn with_labelled_select_rows_candidates_compete_on_them() {
+    let mut splits = splits(1_500, 6);
+    splits.select = splits.threshold.clone();
+    let selection = select(
+        &splits,
+        &options(Duration::from_secs(120)),
+        &FitContext::new(1),
+        &mut NoObserver,
+    )
+    .unwrap();
+    assert_eq!(selection.strategy, "labelled rows");
+    let scored: Vec<f64> = selection
+        .leaderboard
+        .iter()
+        .filter_map(|a| a.select_roc_auc)
+        .collect();
+    assert!(scored.len() > 10, "{} candidates scored", scored.len());
+    let best = scored.iter().copied().fold(f64::MIN, f64::max);
+    let chosen = selection
+        .leaderboard
+        .iter()
+        .filter(|a| a.chosen)
+        .filter_map(|a| a.select_roc_auc)
+        .fold(f64::MIN, f64::max);
+    assert_eq!(chosen, best, "the chosen model has the best objective");
+    assert!(test_auc(&selection.model, &splits) > 0.95);
+}
+
+/// The whole selection, deep candidates included, ends within 10 % of its budget.
+#[test]
+fn the_budget_is_honoured() {
+    let splits = splits(20_000, 16);
+    let budget = Duration::from_secs(5);
+    let started = Instant::now();
+    let selection = select(
+        &splits,
+        &SelectOptions {
+            budget,
+            deep: true,
+            ..SelectOptions::default()
+        },
+        &FitContext::new(1),
+        &mut NoObserver,
+    )
+    .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(
+        seconds <= budget.as_secs_f64() * 1.1,
+        "{seconds:.2} s for a 5 s budget"
+    );
+    assert!(
+        selection
+            .leaderboard
+            .iter()
+            .any(|a| a.status.contains("budget")),
+        "something was cut short"
+    );
+}
