@@ -19,6 +19,16 @@ pub struct Splits {
     pub report: Vec<ReportSet>,
 }
 
+impl Splits {
+    /// The rows a model selection chooses by: the select rows, or without them the
+    /// threshold rows when they are labelled (both are chosen on, never reported).
+    pub fn selection_rows(&self) -> Option<&Table> {
+        self.select
+            .as_ref()
+            .or(self.threshold.as_ref().filter(|t| t.labels.is_some()))
+    }
+}
+
 /// A named test set of a protocol.
 pub struct ReportSet {
     /// The dataset name records carry, e.g. "kddcup99" or "nsl-kdd test-21".

@@ -71,7 +71,9 @@ fn selection_refuses_splits_whose_report_rows_it_could_read() {
 
 #[test]
 fn without_labels_an_ensemble_is_chosen_and_scores_the_same_after_reload() {
-    let splits = splits(1_500, 6);
+    let mut splits = splits(1_500, 6);
+    splits.threshold = None;
+    splits.threshold_rule = deviant_core::ThresholdRule::Contamination { fraction: 0.1 };
     let selection = select(
         &splits,
         &options(Duration::from_secs(120)),
@@ -101,8 +103,8 @@ fn without_labels_an_ensemble_is_chosen_and_scores_the_same_after_reload() {
 
 #[test]
 fn with_labelled_select_rows_candidates_compete_on_them() {
-    let mut splits = splits(1_500, 6);
-    splits.select = splits.threshold.clone();
+    // The labelled validation rows choose (and set the threshold).
+    let splits = splits(1_500, 6);
     let selection = select(
         &splits,
         &options(Duration::from_secs(120)),

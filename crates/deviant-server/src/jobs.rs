@@ -480,15 +480,14 @@ fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutco
 pub(crate) const LEADERBOARD: &str = "leaderboard.json";
 
 /// A selection run: the labelled validation rows (if any) choose, the test rows only
-/// measure; each attempt goes to the event stream and the leaderboard file.
+/// measure (see `Splits::selection_rows`); each attempt goes to the event stream and the leaderboard file.
 fn selection(
     state: &AppState,
     id: &str,
     request: &RunRequest,
-    mut splits: Splits,
+    splits: Splits,
     cx: &FitContext,
 ) -> Result<TrialOutcome> {
-    splits.select = splits.threshold.clone().filter(|t| t.labels.is_some());
     let options = SelectOptions {
         budget: Duration::from_secs_f64(request.budget_seconds),
         corpus: Some(Corpus::shipped()?),

@@ -1,6 +1,6 @@
 //! Model selection: which detector, with which hyper-parameters, alone or in an ensemble,
 //! for a dataset, within a wall-clock budget, from the fit rows and (when some are labelled)
-//! the select rows only. The report rows are never read: [`select`] refuses splits whose
+//! the select rows only ([`Splits::selection_rows`]). The report rows are never read: [`select`] refuses splits whose
 //! report rows are also fit, threshold or select rows.
 //!
 //! - **No labels**: the corpus of past benchmark results predicts each candidate's
@@ -141,7 +141,7 @@ pub fn select(
     let train = preprocessor.dataset(&splits.fit)?;
     let mut pool = candidates(options.layout);
     pool.retain(|c| options.deep || c.cost != Cost::Deep);
-    let labelled = match &splits.select {
+    let labelled = match splits.selection_rows() {
         Some(rows) => labelled_rows(&preprocessor, rows)?,
         None => None,
     };
@@ -407,9 +407,12 @@ impl Search<'_> {
                     .any(|m| m.candidate.config.kind() == candidate.config.kind())
                 || unusable
             {
-                let why = match members.len() >= options.members {
-                    true => "the ensemble is full",
-                    false => "a better-placed configuration of its kind is in",
+                let why = if members.len() >= options.members {
+                    "the ensemble is full"
+                } else if unusable {
+                    "not in the fixed order used without a corpus"
+                } else {
+                    "a better-placed configuration of its kind is in"
                 };
                 self.not_tried(candidate, predicted[i], why);
                 continue;

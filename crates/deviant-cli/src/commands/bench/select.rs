@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use deviant_core::fsutil::write_bytes_atomic;
 use deviant_core::record::mean_std;
@@ -16,7 +16,8 @@ use deviant_data::adbench::dataset_files;
 use deviant_data::download::{dataset_dirs, find_dir};
 use deviant_detectors::AnyConfig;
 use deviant_detectors::catalogue::Layout;
-use deviant_engine::protocols::Adbench;
+use deviant_data::kdd99::{self, Protocol as KddProtocol};
+use deviant_engine::protocols::{Adbench, Kdd99};
 use deviant_engine::select::{
     CORPUS_VERSION, Corpus, CorpusSet, META_FEATURES, SelectOptions, candidates, meta_features,
     select,
@@ -159,6 +160,14 @@ pub struct SelectBenchArgs {
     /// Label this share of the training rows (stratified) for the selection to choose by.
     #[arg(long)]
     pub labelled_share: Option<f64>,
+    /// A KDD Cup 99 protocol (cloudera, dagmm, alad, alibi) in place of the ADBench sets:
+    /// the selection chooses on its labelled validation rows where it has them, else
+    /// without labels, and the test rows only measure.
+    #[arg(long)]
+    pub kdd99: Option<KddProtocol>,
+    /// Folder holding the KDD Cup 99 files (see `deviant data kdd99 --help`).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// The most members of an ensemble.
     #[arg(long, default_value_t = 5)]
     pub members: usize,
@@ -170,7 +179,8 @@ pub struct SelectBenchArgs {
     pub json: Option<PathBuf>,
 }
 
-/// One set and seed: what `select` chose and its test ROC AUC beside Isolation Forest's.
+/// One set and seed: what `select` chose and its test metrics beside Isolation Forest's
+/// (F1 at each model's own threshold).
 #[derive(Debug, Serialize)]
 struct SetResult {
     dataset: String,
@@ -179,24 +189,37 @@ struct SetResult {
     strategy: &'static str,
     select_seconds: f64,
     roc_auc: f64,
+    f1: f64,
     iforest_roc_auc: f64,
+    iforest_f1: f64,
 }
 
 pub fn evaluate(args: &SelectBenchArgs, quiet: bool) -> Result<()> {
-    let sets: Vec<Adbench> = args
-        .sets
-        .open()?
-        .into_iter()
-        .map(|s| match args.labelled_share {
-            Some(share) => s.with_labelled_share(share),
-            None => s,
-        })
-        .collect();
+    let work = tempfile::tempdir()?;
+    let protocols: Vec<Box<dyn Protocol>> = match args.kdd99 {
+        Some(protocol) => vec![Box::new(Kdd99 {
+            sources: kdd99::locate(args.data_dir.as_deref(), &Bars::new(quiet))?,
+            protocol,
+            work_dir: work.path().to_path_buf(),
+            scaling: None,
+        })],
+        None => args
+            .sets
+            .open()?
+            .into_iter()
+            .map(|s| match args.labelled_share {
+                Some(share) => s.with_labelled_share(share),
+                None => s,
+            })
+            .map(|s| Box::new(s) as Box<dyn Protocol>)
+            .collect(),
+    };
     let seeds = parse_seeds(&args.seeds)?;
     let corpus = Corpus::shipped()?;
     let iforest = [AnyConfig::from_params("iforest", &serde_json::json!({}))?];
     let mut results = Vec::new();
-    for set in &sets {
+    for set in &protocols {
+        let set = set.as_ref();
         for &seed in &seeds {
             let splits = set.splits(seed, &NoProgress)?;
             let options = SelectOptions {
@@ -213,27 +236,31 @@ pub fn evaluate(args: &SelectBenchArgs, quiet: bool) -> Result<()> {
             let select_seconds = selection.seconds;
             let outcome = TrialOutcome::test(selection.model, &splits)?;
             let test = outcome.tests[0].evaluation.as_ref();
-            let auc = test.expect("ADBench test rows hold both classes").roc_auc;
+            let test = test.context("the test rows need both classes")?;
             let seeds = [seed];
-            let baseline = Study::new(vec![set as &dyn Protocol], &iforest, &seeds);
-            let iforest_auc = baseline.run(&mut NoObserver)?.records[0].roc_auc;
+            let baseline = Study::new(vec![set], &iforest, &seeds);
+            let baseline = baseline.run(&mut NoObserver)?.records.remove(0);
             let result = SetResult {
                 dataset: set.dataset().to_string(),
                 seed,
                 chosen: outcome.model.manifest.detector.clone(),
                 strategy,
                 select_seconds,
-                roc_auc: auc,
-                iforest_roc_auc: iforest_auc,
+                roc_auc: test.roc_auc,
+                f1: test.f1,
+                iforest_roc_auc: baseline.roc_auc,
+                iforest_f1: baseline.f1,
             };
             if !quiet {
                 eprintln!(
-                    "{} seed {seed}: select {:.4} ({}, {:.1} s), iforest {:.4}",
+                    "{} seed {seed}: select ROC AUC {:.4} F1 {:.4} ({}, {:.1} s), iforest {:.4} F1 {:.4}",
                     result.dataset,
                     result.roc_auc,
+                    result.f1,
                     describe(&result.chosen),
                     result.select_seconds,
-                    result.iforest_roc_auc
+                    result.iforest_roc_auc,
+                    result.iforest_f1
                 );
             }
             results.push(result);
@@ -266,8 +293,8 @@ fn table(results: &[SetResult], corpus: &Corpus) -> String {
     let mut names: Vec<&str> = results.iter().map(|r| r.dataset.as_str()).collect();
     names.dedup();
     let mut out = String::from(
-        "| dataset | select | iforest | best candidate (oracle) | select − iforest |\n\
-         |---|---|---|---|---|\n",
+        "| dataset | select ROC AUC | iforest ROC AUC | best candidate (oracle) | select − iforest | select F1 | iforest F1 |\n\
+         |---|---|---|---|---|---|---|\n",
     );
     let (mut ours, mut theirs, mut best, mut worse) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -275,13 +302,15 @@ fn table(results: &[SetResult], corpus: &Corpus) -> String {
         let own: Vec<&SetResult> = results.iter().filter(|r| r.dataset == name).collect();
         let a = mean_std(&own.iter().map(|r| r.roc_auc).collect::<Vec<_>>()).0;
         let b = mean_std(&own.iter().map(|r| r.iforest_roc_auc).collect::<Vec<_>>()).0;
+        let f1 = mean_std(&own.iter().map(|r| r.f1).collect::<Vec<_>>()).0;
+        let iforest_f1 = mean_std(&own.iter().map(|r| r.iforest_f1).collect::<Vec<_>>()).0;
         let oracle = corpus
             .sets
             .iter()
             .find(|s| s.name == name)
             .and_then(|s| s.roc_auc.iter().flatten().copied().reduce(f64::max));
         out.push_str(&format!(
-            "| {name} | {a:.4} | {b:.4} | {} | {:+.4} |\n",
+            "| {name} | {a:.4} | {b:.4} | {} | {:+.4} | {f1:.4} | {iforest_f1:.4} |\n",
             oracle.map_or("–".into(), |v| format!("{v:.4}")),
             a - b
         ));
