@@ -124,6 +124,8 @@ const MIN_PER_CLASS: usize = 5;
 const FIRST_ROUND_ROWS: usize = 4096;
 /// Folds of the stack's cross-validation.
 const FOLDS: usize = 5;
+/// Training rows, evenly spaced, on which members' agreement is measured.
+const AGREEMENT_ROWS: usize = 4096;
 
 /// Chooses a model for `splits` under `options` (see the module's documentation).
 pub fn select(
@@ -256,6 +258,66 @@ fn labelled_rows(preprocessor: &Preprocessor, rows: &Table) -> Result<Option<(Da
         return Ok(None);
     }
     Ok(Some((preprocessor.dataset(rows)?, labels)))
+}
+
+/// Without labels, the members whose training-score ranks run against the consensus of the
+/// others (a negative correlation with their mean rank) are dropped: a member that ranks
+/// the rows the other way round from every other family is far more often wrong than
+/// alone right (model centrality; see Ma et al. 2023's review of internal criteria for outlier model
+/// selection).
+fn drop_dissenters(
+    members: Vec<Fitted>,
+    train: &Dataset,
+    reasons: &mut Vec<String>,
+) -> Result<Vec<Fitted>> {
+    if members.len() < 3 {
+        return Ok(members);
+    }
+    let step = train.n_rows().div_ceil(AGREEMENT_ROWS).max(1);
+    let rows: Vec<usize> = (0..train.n_rows()).step_by(step).collect();
+    let sample = train.select(&rows);
+    let ranks = members
+        .iter()
+        .map(|m| Ok(stack::ranks(&m.detector.score(sample.view())?.to_vec())))
+        .collect::<Result<Vec<_>>>()?;
+    let agreement: Vec<f64> = (0..members.len())
+        .map(|i| {
+            let others: Vec<f64> = (0..rows.len())
+                .map(|r| {
+                    let sum: f64 = (0..ranks.len()).filter(|&j| j != i).map(|j| ranks[j][r]).sum();
+                    sum / (ranks.len() - 1) as f64
+                })
+                .collect();
+            correlation(&ranks[i], &others)
+        })
+        .collect();
+    let mut kept = Vec::new();
+    for (member, rho) in members.into_iter().zip(agreement) {
+        match rho < 0.0 {
+            true => reasons.push(format!(
+                "dropped {}: its ranking of the training rows runs against the others'                  (correlation {rho:.2})",
+                member.candidate.label
+            )),
+            false => kept.push(member),
+        }
+    }
+    Ok(kept)
+}
+
+/// Pearson's correlation of two equally long columns (0 when either is constant).
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().max(1) as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        ab += (x - ma) * (y - mb);
+        aa += (x - ma).powi(2);
+        bb += (y - mb).powi(2);
+    }
+    match aa > 0.0 && bb > 0.0 {
+        true => ab / (aa * bb).sqrt(),
+        false => 0.0,
+    }
 }
 
 /// A fitted candidate.
@@ -434,6 +496,7 @@ impl Search<'_> {
                 names.join(", ")
             ),
         }];
+        let members = drop_dissenters(members, train, &mut reasons)?;
         let (detector, config) = self.combine(members, None, train, &mut reasons)?;
         Ok((strategy, detector, config, reasons))
     }
@@ -607,5 +670,46 @@ impl Search<'_> {
             what: "model selection (no candidate finished)".into(),
             seconds: self.budget.as_secs_f64(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array1, Array2, ArrayView2};
+
+    /// Scores a row by `sign` times its first feature.
+    struct Signed(f32);
+
+    impl Detector for Signed {
+        fn n_features(&self) -> usize {
+            1
+        }
+        fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
+            Ok(x.column(0).mapv(|v| self.0 * v))
+        }
+        fn save(&self, _: &std::path::Path) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_member_ranking_against_the_others_is_dropped() {
+        let train = Dataset::new(Array2::from_shape_fn((200, 1), |(i, _)| i as f32), None);
+        let pool = candidates(Layout::Tabular);
+        let members = [1.0, 0.9, -1.0]
+            .into_iter()
+            .zip(&pool)
+            .map(|(sign, candidate)| Fitted {
+                candidate: candidate.clone(),
+                detector: Box::new(Signed(sign)),
+                scores: Vec::new(),
+                auc: 0.0,
+            })
+            .collect();
+        let mut reasons = Vec::new();
+        let kept = drop_dissenters(members, &train, &mut reasons).unwrap();
+        assert_eq!(kept.len(), 2);
+        assert!(reasons[0].starts_with(&format!("dropped {}", pool[2].label)), "{reasons:?}");
     }
 }
