@@ -200,6 +200,26 @@ pub fn detectors_with_sets(kinds: &[String], sets: &[String]) -> Result<Vec<AnyC
         .collect()
 }
 
+/// Parses a budget: `90s`, `10m`, `1h` or a bare number of seconds.
+pub fn parse_budget(s: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = match s.trim().char_indices().find(|(_, c)| c.is_alphabetic()) {
+        Some((i, _)) => s.trim().split_at(i),
+        None => (s.trim(), "s"),
+    };
+    let scale = match unit {
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("`{s}`: the unit must be s, m or h")),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(std::time::Duration::from_secs_f64(v * scale)),
+        _ => Err(format!(
+            "`{s}` is not a positive duration such as 90s, 10m or 1h"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,24 +261,15 @@ mod tests {
         assert!(parse_threshold("contamination:2").is_err());
         assert!(parse_threshold("median").is_err());
     }
-}
 
-/// Parses a budget: `90s`, `10m`, `1h` or a bare number of seconds.
-pub fn parse_budget(s: &str) -> Result<std::time::Duration, String> {
-    let (number, unit) = match s.trim().char_indices().find(|(_, c)| c.is_alphabetic()) {
-        Some((i, _)) => s.trim().split_at(i),
-        None => (s.trim(), "s"),
-    };
-    let scale = match unit {
-        "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(format!("`{s}`: the unit must be s, m or h")),
-    };
-    match number.trim().parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(std::time::Duration::from_secs_f64(v * scale)),
-        _ => Err(format!(
-            "`{s}` is not a positive duration such as 90s, 10m or 1h"
-        )),
+    #[test]
+    fn budgets_read_with_their_units() {
+        use std::time::Duration;
+        assert_eq!(parse_budget("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_budget("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_budget("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_budget("45").unwrap(), Duration::from_secs(45));
+        assert!(parse_budget("5d").unwrap_err().contains("unit"));
+        assert!(parse_budget("-3m").is_err() && parse_budget("m").is_err());
     }
 }

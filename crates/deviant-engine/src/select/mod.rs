@@ -124,8 +124,6 @@ const MIN_PER_CLASS: usize = 5;
 const FIRST_ROUND_ROWS: usize = 4096;
 /// Folds of the stack's cross-validation.
 const FOLDS: usize = 5;
-/// Training rows, evenly spaced, on which members' agreement is measured.
-const AGREEMENT_ROWS: usize = 4096;
 
 /// Chooses a model for `splits` under `options` (see the module's documentation).
 pub fn select(
@@ -154,11 +152,14 @@ pub fn select(
         observer,
         leaderboard: Vec::new(),
     };
-    let (strategy, detector, config, reasons) = match labelled {
+    let Choice {
+        strategy,
+        detector,
+        config,
+        reasons,
+    } = match labelled {
         Some((valid, labels)) => {
-            let (detector, config, reasons) =
-                search.with_labels(&pool, &train, &valid, &labels, options.members)?;
-            ("labelled rows", detector, config, reasons)
+            search.with_labels(&pool, &train, &valid, &labels, options.members)?
         }
         None => search.without_labels(&pool, &train, options)?,
     };
@@ -260,66 +261,6 @@ fn labelled_rows(preprocessor: &Preprocessor, rows: &Table) -> Result<Option<(Da
     Ok(Some((preprocessor.dataset(rows)?, labels)))
 }
 
-/// Without labels, the members whose training-score ranks run against the consensus of the
-/// others (a negative correlation with their mean rank) are dropped: a member that ranks
-/// the rows the other way round from every other family is far more often wrong than
-/// alone right (model centrality; see Ma et al. 2023's review of internal criteria for outlier model
-/// selection).
-fn drop_dissenters(
-    members: Vec<Fitted>,
-    train: &Dataset,
-    reasons: &mut Vec<String>,
-) -> Result<Vec<Fitted>> {
-    if members.len() < 3 {
-        return Ok(members);
-    }
-    let step = train.n_rows().div_ceil(AGREEMENT_ROWS).max(1);
-    let rows: Vec<usize> = (0..train.n_rows()).step_by(step).collect();
-    let sample = train.select(&rows);
-    let ranks = members
-        .iter()
-        .map(|m| Ok(stack::ranks(&m.detector.score(sample.view())?.to_vec())))
-        .collect::<Result<Vec<_>>>()?;
-    let agreement: Vec<f64> = (0..members.len())
-        .map(|i| {
-            let others: Vec<f64> = (0..rows.len())
-                .map(|r| {
-                    let sum: f64 = (0..ranks.len()).filter(|&j| j != i).map(|j| ranks[j][r]).sum();
-                    sum / (ranks.len() - 1) as f64
-                })
-                .collect();
-            correlation(&ranks[i], &others)
-        })
-        .collect();
-    let mut kept = Vec::new();
-    for (member, rho) in members.into_iter().zip(agreement) {
-        match rho < 0.0 {
-            true => reasons.push(format!(
-                "dropped {}: its ranking of the training rows runs against the others'                  (correlation {rho:.2})",
-                member.candidate.label
-            )),
-            false => kept.push(member),
-        }
-    }
-    Ok(kept)
-}
-
-/// Pearson's correlation of two equally long columns (0 when either is constant).
-fn correlation(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len().max(1) as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
-    for (x, y) in a.iter().zip(b) {
-        ab += (x - ma) * (y - mb);
-        aa += (x - ma).powi(2);
-        bb += (y - mb).powi(2);
-    }
-    match aa > 0.0 && bb > 0.0 {
-        true => ab / (aa * bb).sqrt(),
-        false => 0.0,
-    }
-}
-
 /// A fitted candidate.
 struct Fitted {
     candidate: Candidate,
@@ -337,7 +278,23 @@ struct Search<'a> {
     leaderboard: Vec<Attempt>,
 }
 
-type Choice = (Box<dyn Detector>, AnyConfig, Vec<String>);
+/// What a strategy chose, and why.
+struct Choice {
+    strategy: &'static str,
+    detector: Box<dyn Detector>,
+    config: AnyConfig,
+    reasons: Vec<String>,
+}
+
+/// One way of combining fitted candidates on the labelled rows.
+struct Combination {
+    /// ROC AUC on the labelled rows (cross-validated for a learned stack).
+    objective: f64,
+    /// Indices into the fitted candidates.
+    members: Vec<usize>,
+    weights: Option<Vec<f64>>,
+    name: String,
+}
 
 impl Search<'_> {
     fn record(&mut self, attempt: Attempt) {
@@ -431,7 +388,7 @@ impl Search<'_> {
         pool: &[Candidate],
         train: &Dataset,
         options: &SelectOptions,
-    ) -> Result<(&'static str, Box<dyn Detector>, AnyConfig, Vec<String>)> {
+    ) -> Result<Choice> {
         let configs: Vec<AnyConfig> = pool.iter().map(|c| c.config.clone()).collect();
         let predicted = match &options.corpus {
             Some(corpus) => {
@@ -496,9 +453,13 @@ impl Search<'_> {
                 names.join(", ")
             ),
         }];
-        let members = drop_dissenters(members, train, &mut reasons)?;
         let (detector, config) = self.combine(members, None, train, &mut reasons)?;
-        Ok((strategy, detector, config, reasons))
+        Ok(Choice {
+            strategy,
+            detector,
+            config,
+            reasons,
+        })
     }
 
     fn with_labels(
@@ -561,53 +522,52 @@ impl Search<'_> {
             .iter()
             .map(|&i| stack::ranks(&fitted[i].scores))
             .collect();
-        // (objective, members as indices into `fitted`, weights)
-        let mut options: Vec<(f64, Vec<usize>, Option<Vec<f64>>, String)> = vec![(
-            fitted[0].auc,
-            vec![0],
-            None,
-            fitted[0].candidate.label.clone(),
-        )];
+        let mut options = vec![Combination {
+            objective: fitted[0].auc,
+            members: vec![0],
+            weights: None,
+            name: fitted[0].candidate.label.clone(),
+        }];
         for k in 2..=diverse.len() {
             let mean: Vec<f32> = (0..labels.len())
                 .map(|r| (columns[..k].iter().map(|c| c[r]).sum::<f64>() / k as f64) as f32)
                 .collect();
-            let auc = roc_auc(&mean, labels)?;
-            options.push((
-                auc,
-                diverse[..k].to_vec(),
-                None,
-                format!("mean of the best {k}"),
-            ));
+            options.push(Combination {
+                objective: roc_auc(&mean, labels)?,
+                members: diverse[..k].to_vec(),
+                weights: None,
+                name: format!("mean of the best {k}"),
+            });
         }
         if diverse.len() >= 2
-            && let Some(auc) = stack::cross_validated_auc(&columns, labels, FOLDS)
+            && let Some(objective) = stack::cross_validated_auc(&columns, labels, FOLDS)
         {
-            let weights = stack::fit_weights(&columns, labels);
-            options.push((
-                auc,
-                diverse.clone(),
-                Some(weights),
-                format!("stack of {}", diverse.len()),
-            ));
+            options.push(Combination {
+                objective,
+                members: diverse.clone(),
+                weights: Some(stack::fit_weights(&columns, labels)),
+                name: format!("stack of {}", diverse.len()),
+            });
         }
-        for (auc, chosen, weights, name) in &options[1..] {
-            let labels_of: Vec<&str> = chosen
+        for option in &options[1..] {
+            let labels_of: Vec<&str> = option
+                .members
                 .iter()
                 .map(|&i| fitted[i].candidate.label.as_str())
                 .collect();
             let attempt = Attempt {
-                label: format!("{name}: {}", labels_of.join(" + ")),
+                label: format!("{}: {}", option.name, labels_of.join(" + ")),
                 config: AnyConfig::Ensemble(EnsembleConfig {
-                    members: chosen
+                    members: option
+                        .members
                         .iter()
                         .map(|&i| fitted[i].candidate.config.clone())
                         .collect(),
-                    weights: weights.clone(),
+                    weights: option.weights.clone(),
                 }),
                 cost: Cost::Members,
                 predicted: None,
-                select_roc_auc: Some(*auc),
+                select_roc_auc: Some(option.objective),
                 select_average_precision: None,
                 rows: train.n_rows(),
                 fit_seconds: 0.0,
@@ -620,20 +580,27 @@ impl Search<'_> {
         let best = options
             .iter()
             .enumerate()
-            .max_by(|a, b| a.1.0.total_cmp(&b.1.0).then(b.0.cmp(&a.0)))
+            .max_by(|a, b| a.1.objective.total_cmp(&b.1.objective).then(b.0.cmp(&a.0)))
             .map(|(i, _)| i)
             .expect("one option at least");
-        let (auc, chosen, weights, name) = options.swap_remove(best);
+        let chosen = options.swap_remove(best);
         reasons.push(format!(
-            "chosen: {name}, ROC AUC {auc:.4} on the labelled rows"
+            "chosen: {}, ROC AUC {:.4} on the labelled rows",
+            chosen.name, chosen.objective
         ));
         let mut by_index: Vec<Option<Fitted>> = fitted.into_iter().map(Some).collect();
         let members: Vec<Fitted> = chosen
+            .members
             .iter()
             .map(|&i| by_index[i].take().expect("distinct"))
             .collect();
-        let (detector, config) = self.combine(members, weights, train, &mut reasons)?;
-        Ok((detector, config, reasons))
+        let (detector, config) = self.combine(members, chosen.weights, train, &mut reasons)?;
+        Ok(Choice {
+            strategy: "labelled rows",
+            detector,
+            config,
+            reasons,
+        })
     }
 
     /// One fitted candidate alone, or an ensemble of several.
@@ -670,46 +637,5 @@ impl Search<'_> {
             what: "model selection (no candidate finished)".into(),
             seconds: self.budget.as_secs_f64(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ndarray::{Array1, Array2, ArrayView2};
-
-    /// Scores a row by `sign` times its first feature.
-    struct Signed(f32);
-
-    impl Detector for Signed {
-        fn n_features(&self) -> usize {
-            1
-        }
-        fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-            Ok(x.column(0).mapv(|v| self.0 * v))
-        }
-        fn save(&self, _: &std::path::Path) -> Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_member_ranking_against_the_others_is_dropped() {
-        let train = Dataset::new(Array2::from_shape_fn((200, 1), |(i, _)| i as f32), None);
-        let pool = candidates(Layout::Tabular);
-        let members = [1.0, 0.9, -1.0]
-            .into_iter()
-            .zip(&pool)
-            .map(|(sign, candidate)| Fitted {
-                candidate: candidate.clone(),
-                detector: Box::new(Signed(sign)),
-                scores: Vec::new(),
-                auc: 0.0,
-            })
-            .collect();
-        let mut reasons = Vec::new();
-        let kept = drop_dissenters(members, &train, &mut reasons).unwrap();
-        assert_eq!(kept.len(), 2);
-        assert!(reasons[0].starts_with(&format!("dropped {}", pool[2].label)), "{reasons:?}");
     }
 }

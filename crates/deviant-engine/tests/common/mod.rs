@@ -1,4 +1,6 @@
 //! Data and protocols the engine's test binaries share.
+// Each test binary compiles this module and uses a part of it.
+#![allow(dead_code)]
 
 use deviant_core::{Dataset, ThresholdRule};
 use deviant_data::{Scaling, Table};

@@ -14,9 +14,9 @@ use deviant_core::{FitContext, NoProgress, Progress};
 use deviant_data::Preprocessor;
 use deviant_data::adbench::dataset_files;
 use deviant_data::download::{dataset_dirs, find_dir};
+use deviant_data::kdd99::{self, Protocol as KddProtocol};
 use deviant_detectors::AnyConfig;
 use deviant_detectors::catalogue::Layout;
-use deviant_data::kdd99::{self, Protocol as KddProtocol};
 use deviant_engine::protocols::{Adbench, Kdd99};
 use deviant_engine::select::{
     CORPUS_VERSION, Corpus, CorpusSet, META_FEATURES, SelectOptions, candidates, meta_features,
