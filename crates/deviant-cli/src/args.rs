@@ -70,6 +70,39 @@ impl SchemaArgs {
     }
 }
 
+/// How a model is trained besides its detector: threshold rule, scaling, imputation, seed.
+#[derive(Debug, Args, Clone)]
+pub struct PipelineArgs {
+    /// contamination:F, top:PERCENT, best-f1, best-accuracy, mad:K or fixed:V (default:
+    /// best-f1 when labelled rows choose the threshold, else contamination:0.1 of the
+    /// training scores).
+    #[arg(long, value_parser = parse_threshold)]
+    pub threshold: Option<ThresholdRule>,
+    /// standard, minmax or none, fitted on the training rows.
+    #[arg(long, value_parser = parse_scaling, default_value = "standard")]
+    pub scaling: Scaling,
+    /// Fill missing numeric cells with the training median instead of refusing them.
+    #[arg(long)]
+    pub impute: bool,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+impl PipelineArgs {
+    pub fn preprocess(&self) -> deviant_data::PreprocessOptions {
+        deviant_data::PreprocessOptions {
+            scaling: self.scaling,
+            impute: self.impute,
+        }
+    }
+
+    /// The rule asked for, or the default for whether labelled rows choose it.
+    pub fn threshold_rule(&self, labelled: bool) -> ThresholdRule {
+        self.threshold
+            .unwrap_or(ThresholdRule::default_for(labelled))
+    }
+}
+
 /// Parses `--scaling`.
 pub fn parse_scaling(s: &str) -> Result<Scaling, String> {
     match s {

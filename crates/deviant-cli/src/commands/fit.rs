@@ -3,11 +3,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use deviant_core::{FitContext, ThresholdRule};
-use deviant_data::{PreprocessOptions, Scaling, TableReader, infer_schema};
+use deviant_core::FitContext;
+use deviant_data::{TableReader, infer_schema};
 use deviant_engine::{Splits, Trial, run_trial};
 
-use crate::args::{ReadArgs, SchemaArgs, detector_config, parse_scaling, parse_threshold};
+use crate::args::{PipelineArgs, ReadArgs, SchemaArgs, detector_config};
 use crate::progress::Bars;
 
 #[derive(Debug, Args)]
@@ -29,21 +29,11 @@ pub struct FitArgs {
     /// Validation table, read like the training table; chooses the threshold.
     #[arg(long)]
     pub validation: Option<PathBuf>,
-    /// contamination:F, top:PERCENT, best-f1, best-accuracy, mad:K or fixed:V (default:
-    /// best-f1 with a labelled validation table, else contamination:0.1 of the training scores).
-    #[arg(long, value_parser = parse_threshold)]
-    pub threshold: Option<ThresholdRule>,
-    /// standard, minmax or none, fitted on the training rows.
-    #[arg(long, value_parser = parse_scaling, default_value = "standard")]
-    pub scaling: Scaling,
-    /// Fill missing numeric cells with the training median instead of refusing them.
-    #[arg(long)]
-    pub impute: bool,
     /// Also train on rows labelled anomalous (by default only normal rows are used).
     #[arg(long)]
     pub keep_anomalies: bool,
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
@@ -70,13 +60,8 @@ pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
     let labelled_validation = validation.as_ref().is_some_and(|v| v.labels.is_some());
     let splits = Splits {
         schema,
-        preprocess: PreprocessOptions {
-            scaling: args.scaling,
-            impute: args.impute,
-        },
-        threshold_rule: args
-            .threshold
-            .unwrap_or(ThresholdRule::default_for(labelled_validation)),
+        preprocess: args.pipeline.preprocess(),
+        threshold_rule: args.pipeline.threshold_rule(labelled_validation),
         fit: table,
         threshold: validation,
         select: None,
@@ -84,13 +69,13 @@ pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
     };
     let trial = Trial {
         config: &detector,
-        seed: args.seed,
+        seed: args.pipeline.seed,
         budget: None,
     };
     let model = run_trial(
         &splits,
         &trial,
-        &FitContext::new(args.seed).with_progress(bars),
+        &FitContext::new(args.pipeline.seed).with_progress(bars),
     )?
     .model;
     model

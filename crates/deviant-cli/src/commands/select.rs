@@ -9,14 +9,14 @@ use anyhow::{Context, Result};
 use clap::Args;
 use deviant_core::fsutil::write_bytes_atomic;
 use deviant_core::split::{rng, split_stratified};
-use deviant_core::{FitContext, Scoring, ThresholdRule};
-use deviant_data::{PreprocessOptions, Scaling, TableReader, infer_schema};
+use deviant_core::{FitContext, Scoring};
+use deviant_data::{TableReader, infer_schema};
 use deviant_detectors::catalogue::Layout;
 use deviant_engine::Splits;
 use deviant_engine::select::{Attempt, Corpus, SelectObserver, SelectOptions, Selection, select};
 use deviant_report::SelectionReport;
 
-use crate::args::{ReadArgs, SchemaArgs, parse_budget, parse_scaling, parse_threshold};
+use crate::args::{PipelineArgs, ReadArgs, SchemaArgs, parse_budget};
 use crate::progress::Bars;
 use crate::reporting::write_report;
 
@@ -55,16 +55,8 @@ pub struct SelectArgs {
     /// Write an HTML page explaining the choice into this folder.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
-    /// Threshold rule (default: best-f1 on the labelled rows when there are some, else
-    /// contamination:0.1 of the training scores).
-    #[arg(long, value_parser = parse_threshold)]
-    pub threshold: Option<ThresholdRule>,
-    #[arg(long, value_parser = parse_scaling, default_value = "standard")]
-    pub scaling: Scaling,
-    #[arg(long)]
-    pub impute: bool,
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
@@ -111,8 +103,12 @@ pub fn run(args: SelectArgs, quiet: bool) -> Result<()> {
     let (fit, select_rows) = match &table.labels {
         Some(labels) => {
             let all: Vec<usize> = (0..table.n_rows()).collect();
-            let (chosen, rest) =
-                split_stratified(&all, labels, args.labelled_share, &mut rng(args.seed));
+            let (chosen, rest) = split_stratified(
+                &all,
+                labels,
+                args.labelled_share,
+                &mut rng(args.pipeline.seed),
+            );
             let mut fit = table.select(&rest);
             fit.labels = None;
             (fit, Some(table.select(&chosen)))
@@ -122,13 +118,8 @@ pub fn run(args: SelectArgs, quiet: bool) -> Result<()> {
     let labelled = select_rows.is_some();
     let splits = Splits {
         schema,
-        preprocess: PreprocessOptions {
-            scaling: args.scaling,
-            impute: args.impute,
-        },
-        threshold_rule: args
-            .threshold
-            .unwrap_or(ThresholdRule::default_for(labelled)),
+        preprocess: args.pipeline.preprocess(),
+        threshold_rule: args.pipeline.threshold_rule(labelled),
         fit,
         threshold: select_rows.clone(),
         select: select_rows,
@@ -150,7 +141,7 @@ pub fn run(args: SelectArgs, quiet: bool) -> Result<()> {
         corpus: Some(corpus),
         leave_out: Vec::new(),
     };
-    let cx = FitContext::new(args.seed).with_progress(bars);
+    let cx = FitContext::new(args.pipeline.seed).with_progress(bars);
     let selection = select(&splits, &options, &cx, &mut Lines { quiet })?;
     selection
         .model

@@ -85,6 +85,24 @@ pub struct Attempt {
     pub chosen: bool,
 }
 
+impl Attempt {
+    /// `candidate` before any work.
+    fn of(candidate: &Candidate, predicted: Option<f64>) -> Self {
+        Self {
+            label: candidate.label.clone(),
+            config: candidate.config.clone(),
+            cost: candidate.cost,
+            predicted,
+            select_roc_auc: None,
+            select_average_precision: None,
+            rows: 0,
+            fit_seconds: 0.0,
+            status: String::new(),
+            chosen: false,
+        }
+    }
+}
+
 /// What a selection chose, as a saveable model, and why.
 pub struct Selection {
     pub model: Model,
@@ -122,6 +140,9 @@ const FIXED_ORDER: &[&str] = &[
 const MIN_PER_CLASS: usize = 5;
 /// Above this many fit rows, the first round of halving fits on a subsample of this size.
 const FIRST_ROUND_ROWS: usize = 4096;
+/// The share of the budget candidates may fit in; the rest is left for assembling the
+/// chosen model (scoring the training rows for an ensemble's scales, the threshold).
+const FITTING_SHARE: f64 = 0.9;
 /// Folds of the stack's cross-validation.
 const FOLDS: usize = 5;
 
@@ -146,7 +167,8 @@ pub fn select(
         None => None,
     };
     let mut search = Search {
-        deadline: started + options.budget,
+        deadline: started + options.budget.mul_f64(FITTING_SHARE),
+        kind_seconds: Default::default(),
         budget: options.budget,
         cx,
         observer,
@@ -272,6 +294,8 @@ struct Fitted {
 
 struct Search<'a> {
     deadline: Instant,
+    /// The longest fit of each kind so far.
+    kind_seconds: std::collections::HashMap<&'static str, f64>,
     budget: Duration,
     cx: &'a FitContext,
     observer: &'a mut dyn SelectObserver,
@@ -304,16 +328,8 @@ impl Search<'_> {
 
     fn not_tried(&mut self, candidate: &Candidate, predicted: Option<f64>, why: &str) {
         self.record(Attempt {
-            label: candidate.label.clone(),
-            config: candidate.config.clone(),
-            cost: candidate.cost,
-            predicted,
-            select_roc_auc: None,
-            select_average_precision: None,
-            rows: 0,
-            fit_seconds: 0.0,
             status: format!("not tried: {why}"),
-            chosen: false,
+            ..Attempt::of(candidate, predicted)
         });
     }
 
@@ -329,6 +345,21 @@ impl Search<'_> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             self.not_tried(candidate, predicted, "budget spent");
+            return Ok(None);
+        }
+        // Some fits can only stop between steps (a kernel solve is one step): a kind that
+        // already took longer than what is left is not started.
+        let kind = candidate.config.kind();
+        if self
+            .kind_seconds
+            .get(kind)
+            .is_some_and(|&s| s > left.as_secs_f64())
+        {
+            self.not_tried(
+                candidate,
+                predicted,
+                "its kind took longer than the budget left",
+            );
             return Ok(None);
         }
         let started = Instant::now();
@@ -347,17 +378,14 @@ impl Search<'_> {
                 };
                 Ok((detector, scores, auc, ap))
             });
+        let fit_seconds = started.elapsed().as_secs_f64();
+        let slowest = self.kind_seconds.entry(kind).or_insert(0.0);
+        *slowest = slowest.max(fit_seconds);
         let mut attempt = Attempt {
-            label: candidate.label.clone(),
-            config: candidate.config.clone(),
-            cost: candidate.cost,
-            predicted,
-            select_roc_auc: None,
-            select_average_precision: None,
             rows: train.n_rows(),
-            fit_seconds: started.elapsed().as_secs_f64(),
+            fit_seconds,
             status: "fitted".into(),
-            chosen: false,
+            ..Attempt::of(candidate, predicted)
         };
         match result {
             Ok((detector, scores, auc, ap)) => {
