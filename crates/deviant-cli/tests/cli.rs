@@ -1002,3 +1002,67 @@ fn bench_mnist_takes_each_chosen_digit_as_normal() {
         .failure()
         .stderr(contains("12 is not a digit"));
 }
+
+/// `select` with a few labels: a model directory `score` and `eval` read, the leaderboard
+/// as JSON, a report of why, and a separate labelled table that only measures.
+#[test]
+fn select_chooses_a_model_that_score_and_eval_read() {
+    let ws = Workspace::new();
+    let data = ws.write("data.csv", &table(600, 10, 4));
+    let test = ws.write("test.csv", &table(200, 5, 5));
+    let (model, board, report) = (ws.path("model"), ws.path("board.json"), ws.path("why"));
+    deviant()
+        .args([
+            "select",
+            "--label",
+            "label",
+            "--labelled-share",
+            "0.3",
+            "--budget",
+            "60s",
+        ])
+        .args(["--no-deep", "--out"])
+        .arg(&model)
+        .arg("--json")
+        .arg(&board)
+        .arg("--report")
+        .arg(&report)
+        .arg("--test")
+        .arg(&test)
+        .arg(&data)
+        .assert()
+        .success()
+        .stdout(
+            contains("candidates compete")
+                .and(contains("test ("))
+                .and(contains("chose")),
+        );
+    let board: serde_json::Value = serde_json::from_slice(&std::fs::read(&board).unwrap()).unwrap();
+    assert_eq!(board["strategy"], "labelled rows");
+    let attempts = board["attempts"].as_array().unwrap();
+    assert!(attempts.iter().any(|a| a["chosen"] == true));
+    assert!(
+        attempts.iter().all(|a| a["config"]["kind"] != "realnvp"),
+        "--no-deep"
+    );
+    assert!(report.join("report.html").is_file());
+    let rows = score_file(&ws, &model, &test, &[]);
+    assert_eq!(rows.len(), 200);
+    deviant()
+        .arg("eval")
+        .arg(&model)
+        .arg(&test)
+        .assert()
+        .success()
+        .stdout(contains("roc_auc"));
+
+    // A budget without a unit it knows is refused before any work.
+    deviant()
+        .args(["select", "--budget", "5d", "--out"])
+        .arg(ws.path("never"))
+        .arg(&data)
+        .assert()
+        .code(2)
+        .stderr(contains("the unit must be s, m or h"));
+    assert!(!ws.path("never").exists());
+}
