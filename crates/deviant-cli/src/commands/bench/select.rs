@@ -321,14 +321,16 @@ fn table(results: &[SetResult], corpus: &Corpus) -> String {
         theirs.push(b);
         best.extend(oracle);
     }
+    let oracle = match best.is_empty() {
+        true => "no set in the corpus".to_string(),
+        false => format!("{:.4} ({} sets)", mean_std(&best).0, best.len()),
+    };
     out.push_str(&format!(
-        "\nmean over {} sets: select {:.4}, iforest {:.4}, best candidate per set {:.4} ({} sets)\n\
+        "\nmean over {} sets: select {:.4}, iforest {:.4}, best candidate per set {oracle}\n\
          sets more than 0.05 under iforest: {} ({})\n",
         ours.len(),
         mean_std(&ours).0,
         mean_std(&theirs).0,
-        mean_std(&best).0,
-        best.len(),
         worse.len(),
         worse.join(", ")
     ));
