@@ -1,7 +1,7 @@
 //! Model selection: which detector, with which hyper-parameters, alone or in an ensemble,
 //! for a dataset, within a wall-clock budget, from the fit rows and (when some are labelled)
-//! the select rows only ([`Splits::selection_rows`]). The report rows are never read: [`select`] refuses splits whose
-//! report rows are also fit, threshold or select rows.
+//! the selection rows only ([`Splits::selection_rows`]). The report rows are never read:
+//! [`select`] refuses splits whose report rows are also fit, threshold or select rows.
 //!
 //! - **No labels**: the corpus of past benchmark results predicts each candidate's
 //!   advantage from the dataset's meta-features; the best predicted of distinct kinds are
@@ -472,8 +472,8 @@ impl Search<'_> {
         let names: Vec<&str> = members.iter().map(|m| m.candidate.label.as_str()).collect();
         let mut reasons = vec![match by_corpus {
             true => format!(
-                "no labelled rows: the corpus's sets nearest in meta-features predict {} best \
-                 (one configuration per kind)",
+                "no labelled rows: the corpus, weighted towards the sets most like this one, \
+                 predicts {} best (one configuration per kind)",
                 names.join(", ")
             ),
             false => format!(
