@@ -201,7 +201,8 @@ deviant.train = (form, detectors, datasets) => {
       test_share: parseFloat(form.elements.test_share.value),
       threshold: form.elements.threshold.value || null,
       seed: parseInt(form.elements.seed.value, 10),
-      budget_seconds: parseFloat(form.elements.budget_seconds.value),
+      // Left empty, the server's default budget applies.
+      budget_seconds: parseFloat(form.elements.budget_seconds.value) || undefined,
     };
     const response = await fetch("/api/v1/runs", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request),
