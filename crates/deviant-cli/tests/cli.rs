@@ -1056,6 +1056,26 @@ fn select_chooses_a_model_that_score_and_eval_read() {
         .success()
         .stdout(contains("roc_auc"));
 
+    // The data file as its own test table: the test rows would be the rows it chose on.
+    deviant()
+        .args([
+            "select",
+            "--label",
+            "label",
+            "--no-deep",
+            "--budget",
+            "30s",
+            "--out",
+        ])
+        .arg(ws.path("leaky"))
+        .arg("--test")
+        .arg(&data)
+        .arg(&data)
+        .assert()
+        .code(2)
+        .stderr(contains("is a report row and also a"));
+    assert!(!ws.path("leaky").exists());
+
     // A budget without a unit it knows is refused before any work.
     deviant()
         .args(["select", "--budget", "5d", "--out"])

@@ -502,14 +502,8 @@ fn selection(
         attempts: Vec::new(),
     };
     let selection = select(&splits, &options, cx, &mut live)?;
-    let board = serde_json::json!({
-        "strategy": selection.strategy,
-        "reasons": selection.reasons,
-        "seconds": selection.seconds,
-        "finished": true,
-        "attempts": selection.leaderboard,
-    });
-    write_bytes_atomic(&live.path, &serde_json::to_vec(&board).expect("serialises"))?;
+    let board = serde_json::to_vec(&selection.leaderboard_json()).expect("serialises");
+    write_bytes_atomic(&live.path, &board)?;
     TrialOutcome::test(selection.model, &splits)
 }
 

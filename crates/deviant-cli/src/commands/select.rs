@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use deviant_core::FitContext;
 use deviant_core::fsutil::write_bytes_atomic;
 use deviant_core::split::{rng, split_stratified};
-use deviant_core::{FitContext, Scoring};
 use deviant_data::{TableReader, infer_schema};
 use deviant_detectors::catalogue::Layout;
-use deviant_engine::Splits;
 use deviant_engine::select::{Attempt, Corpus, SelectObserver, SelectOptions, Selection, select};
+use deviant_engine::{ReportSet, Splits, TrialOutcome};
 use deviant_report::SelectionReport;
 
 use crate::args::{PipelineArgs, ReadArgs, SchemaArgs, parse_budget};
@@ -116,6 +116,15 @@ pub fn run(args: SelectArgs, quiet: bool) -> Result<()> {
         None => (table, None),
     };
     let labelled = select_rows.is_some();
+    // A test table is a report set: measured only, and refused if it shares rows with the
+    // data (the same file given twice).
+    let report = match &args.test {
+        Some(path) => vec![ReportSet {
+            dataset: path.display().to_string(),
+            rows: TableReader::open(path, &read, &schema)?.read_all()?,
+        }],
+        None => Vec::new(),
+    };
     let splits = Splits {
         schema,
         preprocess: args.pipeline.preprocess(),
@@ -123,7 +132,7 @@ pub fn run(args: SelectArgs, quiet: bool) -> Result<()> {
         fit,
         threshold: select_rows.clone(),
         select: select_rows,
-        report: Vec::new(),
+        report,
     };
     let corpus = match &args.corpus {
         Some(path) => {
@@ -143,43 +152,43 @@ pub fn run(args: SelectArgs, quiet: bool) -> Result<()> {
     };
     let cx = FitContext::new(args.pipeline.seed).with_progress(bars);
     let selection = select(&splits, &options, &cx, &mut Lines { quiet })?;
-    selection
-        .model
-        .save(&args.out)
-        .with_context(|| format!("saving the model to {}", args.out.display()))?;
+    let chosen = describe(&selection);
     let mut facts = vec![
         ("data".to_string(), args.data.display().to_string()),
         ("strategy".into(), selection.strategy.to_string()),
-        ("chosen".into(), describe(&selection)),
+        ("chosen".into(), chosen.clone()),
         ("seconds".into(), format!("{:.1}", selection.seconds)),
     ];
     for reason in &selection.reasons {
         println!("{reason}");
     }
-    if let Some(path) = &args.test {
-        let test = TableReader::open(path, &read, &selection.model.manifest.schema)?.read_all()?;
-        let labels = test.labels.clone().with_context(|| {
-            format!("{}: the test table needs the label column", path.display())
+    let leaderboard = selection.leaderboard_json();
+    let Selection {
+        model,
+        leaderboard: attempts,
+        reasons,
+        seconds,
+        ..
+    } = selection;
+    let outcome = TrialOutcome::test(model, &splits)?;
+    outcome
+        .model
+        .save(&args.out)
+        .with_context(|| format!("saving the model to {}", args.out.display()))?;
+    for test in &outcome.tests {
+        let evaluation = test.evaluation.as_ref().with_context(|| {
+            format!(
+                "{}: the test table needs both classes in its label column",
+                test.dataset
+            )
         })?;
-        let data = selection.model.prepare(&test)?;
-        let evaluation = selection
-            .model
-            .score(&data, Scoring::Batch)?
-            .evaluate(&labels)?;
         let line = format!(
             "ROC AUC {:.4}, average precision {:.4}, F1 {:.4}",
             evaluation.roc_auc, evaluation.average_precision, evaluation.f1
         );
-        println!("test ({}): {line}", path.display());
+        println!("test ({}): {line}", test.dataset);
         facts.push(("test".into(), line));
     }
-    let leaderboard = serde_json::json!({
-        "strategy": selection.strategy,
-        "reasons": selection.reasons,
-        "seconds": selection.seconds,
-        "model": selection.model.manifest.detector,
-        "attempts": selection.leaderboard,
-    });
     if let Some(path) = &args.json {
         let bytes = serde_json::to_vec_pretty(&leaderboard)?;
         write_bytes_atomic(path, &bytes)?;
@@ -188,7 +197,7 @@ pub fn run(args: SelectArgs, quiet: bool) -> Result<()> {
         let report = SelectionReport {
             title: format!("Model selection for {}", args.data.display()),
             facts,
-            reasons: selection.reasons.clone(),
+            reasons,
             header: [
                 "configuration",
                 "status",
@@ -199,16 +208,16 @@ pub fn run(args: SelectArgs, quiet: bool) -> Result<()> {
             ]
             .map(String::from)
             .to_vec(),
-            rows: selection.leaderboard.iter().map(row).collect(),
-            leaderboard: leaderboard.clone(),
+            rows: attempts.iter().map(row).collect(),
+            leaderboard,
         };
         let page = write_report(dir, &report.render()?)?;
         println!("report: {}", page.display());
     }
     println!(
         "chose {} in {:.1} s; model saved to {}",
-        describe(&selection),
-        selection.seconds,
+        chosen,
+        seconds,
         args.out.display()
     );
     Ok(())

@@ -113,6 +113,21 @@ pub struct Selection {
     pub seconds: f64,
 }
 
+impl Selection {
+    /// The leaderboard as the CLI writes it and the server serves it: the strategy, the
+    /// reasons, the chosen configuration and every attempt, `finished`.
+    pub fn leaderboard_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "finished": true,
+            "strategy": self.strategy,
+            "reasons": self.reasons,
+            "seconds": self.seconds,
+            "model": self.model.manifest.detector,
+            "attempts": self.leaderboard,
+        })
+    }
+}
+
 /// Hears about each attempt as it ends.
 pub trait SelectObserver {
     fn attempted(&mut self, _attempt: &Attempt) {}
@@ -660,10 +675,26 @@ impl Search<'_> {
         }
     }
 
+    /// Why no candidate is left: the budget, or (when none was cut short) the first
+    /// candidate's failure.
     fn nothing_fitted(&self) -> Error {
-        Error::BudgetExceeded {
-            what: "model selection (no candidate finished)".into(),
-            seconds: self.budget.as_secs_f64(),
+        let failure = self
+            .leaderboard
+            .iter()
+            .find(|a| a.status.starts_with("failed"));
+        let cut_short = self.leaderboard.iter().any(|a| a.status.contains("budget"));
+        match failure {
+            Some(a) if !cut_short => Error::input(
+                "model selection",
+                format!(
+                    "every candidate failed; the first, {}: {}",
+                    a.label, a.status
+                ),
+            ),
+            _ => Error::BudgetExceeded {
+                what: "model selection (no candidate finished)".into(),
+                seconds: self.budget.as_secs_f64(),
+            },
         }
     }
 }

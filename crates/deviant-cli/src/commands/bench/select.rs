@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use deviant_core::fsutil::write_bytes_atomic;
 use deviant_core::record::mean_std;
-use deviant_core::{FitContext, NoProgress, Progress};
+use deviant_core::{FitContext, NoProgress};
 use deviant_data::Preprocessor;
 use deviant_data::adbench::dataset_files;
 use deviant_data::download::{dataset_dirs, find_dir};
@@ -22,11 +22,12 @@ use deviant_engine::select::{
     CORPUS_VERSION, Corpus, CorpusSet, META_FEATURES, SelectOptions, candidates, meta_features,
     select,
 };
-use deviant_engine::{NoObserver, Protocol, Study, TrialOutcome};
+use deviant_engine::{NoObserver, Protocol, Study, Trial, TrialOutcome, run_trial};
 use serde::Serialize;
 
 use crate::args::{parse_budget, parse_seeds};
 use crate::progress::Bars;
+use crate::study::Printer;
 
 /// Where the ADBench sets are and which of them to use.
 #[derive(Debug, Args, Clone)]
@@ -74,14 +75,15 @@ pub fn corpus(args: &SelectCorpusArgs, quiet: bool) -> Result<()> {
     let seeds = parse_seeds(&args.seeds)?;
     let pool = candidates(Layout::Tabular);
     let configs: Vec<AnyConfig> = pool.iter().map(|c| c.config.clone()).collect();
-    let bars = Arc::new(Bars::new(quiet));
-    bars.begin("corpus", (sets.len() * seeds.len() * configs.len()) as u64);
+    let trials = sets.len() * seeds.len() * configs.len();
+    let mut printer =
+        Printer::new(Arc::new(Bars::new(quiet)), quiet, None).counting("corpus", trials);
     let mut measured = Vec::with_capacity(sets.len());
     for set in &sets {
         let mut study = Study::new(vec![set as &dyn Protocol], &configs, &seeds);
         study.budget = Some(Duration::from_secs(args.budget));
         study.skip_failures = true;
-        let result = study.run(&mut Counting(bars.clone()))?;
+        let result = study.run(&mut printer)?;
         let roc_auc = study
             .labels
             .iter()
@@ -103,9 +105,6 @@ pub fn corpus(args: &SelectCorpusArgs, quiet: bool) -> Result<()> {
             meta: meta_features(train.view()),
             roc_auc,
         });
-        if !quiet {
-            bars.message(&format!("{} measured", set.dataset()));
-        }
     }
     let corpus = Corpus {
         version: CORPUS_VERSION,
@@ -126,25 +125,6 @@ pub fn corpus(args: &SelectCorpusArgs, quiet: bool) -> Result<()> {
         args.out.display()
     );
     Ok(())
-}
-
-/// Advances the bar once per finished or skipped trial.
-struct Counting(Arc<Bars>);
-
-impl deviant_engine::Observer for Counting {
-    fn finished(
-        &mut self,
-        _: &dyn Protocol,
-        _: &str,
-        _: &deviant_engine::TrialOutcome,
-    ) -> deviant_core::Result<()> {
-        self.0.advance(1);
-        Ok(())
-    }
-
-    fn skipped(&mut self, _: &deviant_core::record::Skipped) {
-        self.0.advance(1);
-    }
 }
 
 #[derive(Debug, Args, Clone)]
@@ -216,7 +196,7 @@ pub fn evaluate(args: &SelectBenchArgs, quiet: bool) -> Result<()> {
     };
     let seeds = parse_seeds(&args.seeds)?;
     let corpus = Corpus::shipped()?;
-    let iforest = [AnyConfig::from_params("iforest", &serde_json::json!({}))?];
+    let iforest = AnyConfig::from_params("iforest", &serde_json::json!({}))?;
     let mut results = Vec::new();
     for set in &protocols {
         let set = set.as_ref();
@@ -237,9 +217,17 @@ pub fn evaluate(args: &SelectBenchArgs, quiet: bool) -> Result<()> {
             let outcome = TrialOutcome::test(selection.model, &splits)?;
             let test = outcome.tests[0].evaluation.as_ref();
             let test = test.context("the test rows need both classes")?;
-            let seeds = [seed];
-            let baseline = Study::new(vec![set], &iforest, &seeds);
-            let baseline = baseline.run(&mut NoObserver)?.records.remove(0);
+            // Isolation Forest on the same splits, not drawn again.
+            let trial = Trial {
+                config: &iforest,
+                seed,
+                budget: None,
+            };
+            let baseline = run_trial(&splits, &trial, &cx)?;
+            let baseline = baseline.tests[0]
+                .evaluation
+                .clone()
+                .context("both classes")?;
             let result = SetResult {
                 dataset: set.dataset().to_string(),
                 seed,
