@@ -38,6 +38,12 @@ pub trait Detector: Send + Sync {
         None
     }
 
+    /// The learner's own importance of each input column (impurity decrease, gain, |weight|),
+    /// summing to 1, where it has one.
+    fn feature_importances(&self) -> Option<Vec<f64>> {
+        None
+    }
+
     /// Writes the fitted state into the existing directory `dir`.
     fn save(&self, dir: &Path) -> Result<()>;
 
@@ -107,6 +113,13 @@ impl FitContext {
     /// A flag that, once set, makes training stop with [`Error::Cancelled`].
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
         self.cancel.clone()
+    }
+
+    /// What is left of the budget (None without one), for fits that take a time limit
+    /// rather than checking between steps.
+    pub fn time_left(&self) -> Option<Duration> {
+        self.budget
+            .map(|b| b.deadline.saturating_duration_since(Instant::now()))
     }
 
     /// Long loops call this between steps: it stops them when the flag is set or the

@@ -44,6 +44,40 @@ pub struct EvalRecord {
     pub score_seconds: f64,
     /// Peak resident memory of the process during this run (0 where unknown).
     pub peak_rss_bytes: u64,
+    /// Whether the configuration trained on labels (a supervised learner).
+    #[serde(default)]
+    pub supervised: bool,
+    /// The same metrics, at the same threshold, on the labelled training rows: the rows a
+    /// supervised learner fitted, or for a detector the training split with its anomalies
+    /// (None where the protocol has no labelled training rows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<Metrics>,
+}
+
+/// The threshold-free and thresholded metrics of one set of scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub roc_auc: f64,
+    pub average_precision: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub f2: f64,
+    pub accuracy: f64,
+}
+
+impl From<&Evaluation> for Metrics {
+    fn from(e: &Evaluation) -> Self {
+        Self {
+            roc_auc: e.roc_auc,
+            average_precision: e.average_precision,
+            precision: e.precision,
+            recall: e.recall,
+            f1: e.f1,
+            f2: e.f2,
+            accuracy: e.accuracy,
+        }
+    }
 }
 
 impl EvalRecord {
@@ -72,8 +106,22 @@ impl EvalRecord {
             final_loss: None,
             score_seconds: 0.0,
             peak_rss_bytes: 0,
+            supervised: false,
+            train: None,
         }
     }
+}
+
+/// One user column's importance to a model on some labelled rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnImportance {
+    pub column: String,
+    /// The mean drop in ROC AUC when the column is shuffled (permutation importance).
+    pub roc_auc_drop: f64,
+    /// The spread of that drop over the shuffles.
+    pub std: f64,
+    /// The learner's own importance of the column, where it has one (they sum to 1).
+    pub own: Option<f64>,
 }
 
 /// A trial that produced no record, and why.

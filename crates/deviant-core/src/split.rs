@@ -52,9 +52,51 @@ pub fn split_stratified(
     (first, rest)
 }
 
+/// `indices` dealt into `k` folds class by class after shuffling, so each fold keeps the
+/// class proportions (to within a row).
+pub fn stratified_folds(
+    indices: &[usize],
+    labels: &[u8],
+    k: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Vec<usize>> {
+    let k = k.max(1);
+    let mut folds = vec![Vec::new(); k];
+    let mut classes: Vec<u8> = indices.iter().map(|&i| labels[i]).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    let mut dealt = 0;
+    for class in classes {
+        let members: Vec<usize> = indices
+            .iter()
+            .copied()
+            .filter(|&i| labels[i] == class)
+            .collect();
+        for i in shuffled(members, rng) {
+            folds[dealt % k].push(i);
+            dealt += 1;
+        }
+    }
+    folds
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folds_cover_every_row_once_and_share_the_rare_class() {
+        let labels: Vec<u8> = (0..100).map(|i| u8::from(i % 10 == 0)).collect();
+        let all: Vec<usize> = (0..100).collect();
+        let folds = stratified_folds(&all, &labels, 5, &mut rng(3));
+        let mut seen: Vec<usize> = folds.concat();
+        seen.sort_unstable();
+        assert_eq!(seen, all);
+        for fold in &folds {
+            assert_eq!(fold.len(), 20);
+            assert_eq!(fold.iter().filter(|&&i| labels[i] == 1).count(), 2);
+        }
+    }
 
     #[test]
     fn same_seed_same_split_and_classes_kept() {

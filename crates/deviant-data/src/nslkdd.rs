@@ -3,7 +3,8 @@
 //!
 //! Protocol `nslkdd`: attacks (every label but `normal`) are the anomalies. 20 % of
 //! `KDDTrain+_20Percent` (both classes, seeded) → validation, where the threshold is picked by
-//! best F1; the normal rows of the rest → train; `KDDTest+` → `test.csv` and `KDDTest-21`
+//! best F1; the normal rows of the rest → train (all of the rest → `train-labelled.csv`, for
+//! supervised learners); `KDDTest+` → `test.csv` and `KDDTest-21`
 //! (its records that not all 21 reference learners got right) → `test-21.csv`.
 //!
 //! The files have no stable public archive URL with a checksum, so they are never
@@ -57,6 +58,9 @@ pub struct Sources {
 pub struct Splits {
     pub seed: u64,
     pub train: SplitCount,
+    /// Every row of the training file outside the validation share, both classes: what
+    /// supervised learners train on.
+    pub train_labelled: SplitCount,
     pub validation: SplitCount,
     pub test_plus: SplitCount,
     pub test_21: SplitCount,
@@ -66,6 +70,7 @@ pub struct Splits {
 
 impl Splits {
     pub const TRAIN: &'static str = "train.csv";
+    pub const TRAIN_LABELLED: &'static str = "train-labelled.csv";
     pub const VALIDATION: &'static str = "validation.csv";
     pub const TEST_PLUS: &'static str = "test.csv";
     pub const TEST_21: &'static str = "test-21.csv";
@@ -132,17 +137,26 @@ pub fn write_protocol(
     let is_anomaly = |label: &str| label != NORMAL;
     let (validation, fit) =
         split_fraction((0..train.len()).collect(), VALIDATION_SHARE, &mut rng(seed));
-    let mut fit: Vec<usize> = fit
-        .into_iter()
+    let mut labelled = fit;
+    labelled.sort_unstable();
+    let fit: Vec<usize> = labelled
+        .iter()
+        .copied()
         .filter(|&i| train[i].label == NORMAL)
         .collect();
-    fit.sort_unstable();
     let mut validation = validation;
     validation.sort_unstable();
     let all = |n: usize| (0..n).collect::<Vec<_>>();
     let splits = Splits {
         seed,
         train: write_split(&out.join(Splits::TRAIN), &columns, &train, &fit, is_anomaly)?,
+        train_labelled: write_split(
+            &out.join(Splits::TRAIN_LABELLED),
+            &columns,
+            &train,
+            &labelled,
+            is_anomaly,
+        )?,
         validation: write_split(
             &out.join(Splits::VALIDATION),
             &columns,

@@ -137,6 +137,20 @@ impl Preprocessor {
         names
     }
 
+    /// For each output column, the index of the input column it comes from (a one-hot
+    /// group shares its column's), so per-output figures can be summed per user column.
+    pub fn output_sources(&self) -> Vec<usize> {
+        let mut sources = Vec::with_capacity(self.n_outputs());
+        for (i, column) in self.columns.iter().enumerate() {
+            let width = match column {
+                FittedColumn::Numeric { .. } => 1,
+                FittedColumn::Categorical { categories, .. } => categories.len() + 1,
+            };
+            sources.extend(std::iter::repeat_n(i, width));
+        }
+        sources
+    }
+
     /// Applies the fitted transforms to `table` (read under the same schema).
     pub fn transform(&self, table: &Table) -> Result<Array2<f32>> {
         let n = table.n_rows();

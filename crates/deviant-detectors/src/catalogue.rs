@@ -123,6 +123,9 @@ pub struct About {
     pub summary: &'static str,
     pub layouts: &'static [Layout],
     pub cost: Cost,
+    /// A supervised learner: it trains on labelled rows of both classes, and its score is
+    /// the anomaly class's log-odds or probability. Detectors ignore labels.
+    pub needs_labels: bool,
 }
 
 impl About {
@@ -143,6 +146,15 @@ impl About {
             summary,
             layouts: ANY_LAYOUT,
             cost,
+            needs_labels: false,
+        }
+    }
+
+    /// Training on labelled rows of both classes (a supervised learner).
+    pub const fn supervised(self) -> Self {
+        Self {
+            needs_labels: true,
+            ..self
         }
     }
 

@@ -51,12 +51,12 @@ const STATE: &str = "ensemble.json";
 
 /// A member's training scores at evenly spaced quantiles: its scale.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Scale {
+pub(crate) struct Scale {
     quantiles: Vec<f32>,
 }
 
 impl Scale {
-    fn of(scores: &[f32]) -> Self {
+    pub(crate) fn of(scores: &[f32]) -> Self {
         let mut sorted = scores.to_vec();
         sorted.sort_by(f32::total_cmp);
         let last = sorted.len() - 1;
@@ -69,7 +69,7 @@ impl Scale {
     /// The share of training scores below `score`, interpolated between quantiles; beyond
     /// the training range it keeps growing with the distance, in units of the range, so the
     /// most extreme rows stay ordered.
-    fn rank(&self, score: f32) -> f64 {
+    pub(crate) fn rank(&self, score: f32) -> f64 {
         let q = &self.quantiles;
         let (low, high) = (f64::from(q[0]), f64::from(q[q.len() - 1]));
         let span = (high - low).max(f64::from(f32::EPSILON));
@@ -109,6 +109,25 @@ pub struct Ensemble {
 
 fn member_dir(dir: &Path, i: usize) -> std::path::PathBuf {
     dir.join(format!("member-{i}"))
+}
+
+/// Saves each fitted member into its own `member-N` folder of `dir`.
+pub(crate) fn save_members(members: &[Box<dyn Detector>], dir: &Path) -> Result<()> {
+    for (i, member) in members.iter().enumerate() {
+        let sub = member_dir(dir, i);
+        std::fs::create_dir_all(&sub).map_err(|e| Error::io(&sub, e))?;
+        member.save(&sub)?;
+    }
+    Ok(())
+}
+
+/// Loads what [`save_members`] wrote, one member per config.
+pub(crate) fn load_members(configs: &[AnyConfig], dir: &Path) -> Result<Vec<Box<dyn Detector>>> {
+    configs
+        .iter()
+        .enumerate()
+        .map(|(i, config)| config.load(&member_dir(dir, i)))
+        .collect()
 }
 
 impl EnsembleConfig {
@@ -210,12 +229,7 @@ impl DetectorConfig for EnsembleConfig {
                 "the ensemble's saved state does not match its members",
             ));
         }
-        let members = self
-            .members
-            .iter()
-            .enumerate()
-            .map(|(i, config)| config.load(&member_dir(dir, i)))
-            .collect::<Result<Vec<_>>>()?;
+        let members = load_members(&self.members, dir)?;
         Ok(Ensemble { members, state })
     }
 }
@@ -244,11 +258,7 @@ impl Detector for Ensemble {
     }
 
     fn save(&self, dir: &Path) -> Result<()> {
-        for (i, member) in self.members.iter().enumerate() {
-            let sub = member_dir(dir, i);
-            std::fs::create_dir_all(&sub).map_err(|e| Error::io(&sub, e))?;
-            member.save(&sub)?;
-        }
+        save_members(&self.members, dir)?;
         write_json(&dir.join(STATE), &self.state)
     }
 

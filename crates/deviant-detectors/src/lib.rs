@@ -9,6 +9,7 @@ pub mod deep;
 pub mod ensemble;
 pub mod registry;
 pub mod runtime;
+pub mod supervised;
 
 pub use registry::AnyConfig;
 

@@ -8,7 +8,7 @@ use deviant_core::{Dataset, Detector, DetectorConfig, Error, FitContext, Result}
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{Cost, Entry, Layout, ParamRange};
-use crate::{classic, deep, ensemble};
+use crate::{classic, deep, ensemble, supervised};
 
 /// One catalogue entry, as listings and `deviant models --json` print it.
 #[derive(Debug, Clone, Serialize)]
@@ -17,6 +17,7 @@ pub struct KindInfo {
     pub summary: &'static str,
     pub layouts: &'static [Layout],
     pub cost: Cost,
+    pub needs_labels: bool,
     pub search_space: Vec<ParamRange>,
     pub defaults: AnyConfig,
 }
@@ -28,6 +29,7 @@ impl KindInfo {
             summary: C::ABOUT.summary,
             layouts: C::ABOUT.layouts,
             cost: C::ABOUT.cost,
+            needs_labels: C::ABOUT.needs_labels,
             search_space: C::search_space(),
             defaults,
         }
@@ -54,6 +56,13 @@ macro_rules! registry {
             pub fn kind(&self) -> &'static str {
                 match self {
                     $(AnyConfig::$variant(_) => <$config as DetectorConfig>::KIND),+
+                }
+            }
+
+            /// Whether the kind is a supervised learner, training on labelled rows.
+            pub fn needs_labels(&self) -> bool {
+                match self {
+                    $(AnyConfig::$variant(_) => <$config as Entry>::ABOUT.needs_labels),+
                 }
             }
 
@@ -102,6 +111,15 @@ registry! {
     Knn(classic::knn::KnnConfig),
     Lof(classic::lof::LofConfig),
     Loda(classic::loda::LodaConfig),
+    Gbt(supervised::gbt::GbtConfig),
+    RandomForest(supervised::forest::RandomForestConfig),
+    DecisionTree(supervised::forest::DecisionTreeConfig),
+    Logistic(supervised::linear::LogisticConfig),
+    Sgd(supervised::linear::SgdConfig),
+    KnnClassifier(supervised::knn_classifier::KnnClassifierConfig),
+    GaussianNb(supervised::naive_bayes::GaussianNbConfig),
+    MlpClassifier(supervised::mlp_classifier::MlpClassifierConfig),
+    Xgbod(supervised::xgbod::XgbodConfig),
     Ensemble(ensemble::EnsembleConfig),
 }
 

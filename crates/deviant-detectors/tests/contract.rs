@@ -43,6 +43,7 @@ fn detectors() -> Vec<AnyConfig> {
                 "seq2seq" => json!({"hidden": 16, "learning_rate": 1e-2, "training": {"epochs": 30, "batch_size": 64}}),
                 // The 6 features as a 1 × 6 image (padded to 4 × 8 inside).
                 "conv_ae" => json!({"height": 1, "filters": [8, 8], "latent": 4, "training": {"epochs": 40, "batch_size": 64}}),
+                "mlp_classifier" => json!({"hidden": [16], "training": {"epochs": 30, "batch_size": 64}}),
                 _ => json!({}),
             };
             AnyConfig::from_params(info.kind, &small).unwrap()
@@ -60,6 +61,12 @@ fn detectors() -> Vec<AnyConfig> {
 
 /// Normal rows near a 2-d plane in 6-d space, and outliers far off it.
 fn data(n_normal: usize, n_outliers: usize, seed: u64) -> Dataset {
+    planted(n_normal, n_outliers, seed, false)
+}
+
+/// [`data`] with every outlier on one side of the plane (`one_sided`), which a linear
+/// classifier can learn; otherwise outliers sit on both sides, as no linear rule separates.
+fn planted(n_normal: usize, n_outliers: usize, seed: u64, one_sided: bool) -> Dataset {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut gauss = || -> f32 {
         let (u, v): (f32, f32) = (rng.random_range(1e-6..1.0), rng.random());
@@ -77,19 +84,52 @@ fn data(n_normal: usize, n_outliers: usize, seed: u64) -> Dataset {
         if i >= n_normal {
             labels[i] = 1;
             for j in 0..6 {
-                x[[i, j]] = if (i + j) % 2 == 0 { 4.0 } else { -4.0 } + gauss();
+                let up = one_sided || (i + j) % 2 == 0;
+                x[[i, j]] = if up { 4.0 } else { -4.0 } + gauss();
             }
         }
     }
     Dataset::new(x, Some(labels))
 }
 
+/// Training rows for `config`: normal rows only for a detector; for a supervised learner,
+/// labelled rows with a twentieth of them planted outliers, one-sided.
+fn training(config: &AnyConfig, n_normal: usize, seed: u64) -> Dataset {
+    match config.needs_labels() {
+        true => planted(n_normal, n_normal / 20, seed, true),
+        false => data(n_normal, 0, seed),
+    }
+}
+
+/// Test rows for `config`, with outliers as it was trained to see them.
+fn test_rows(config: &AnyConfig, n_normal: usize, n_outliers: usize, seed: u64) -> Dataset {
+    planted(n_normal, n_outliers, seed, config.needs_labels())
+}
+
+#[test]
+fn supervised_learners_refuse_rows_without_labels_or_of_one_class() {
+    let learners: Vec<AnyConfig> = detectors()
+        .into_iter()
+        .filter(|c| c.needs_labels())
+        .collect();
+    assert!(learners.len() >= 8, "{} learners", learners.len());
+    let normal = data(100, 0, 1);
+    let unlabelled = Dataset::new(normal.x.clone(), None);
+    for config in learners {
+        let kind = config.kind();
+        let err = config.fit(&unlabelled, &FitContext::new(0)).err().unwrap();
+        assert!(err.to_string().contains("--label"), "{kind}: {err}");
+        let err = config.fit(&normal, &FitContext::new(0)).err().unwrap();
+        assert!(err.to_string().contains("both classes"), "{kind}: {err}");
+    }
+}
+
 #[test]
 fn rejects_empty_data_and_wrong_feature_counts() {
     let empty = Dataset::new(Array2::zeros((0, 6)), None);
-    let train = data(200, 0, 1);
     for config in detectors() {
         let kind = config.kind();
+        let train = training(&config, 200, 1);
         assert!(
             config.fit(&empty, &FitContext::new(0)).is_err(),
             "{kind} fit on no rows"
@@ -111,10 +151,10 @@ fn rejects_empty_data_and_wrong_feature_counts() {
 
 #[test]
 fn one_finite_score_per_row_and_planted_outliers_rank_high() {
-    let train = data(500, 0, 2);
-    let test = data(300, 30, 3);
     for config in detectors() {
         let kind = config.kind();
+        let train = training(&config, 500, 2);
+        let test = test_rows(&config, 300, 30, 3);
         let detector = config.fit(&train, &FitContext::new(7)).unwrap();
         let scores = detector.score(test.view()).unwrap();
         assert_eq!(scores.len(), test.n_rows(), "{kind}");
@@ -143,7 +183,6 @@ fn constant_and_duplicate_columns_keep_scores_finite() {
                 d.labels.clone(),
             )
         };
-    let train = widen(&data(300, 0, 8));
     let mut test = widen(&data(40, 4, 9));
     // Off the constant in a few test rows, as a new category would be.
     for i in 0..5 {
@@ -151,6 +190,7 @@ fn constant_and_duplicate_columns_keep_scores_finite() {
     }
     for config in detectors() {
         let kind = config.kind();
+        let train = widen(&training(&config, 300, 8));
         let detector = config.fit(&train, &FitContext::new(3)).unwrap();
         let scores = detector.score(test.view()).unwrap();
         assert!(scores.iter().all(|s| s.is_finite()), "{kind}: {scores}");
@@ -159,10 +199,10 @@ fn constant_and_duplicate_columns_keep_scores_finite() {
 
 #[test]
 fn same_seed_same_scores_and_save_load_keeps_them() {
-    let train = data(300, 0, 4);
     let test = data(50, 5, 5);
     for config in detectors() {
         let kind = config.kind();
+        let train = training(&config, 300, 4);
         let a = config.fit(&train, &FitContext::new(11)).unwrap();
         let b = config.fit(&train, &FitContext::new(11)).unwrap();
         let scores = a.score(test.view()).unwrap();

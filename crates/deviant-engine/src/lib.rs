@@ -19,6 +19,8 @@
 //! # Ok::<(), deviant_core::Error>(())
 //! ```
 
+pub mod crossval;
+pub mod importance;
 pub mod model;
 pub mod protocol;
 pub mod protocols;

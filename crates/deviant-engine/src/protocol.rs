@@ -1,7 +1,15 @@
 //! What a protocol hands a trial: one seed's rows, each in its role.
 
-use deviant_core::{Progress, Result, Schema, ThresholdRule};
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use deviant_core::split::{rng, split_stratified};
+use deviant_core::{Error, Progress, Result, Schema, ThresholdRule};
 use deviant_data::{PreprocessOptions, Table};
+
+/// The share of the labelled rows a supervised learner leaves for its threshold when the
+/// protocol's threshold rows are those same rows (or there are none).
+const LEARNER_THRESHOLD_SHARE: f64 = 0.2;
 
 /// One seed's rows in the roles of an experiment. Only the fit rows train the preprocessor
 /// and the detector; only the threshold rows (or, without them, the fit rows' scores) choose
@@ -16,7 +24,17 @@ pub struct Splits {
     /// Rows for model selection (`select`), apart from the report rows; protocols without a
     /// selection step leave it empty.
     pub select: Option<Table>,
+    /// Labelled rows of both classes that supervised learners train on instead of `fit`
+    /// (whose anomalies protocols usually drop), apart from the report and select rows;
+    /// `None` where the protocol has no labels to train on.
+    pub labelled: Option<Table>,
     pub report: Vec<ReportSet>,
+}
+
+/// The rows one configuration trains on and chooses its threshold on.
+pub struct TrainingRows<'a> {
+    pub fit: Cow<'a, Table>,
+    pub threshold: Option<Cow<'a, Table>>,
 }
 
 impl Splits {
@@ -27,6 +45,53 @@ impl Splits {
             .as_ref()
             .or(self.threshold.as_ref().filter(|t| t.labels.is_some()))
     }
+
+    /// Detectors train on the fit rows and take the threshold rows as they are. Supervised
+    /// learners (`needs_labels`) train on the labelled rows; when the threshold rows are
+    /// among those (or absent), a stratified fifth of the labelled rows, drawn by `seed`, is
+    /// kept back for the threshold, so it is never chosen on the rows a learner fitted.
+    pub fn training_rows(&self, needs_labels: bool, seed: u64) -> Result<TrainingRows<'_>> {
+        if !needs_labels {
+            return Ok(TrainingRows {
+                fit: Cow::Borrowed(&self.fit),
+                threshold: self.threshold.as_ref().map(Cow::Borrowed),
+            });
+        }
+        let labelled = self
+            .labelled
+            .as_ref()
+            .filter(|t| t.labels.is_some())
+            .ok_or_else(|| {
+                Error::config(
+                    "label",
+                    "a supervised learner needs labelled training rows, and these splits have \
+                 none; name the label column (--label COLUMN) or choose a detector",
+                )
+            })?;
+        let separate = self
+            .threshold
+            .as_ref()
+            .filter(|t| !shares_rows(t, labelled));
+        if let Some(threshold) = separate {
+            return Ok(TrainingRows {
+                fit: Cow::Borrowed(labelled),
+                threshold: Some(Cow::Borrowed(threshold)),
+            });
+        }
+        let labels = labelled.labels.as_deref().expect("filtered on labels");
+        let all: Vec<usize> = (0..labelled.n_rows()).collect();
+        let (held, fit) = split_stratified(&all, labels, LEARNER_THRESHOLD_SHARE, &mut rng(seed));
+        Ok(TrainingRows {
+            fit: Cow::Owned(labelled.select(&fit)),
+            threshold: Some(Cow::Owned(labelled.select(&held))),
+        })
+    }
+}
+
+/// Whether `a` and `b` hold a row in common (by source and line).
+pub fn shares_rows(a: &Table, b: &Table) -> bool {
+    let lines: HashSet<u64> = a.lines.iter().copied().collect();
+    a.source == b.source && b.lines.iter().any(|l| lines.contains(l))
 }
 
 /// A named test set of a protocol.

@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant};
 
 use deviant_core::metrics::Evaluation;
-use deviant_core::record::EvalRecord;
+use deviant_core::record::{EvalRecord, Metrics};
 use deviant_core::{Dataset, FitContext, Result, Scoring};
+use deviant_data::Table;
 use deviant_detectors::AnyConfig;
 
 use crate::model::{Model, Scored, TrainSpec};
@@ -38,6 +39,9 @@ pub struct TestResult {
 pub struct TrialOutcome {
     pub model: Model,
     pub tests: Vec<TestResult>,
+    /// Metrics on the labelled training rows (see [`EvalRecord::train`]), when the splits
+    /// have them with both classes.
+    pub train: Option<Evaluation>,
     /// Peak resident memory of the process during the trial (0 where unknown).
     pub peak_rss_bytes: u64,
 }
@@ -72,6 +76,8 @@ impl TrialOutcome {
                     final_loss: summary.final_loss(),
                     score_seconds: test.score_seconds,
                     peak_rss_bytes: self.peak_rss_bytes,
+                    supervised: m.detector.needs_labels(),
+                    train: self.train.as_ref().map(Metrics::from),
                     ..EvalRecord::from_evaluation(evaluation)
                 })
             })
@@ -79,9 +85,10 @@ impl TrialOutcome {
     }
 }
 
-/// Fits `trial.config` with its preprocessor on `splits.fit`, chooses the threshold on
-/// `splits.threshold` (or the fit rows' scores) and scores every report set as one batch.
-/// `cx` carries the seed-independent parts (progress, cancel flag); the trial sets its seed
+/// Fits `trial.config` with its preprocessor on its training rows
+/// ([`Splits::training_rows`]: the fit rows, or the labelled rows for a supervised learner),
+/// chooses the threshold on the threshold rows (or the fit rows' scores), scores every
+/// report set as one batch and measures the labelled training rows. `cx` carries the seed-independent parts (progress, cancel flag); the trial sets its seed
 /// and budget.
 pub fn run_trial(splits: &Splits, trial: &Trial<'_>, cx: &FitContext) -> Result<TrialOutcome> {
     reset_peak_rss();
@@ -90,18 +97,28 @@ pub fn run_trial(splits: &Splits, trial: &Trial<'_>, cx: &FitContext) -> Result<
     if let Some(budget) = trial.budget {
         cx = cx.with_budget(budget);
     }
+    let rows = splits.training_rows(trial.config.needs_labels(), trial.seed)?;
     let model = Model::train(
         TrainSpec {
             config: trial.config,
             schema: &splits.schema,
             preprocess: splits.preprocess,
-            fit: &splits.fit,
-            threshold_rows: splits.threshold.as_ref(),
+            fit: &rows.fit,
+            threshold_rows: rows.threshold.as_deref(),
             threshold: splits.threshold_rule,
         },
         &cx,
     )?;
-    TrialOutcome::test(model, splits)
+    // What a learner fitted; for a detector, its training split with the anomalies back.
+    let train_rows = match trial.config.needs_labels() {
+        true => Some(&*rows.fit),
+        false => splits.labelled.as_ref(),
+    };
+    let mut outcome = TrialOutcome::test(model, splits)?;
+    if let Some(rows) = train_rows {
+        outcome.train = measure(&outcome.model, rows)?.evaluation;
+    }
+    Ok(outcome)
 }
 
 impl TrialOutcome {
@@ -110,17 +127,12 @@ impl TrialOutcome {
     pub fn test(model: Model, splits: &Splits) -> Result<Self> {
         let mut tests = Vec::with_capacity(splits.report.len());
         for set in &splits.report {
-            let data = model.prepare(&set.rows)?;
-            let started = Instant::now();
-            let scores = model.score_raw(&data)?;
-            let score_seconds = started.elapsed().as_secs_f64();
-            let scored = model.flag(scores, Scoring::Batch)?;
-            let evaluation = match data.labels.as_ref().map(|l| l.as_slice()) {
-                Some(Some(labels)) if labels.contains(&0) && labels.contains(&1) => {
-                    Some(scored.evaluate(labels)?)
-                }
-                _ => None,
-            };
+            let Measured {
+                data,
+                scored,
+                evaluation,
+                score_seconds,
+            } = measure(&model, &set.rows)?;
             tests.push(TestResult {
                 dataset: set.dataset.clone(),
                 data,
@@ -133,9 +145,40 @@ impl TrialOutcome {
         Ok(TrialOutcome {
             model,
             tests,
+            train: None,
             peak_rss_bytes: peak_rss(),
         })
     }
+}
+
+/// Rows as a model scored them.
+struct Measured {
+    data: Dataset,
+    scored: Scored,
+    evaluation: Option<Evaluation>,
+    score_seconds: f64,
+}
+
+/// `rows` prepared and scored by `model` as one batch, with the metrics at its threshold
+/// where the rows are labelled with both classes.
+fn measure(model: &Model, rows: &Table) -> Result<Measured> {
+    let data = model.prepare(rows)?;
+    let started = Instant::now();
+    let scores = model.score_raw(&data)?;
+    let score_seconds = started.elapsed().as_secs_f64();
+    let scored = model.flag(scores, Scoring::Batch)?;
+    let evaluation = match data.labels.as_ref().map(|l| l.as_slice()) {
+        Some(Some(labels)) if labels.contains(&0) && labels.contains(&1) => {
+            Some(scored.evaluate(labels)?)
+        }
+        _ => None,
+    };
+    Ok(Measured {
+        data,
+        scored,
+        evaluation,
+        score_seconds,
+    })
 }
 
 /// Resets the kernel's peak-RSS counter so the next reading covers one trial (Linux).

@@ -577,10 +577,11 @@ pub fn loss_charts(history: &[EpochRecord]) -> Vec<(String, String)> {
                 (1.0f64, f64::INFINITY, f64::NEG_INFINITY),
                 |(x, l, h), &(e, v)| (x.max(e), l.min(v), h.max(v)),
             );
-            let title = if name == "loss" {
-                "Training loss per epoch".to_string()
-            } else {
-                format!("Loss term \u{201c}{name}\u{201d} per epoch")
+            let title = match name.as_str() {
+                "loss" => "Training loss per epoch".to_string(),
+                // A classifier's share of rows on the right side of 0 (mlp_classifier).
+                "accuracy" => "Accuracy per epoch".to_string(),
+                _ => format!("Loss term \u{201c}{name}\u{201d} per epoch"),
             };
             let first_epoch = history.first().map_or(0.0, |e| e.epoch as f64);
             // A log axis when the first epochs would flatten the rest of the curve.

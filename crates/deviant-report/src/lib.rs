@@ -24,6 +24,7 @@
 //!         history: &[],
 //!         explained: &[],
 //!     },
+//!     importance: &[],
 //!     options: ChartOptions::default(),
 //! };
 //! let files = report.render().unwrap();
@@ -39,9 +40,12 @@ mod svg;
 
 pub use chart::{Scale, series_colour};
 pub use charts::{HistogramOptions, ScoreScale};
-pub use record::{LEADERBOARD_COLUMNS, leaderboard, leaderboard_cells};
+pub use record::{
+    LEADERBOARD_COLUMNS, TRAIN_COLUMNS, leaderboard, leaderboard_cells, leaderboard_columns,
+};
 pub use report::{
-    Chart, ChartOptions, ComparisonReport, EvalReport, ExplainedRow, ReportFiles, ScoredRun,
-    ScoredSplit, SelectionReport, SummaryTable, split_charts,
+    Chart, ChartOptions, ComparisonReport, EvalReport, ExplainedRow, IMPORTANCE_NOTE, ReportFiles,
+    ScoredRun, ScoredSplit, SelectionReport, SummaryTable, importance_charts, importance_table,
+    split_charts,
 };
 pub use svg::escape;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use deviant_core::detector::EpochRecord;
 use deviant_core::metrics::{Evaluation, pr_curve, roc_curve};
-use deviant_core::record::{EvalRecord, distinct, groups};
+use deviant_core::record::{ColumnImportance, EvalRecord, distinct, groups};
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +16,7 @@ use crate::charts::{
     roc_chart, score_histogram, short, threshold_chart,
 };
 use crate::html::{Page, slug, table_html, table_with};
-use crate::record::{LEADERBOARD_COLUMNS, leaderboard_cells};
+use crate::record::{leaderboard_cells, leaderboard_columns};
 use crate::svg::escape;
 
 /// Files of a report: (relative file name, contents).
@@ -327,6 +327,9 @@ pub struct EvalReport<'a> {
     /// What the reader needs to know first: model, data, threshold rule, …
     pub facts: Vec<(String, String)>,
     pub split: ScoredSplit<'a>,
+    /// Permutation importance on named sets of rows ("train", "test"), most important
+    /// first; empty when not asked for.
+    pub importance: &'a [(String, Vec<ColumnImportance>)],
     pub options: ChartOptions,
 }
 
@@ -337,6 +340,75 @@ struct EvalMetrics<'a> {
     anomalies: usize,
     evaluation: &'a Evaluation,
     top_rows: &'a [ExplainedRow],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    importance: &'a [(String, Vec<ColumnImportance>)],
+}
+
+/// Columns drawn in an importance chart.
+const IMPORTANCE_BARS: usize = 20;
+
+/// What an importance section says before its charts.
+pub const IMPORTANCE_NOTE: &str = "Permutation importance: the drop in ROC AUC when one of \
+     your columns is shuffled among the rows (a one-hot group moves as one column), mean ± \
+     spread over shuffles. \"own\" is the learner's own share (impurity decrease, gain or \
+     |weight|) where it has one.";
+
+/// One chart per named set of rows: the largest drops in ROC AUC when a column is shuffled.
+pub fn importance_charts(sets: &[(String, Vec<ColumnImportance>)]) -> Vec<Chart> {
+    sets.iter()
+        .map(|(name, rows)| {
+            let items: Vec<(String, f64)> = rows
+                .iter()
+                .take(IMPORTANCE_BARS)
+                .map(|c| (c.column.clone(), c.roc_auc_drop))
+                .collect();
+            let caption = format!("Permutation importance on {name}");
+            Chart {
+                file: format!("importance-{}.svg", slug(name)),
+                svg: horizontal_bars(&caption, "drop in ROC AUC", &items, NORMAL_COLOUR),
+                caption,
+            }
+        })
+        .collect()
+}
+
+/// Every column (in the first set's order) with each set's drop and the learner's own share.
+pub fn importance_table(sets: &[(String, Vec<ColumnImportance>)]) -> String {
+    let Some((_, first)) = sets.first() else {
+        return String::new();
+    };
+    let mut header = vec!["column".to_string()];
+    header.extend(sets.iter().map(|(name, _)| format!("drop on {name}")));
+    header.push("own".into());
+    let rows: Vec<Vec<String>> = first
+        .iter()
+        .map(|c| {
+            let mut row = vec![c.column.clone()];
+            for (_, set) in sets {
+                row.push(match set.iter().find(|o| o.column == c.column) {
+                    Some(o) => format!("{:.4} ± {:.4}", o.roc_auc_drop, o.std),
+                    None => "–".into(),
+                });
+            }
+            row.push(c.own.map_or_else(|| "–".into(), |v| format!("{v:.4}")));
+            row
+        })
+        .collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    table_html(&header, &rows, &header[1..], |_| false)
+}
+
+/// The importance section of a report page; returns its charts to be written as files.
+fn importance_section(page: &mut Page, sets: &[(String, Vec<ColumnImportance>)]) -> Vec<Chart> {
+    if sets.is_empty() {
+        return Vec::new();
+    }
+    page.heading("Feature importance", "importance");
+    page.paragraph(IMPORTANCE_NOTE);
+    let charts = importance_charts(sets);
+    page.charts(charts.iter().map(|c| (c.caption.as_str(), c.svg.as_str())));
+    page.raw(&importance_table(sets));
+    charts
 }
 
 impl EvalReport<'_> {
@@ -346,6 +418,7 @@ impl EvalReport<'_> {
         let mut page = Page::new(&self.title);
         page.facts(&self.facts);
         split_sections(&mut page, &self.split, &charts, "");
+        let importance_charts = importance_section(&mut page, self.importance);
         let metrics = EvalMetrics {
             facts: self
                 .facts
@@ -356,12 +429,18 @@ impl EvalReport<'_> {
             anomalies: self.split.labels.iter().filter(|&&l| l != 0).count(),
             evaluation: self.split.evaluation,
             top_rows: self.split.explained,
+            importance: self.importance,
         };
         let mut files: ReportFiles = vec![
             ("report.html".into(), page.finish().into_bytes()),
             ("metrics.json".into(), to_json(&metrics)?),
         ];
-        files.extend(charts.into_iter().map(|c| (c.file, c.svg.into_bytes())));
+        files.extend(
+            charts
+                .into_iter()
+                .chain(importance_charts)
+                .map(|c| (c.file, c.svg.into_bytes())),
+        );
         Ok(files)
     }
 }
@@ -514,20 +593,21 @@ impl ComparisonReport<'_> {
                     .all(|o| o.mean_std(|r| r.roc_auc).0 <= mean)
             })
             .collect();
+        let columns = leaderboard_columns(self.records);
         let mut header = vec!["dataset", "protocol", "detector"];
-        header.extend(LEADERBOARD_COLUMNS);
+        header.extend(&columns);
         let rows: Vec<Vec<String>> = groups
             .iter()
             .map(|g| {
                 let mut row = vec![g.dataset.into(), g.protocol.into(), g.detector.into()];
-                row.extend(leaderboard_cells(g));
+                row.extend(leaderboard_cells(g, &columns));
                 row
             })
             .collect();
         table_with(
             &header,
             &rows,
-            &LEADERBOARD_COLUMNS,
+            &columns[1..],
             |i| best[i],
             |_, j, text| {
                 let text_html = escape(text);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use deviant_core::detector::EpochRecord;
 use deviant_core::metrics::{Confusion, Evaluation, pr_curve, roc_curve};
-use deviant_core::record::EvalRecord;
+use deviant_core::record::{ColumnImportance, EvalRecord};
 use deviant_report::charts::{
     Curve, HistogramOptions, ScoreScale, confusion_chart, horizontal_bars, loss_charts,
     metric_bars, pr_chart, roc_chart, score_histogram, threshold_chart, value_histogram,
@@ -492,6 +492,22 @@ fn eval_report_is_one_self_contained_page_plus_svgs_and_metrics() {
     let evaluation = Evaluation::new(&scores, &labels, 0.04).unwrap();
     let history = history(&["loss"], 3);
     let rows = explained();
+    let column = |name: &str, drop: f64| ColumnImportance {
+        column: name.into(),
+        roc_auc_drop: drop,
+        std: 0.01,
+        own: Some(drop),
+    };
+    let importance = vec![
+        (
+            "train".to_string(),
+            vec![column("bytes", 0.3), column("port", 0.01)],
+        ),
+        (
+            "test".to_string(),
+            vec![column("bytes", 0.2), column("port", 0.02)],
+        ),
+    ];
     let report = EvalReport {
         title: "deviant evaluation".into(),
         facts: vec![("model".into(), "<ae>".into())],
@@ -504,10 +520,15 @@ fn eval_report_is_one_self_contained_page_plus_svgs_and_metrics() {
             history: &history,
             explained: &rows,
         },
+        importance: &importance,
         options: ChartOptions::default(),
     };
     let files = report.render().unwrap();
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.contains(&"importance-train.svg") && names.contains(&"importance-test.svg"),
+        "{names:?}"
+    );
     for expected in [
         "report.html",
         "metrics.json",
@@ -567,6 +588,8 @@ fn record(detector: &str, seed: u64, auc: f64) -> EvalRecord {
         final_loss: None,
         score_seconds: 0.1,
         peak_rss_bytes: 0,
+        supervised: false,
+        train: None,
     }
 }
 

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use deviant_core::detector::EpochRecord;
 use deviant_core::fsutil::write_bytes_atomic;
+use deviant_core::record::ColumnImportance;
 use deviant_core::schema::LabelSpec;
 use deviant_core::{Error, FitContext, Progress, Result, ThresholdRule};
 use deviant_data::{
     PreprocessOptions, ReadOptions, Scaling, SchemaOptions, TableReader, infer_schema,
 };
 use deviant_detectors::AnyConfig;
+use deviant_engine::importance::permutation_importance;
 use deviant_engine::protocols::HoldOut;
 use deviant_engine::select::{Attempt, Corpus, SelectObserver, SelectOptions, select};
 use deviant_engine::{Model, Protocol, Splits, Trial, TrialOutcome, run_trial};
@@ -403,6 +405,7 @@ fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutco
         name: dataset.name.clone(),
         schema,
         table,
+        test: None,
         test_share: request.test_share,
         validation_share: request.validation_share,
         keep_anomalies: request.keep_anomalies,
@@ -429,7 +432,7 @@ fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutco
             };
             run_trial(&splits, &trial, &cx)?
         }
-        None => selection(state, id, &request, splits, &cx)?,
+        None => selection(state, id, &request, &splits, &cx)?,
     };
     let model = &outcome.model;
     model.save(&state.store().model_dir(id))?;
@@ -453,6 +456,11 @@ fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutco
                 &dir.join(EXPLAINED),
                 &serde_json::to_vec(&explained).expect("explanations serialise"),
             )?;
+            let importance = importance(model, &splits, request.seed);
+            write_bytes_atomic(
+                &dir.join(IMPORTANCE),
+                &serde_json::to_vec(&importance).expect("importance serialises"),
+            )?;
             test.evaluation.as_ref().map(|evaluation| {
                 serde_json::json!({
                     "split": "test",
@@ -461,6 +469,8 @@ fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutco
                     "threshold_rule": model.manifest.threshold.rule().to_string(),
                     "threshold_chosen_on": model.manifest.threshold.chosen_on(),
                     "evaluation": evaluation,
+                    "supervised": model.manifest.detector.needs_labels(),
+                    "train": outcome.train,
                 })
             })
         }
@@ -476,6 +486,41 @@ fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutco
     })
 }
 
+/// The file with a run's permutation importance on its labelled training and test rows.
+pub(crate) const IMPORTANCE: &str = "importance.json";
+/// Rows of each set permutation importance is measured on: it scores them once per column
+/// and shuffle.
+const PERMUTED_ROWS: usize = 2000;
+const IMPORTANCE_SHUFFLES: usize = 3;
+
+/// The model's permutation importance on (a seeded sample of) the labelled training rows
+/// and the test rows; a set without both classes is left out.
+fn importance(model: &Model, splits: &Splits, seed: u64) -> Vec<(String, Vec<ColumnImportance>)> {
+    let sets = [
+        ("train", splits.labelled.as_ref()),
+        ("test", splits.report.first().map(|r| &r.rows)),
+    ];
+    let mut measured = Vec::new();
+    for (name, rows) in sets {
+        let Some(rows) = rows.filter(|r| {
+            r.labels
+                .as_ref()
+                .is_some_and(|l| l.contains(&0) && l.contains(&1))
+        }) else {
+            continue;
+        };
+        let all: Vec<usize> = (0..rows.n_rows()).collect();
+        let mut sample = deviant_core::split::shuffled(all, &mut deviant_core::split::rng(seed));
+        sample.truncate(PERMUTED_ROWS);
+        let rows = rows.select(&sample);
+        // A sample can lose a rare class; the full set then has too few to measure by.
+        if let Ok(columns) = permutation_importance(model, &rows, IMPORTANCE_SHUFFLES, seed) {
+            measured.push((name.to_string(), columns));
+        }
+    }
+    measured
+}
+
 /// The leaderboard of a selection run, rewritten after every attempt.
 pub(crate) const LEADERBOARD: &str = "leaderboard.json";
 
@@ -485,7 +530,7 @@ fn selection(
     state: &AppState,
     id: &str,
     request: &RunRequest,
-    splits: Splits,
+    splits: &Splits,
     cx: &FitContext,
 ) -> Result<TrialOutcome> {
     let options = SelectOptions {
@@ -501,10 +546,10 @@ fn selection(
         path: dir.join(LEADERBOARD),
         attempts: Vec::new(),
     };
-    let selection = select(&splits, &options, cx, &mut live)?;
+    let selection = select(splits, &options, cx, &mut live)?;
     let board = serde_json::to_vec(&selection.leaderboard_json()).expect("serialises");
     write_bytes_atomic(&live.path, &board)?;
-    TrialOutcome::test(selection.model, &splits)
+    TrialOutcome::test(selection.model, splits)
 }
 
 struct LiveLeaderboard<'a> {

@@ -13,16 +13,20 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use deviant_core::ColumnKind;
 use deviant_core::metrics::Evaluation;
+use deviant_core::record::ColumnImportance;
 use deviant_data::summary::ColumnSummary;
 use deviant_detectors::AnyConfig;
 use deviant_report::charts::{Curve, horizontal_bars, pr_chart, roc_chart, value_histogram};
-use deviant_report::{ChartOptions, ScoredSplit, escape, series_colour, split_charts};
+use deviant_report::{
+    ChartOptions, IMPORTANCE_NOTE, ScoredSplit, escape, importance_charts, importance_table,
+    series_colour, split_charts,
+};
 use deviant_store::{RunRecord, RunStatus};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::api::{ApiError, summary_of};
-use crate::jobs::{EXPLAINED, Explained, LEADERBOARD, SELECT, TEST_SCORES, TestScores};
+use crate::jobs::{EXPLAINED, Explained, IMPORTANCE, LEADERBOARD, SELECT, TEST_SCORES, TestScores};
 
 /// The session cookie holding the API token (HttpOnly, SameSite=Strict).
 pub(crate) const COOKIE: &str = "deviant_token";
@@ -555,6 +559,31 @@ async fn run_page(
             );
         }
         body.push_str("</tbody></table></div>");
+    }
+    let importance: Vec<(String, Vec<ColumnImportance>)> =
+        std::fs::read(state.store().run_dir(&id).join(IMPORTANCE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+    if !importance.is_empty() {
+        let _ = write!(
+            body,
+            r#"<h2>Feature importance</h2><p class="muted">{}</p><div class="charts">"#,
+            escape(IMPORTANCE_NOTE)
+        );
+        for chart in importance_charts(&importance) {
+            let _ = write!(
+                body,
+                "<figure>{}<figcaption>{}</figcaption></figure>",
+                chart.svg,
+                escape(&chart.caption)
+            );
+        }
+        let _ = write!(
+            body,
+            r#"</div><div class="card scroll">{}</div>"#,
+            importance_table(&importance)
+        );
     }
     let history: Vec<deviant_core::detector::EpochRecord> = run
         .history

@@ -604,6 +604,65 @@ async fn upload_train_and_score_end_to_end() {
 /// `POST /api/v1/selections`: selection on the labelled validation rows, its leaderboard,
 /// then a run like any other (test metrics, scoring).
 #[tokio::test]
+async fn a_supervised_learner_is_a_run_with_train_metrics_importance_and_history() {
+    let s = server();
+    let (_, dataset) = s.upload("traffic.csv", table(600).as_bytes()).await;
+    let id = dataset["id"].as_str().unwrap();
+    let (status, body) = s
+        .post_json("/api/v1/runs", json!({"dataset": id, "detector": "gbt"}))
+        .await;
+    // Without a label the run is accepted and fails, saying what to name.
+    if status == StatusCode::ACCEPTED {
+        let run = s.finished(body["id"].as_str().unwrap()).await;
+        assert_eq!(run["status"], "failed", "{run}");
+        assert!(run["error"].as_str().unwrap().contains("label"), "{run}");
+    } else {
+        assert!(error_of(&body).contains("label"), "{body}");
+    }
+    for detector in ["gbt", "mlp_classifier"] {
+        let params = match detector {
+            "mlp_classifier" => json!({"training": {"epochs": 3}}),
+            _ => json!({}),
+        };
+        let request =
+            json!({"dataset": id, "detector": detector, "label": "label", "params": params});
+        let (status, run) = s.post_json("/api/v1/runs", request).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+        let run_id = run["id"].as_str().unwrap();
+        let run = s.finished(run_id).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        let metrics = &run["metrics"];
+        assert_eq!(metrics["supervised"], true, "{run}");
+        assert!(metrics["train"]["roc_auc"].as_f64().unwrap() > 0.9, "{run}");
+        assert!(
+            metrics["evaluation"]["roc_auc"].as_f64().unwrap() > 0.9,
+            "{run}"
+        );
+        let (status, page) = s.get(&format!("/runs/{run_id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        let page = page.as_str().unwrap();
+        assert!(
+            page.contains("Permutation importance on train"),
+            "{detector}"
+        );
+        assert!(
+            page.contains("Permutation importance on test"),
+            "{detector}"
+        );
+        if detector == "mlp_classifier" {
+            assert!(page.contains("Accuracy per epoch"), "no accuracy chart");
+        }
+        let (status, scored) = s
+            .post_json(
+                &format!("/api/v1/runs/{run_id}/score"),
+                json!({"rows": [{"bytes": 5000, "duration": 60, "proto": "udp"}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{scored}");
+    }
+}
+
+#[tokio::test]
 async fn a_selection_is_a_run_with_a_leaderboard() {
     let s = server();
     let (_, dataset) = s.upload("traffic.csv", table(600).as_bytes()).await;

@@ -4,8 +4,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use deviant_core::Scoring;
 use deviant_core::fsutil::write_bytes_atomic;
-use deviant_data::TableReader;
+use deviant_core::record::ColumnImportance;
+use deviant_data::{Table, TableReader};
 use deviant_engine::Model;
+use deviant_engine::importance::permutation_importance;
 use deviant_report::{EvalReport, ScoredSplit, series_colour};
 
 use crate::args::ReadArgs;
@@ -21,6 +23,17 @@ pub struct EvalArgs {
     /// Also write the metrics as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Measure each column's permutation importance (the drop in ROC AUC when it is
+    /// shuffled) on the data, and on `--train` when given; printed, and charted in the
+    /// report.
+    #[arg(long)]
+    pub importance: bool,
+    /// The labelled training table, to measure importance on train beside the data.
+    #[arg(long, value_name = "FILE", requires = "importance")]
+    pub train: Option<PathBuf>,
+    /// Shuffles per column for the importance.
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
@@ -74,8 +87,27 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
         "confusion: tp {} fp {} tn {} fn {}",
         c.tp, c.fp, c.tn, c.fn_
     );
+    let mut importance = Vec::new();
+    if args.importance {
+        if let Some(train) = &args.train {
+            let rows = TableReader::open(train, &args.read.options()?, schema)?.read_all()?;
+            importance.push((
+                "train".to_string(),
+                measure_importance(&model, &rows, &args)?,
+            ));
+        }
+        importance.push((
+            file_name(&args.data),
+            measure_importance(&model, &table, &args)?,
+        ));
+        print_importance(&importance);
+    }
     if let Some(path) = &args.json {
-        write_bytes_atomic(path, &serde_json::to_vec_pretty(&eval)?)?;
+        let json = match importance.is_empty() {
+            true => serde_json::to_value(&eval)?,
+            false => serde_json::json!({"evaluation": eval, "importance": importance}),
+        };
+        write_bytes_atomic(path, &serde_json::to_vec_pretty(&json)?)?;
         println!("metrics written to {}", path.display());
     }
     if let Some(dir) = &args.report.report {
@@ -131,12 +163,52 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
                 history: &m.training.summary.history,
                 explained: &explained,
             },
+            importance: &importance,
             options: args.report.chart_options(),
         };
         let page = write_report(dir, &report.render()?)?;
         println!("report written to {}", page.display());
     }
     Ok(())
+}
+
+/// Permutation importance of every column of `rows`, seeded by the model's training seed.
+fn measure_importance(
+    model: &Model,
+    rows: &Table,
+    args: &EvalArgs,
+) -> Result<Vec<ColumnImportance>> {
+    permutation_importance(model, rows, args.repeats, model.manifest.training.seed)
+        .with_context(|| "measuring feature importance")
+}
+
+/// One line per column: the drop on each set of rows, and the learner's own share.
+fn print_importance(sets: &[(String, Vec<ColumnImportance>)]) {
+    let Some((_, first)) = sets.first() else {
+        return;
+    };
+    let names: Vec<String> = sets
+        .iter()
+        .map(|(name, _)| format!("drop on {name}"))
+        .collect();
+    print!("{:<24}", "column");
+    for name in &names {
+        print!(" {name:>22}");
+    }
+    println!(" {:>8}", "own");
+    for column in first {
+        print!("{:<24}", column.column);
+        for (_, set) in sets {
+            match set.iter().find(|c| c.column == column.column) {
+                Some(c) => print!(" {:>13.4} ± {:<6.4}", c.roc_auc_drop, c.std),
+                None => print!(" {:>22}", "–"),
+            }
+        }
+        match column.own {
+            Some(own) => println!(" {own:>8.4}"),
+            None => println!(" {:>8}", "–"),
+        }
+    }
 }
 
 fn file_name(path: &Path) -> String {

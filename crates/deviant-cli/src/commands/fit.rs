@@ -46,6 +46,8 @@ pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
     let schema = infer_schema(&args.data, &read, &args.schema.options())?;
     let bars = Arc::new(Bars::new(quiet));
     let table = TableReader::open(&args.data, &read, &schema)?.read_all_with_progress(&*bars)?;
+    // Supervised learners train on every labelled row, detectors on the normal ones.
+    let labelled = table.labels.is_some().then(|| table.clone());
     let table = if args.keep_anomalies {
         table
     } else {
@@ -65,6 +67,7 @@ pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
         fit: table,
         threshold: validation,
         select: None,
+        labelled,
         report: Vec::new(),
     };
     let trial = Trial {

@@ -1,6 +1,7 @@
 //! One file per command, each with `pub fn run(args) -> anyhow::Result<()>`.
 
 pub mod bench;
+pub mod compare;
 pub mod data;
 pub mod demo;
 pub mod eval;
@@ -37,6 +38,9 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Choose, tune and combine detectors for a table within a time budget.
     Select(select::SelectArgs),
+    /// Every supervised learner and detector on one labelled table: one leaderboard of
+    /// train and test metrics.
+    Compare(compare::CompareArgs),
     /// Prepare datasets with published protocols.
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -61,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Score(args) => score::run(args, quiet),
         Command::Eval(args) => eval::run(args, quiet),
         Command::Select(args) => select::run(args, quiet),
+        Command::Compare(args) => compare::run(args, quiet),
         Command::Data(command) => data::run(command, quiet),
         Command::Bench(command) => bench::run(command, quiet),
         Command::Models(args) => models::run(args),

@@ -10,7 +10,7 @@ use clap::Args;
 use deviant_core::FitContext;
 use deviant_core::fsutil::write_bytes_atomic;
 use deviant_core::split::{rng, split_stratified};
-use deviant_data::{TableReader, infer_schema};
+use deviant_data::{Table, TableReader, infer_schema};
 use deviant_detectors::catalogue::Layout;
 use deviant_engine::select::{Attempt, Corpus, SelectObserver, SelectOptions, Selection, select};
 use deviant_engine::{ReportSet, Splits, TrialOutcome};
@@ -100,7 +100,7 @@ pub fn run(args: SelectArgs, quiet: bool) -> Result<()> {
     let schema = infer_schema(&args.data, &read, &args.schema.options())?;
     let bars = Arc::new(Bars::new(quiet));
     let table = TableReader::open(&args.data, &read, &schema)?.read_all_with_progress(&*bars)?;
-    let (fit, select_rows) = match &table.labels {
+    let (fit, select_rows, labelled) = match &table.labels {
         Some(labels) => {
             let all: Vec<usize> = (0..table.n_rows()).collect();
             let (chosen, rest) = split_stratified(
@@ -109,13 +109,17 @@ pub fn run(args: SelectArgs, quiet: bool) -> Result<()> {
                 args.labelled_share,
                 &mut rng(args.pipeline.seed),
             );
-            let mut fit = table.select(&rest);
-            fit.labels = None;
-            (fit, Some(table.select(&chosen)))
+            // Supervised learners train on the other rows with their labels.
+            let labelled = table.select(&rest);
+            let fit = Table {
+                labels: None,
+                ..labelled.clone()
+            };
+            (fit, Some(table.select(&chosen)), Some(labelled))
         }
-        None => (table, None),
+        None => (table, None, None),
     };
-    let labelled = select_rows.is_some();
+    let has_labels = select_rows.is_some();
     // A test table is a report set: measured only, and refused if it shares rows with the
     // data (the same file given twice).
     let report = match &args.test {
@@ -128,10 +132,11 @@ pub fn run(args: SelectArgs, quiet: bool) -> Result<()> {
     let splits = Splits {
         schema,
         preprocess: args.pipeline.preprocess(),
-        threshold_rule: args.pipeline.threshold_rule(labelled),
+        threshold_rule: args.pipeline.threshold_rule(has_labels),
         fit,
         threshold: select_rows.clone(),
         select: select_rows,
+        labelled,
         report,
     };
     let corpus = match &args.corpus {

@@ -8,7 +8,7 @@ pub mod knn;
 pub mod loda;
 pub mod lof;
 pub mod mahalanobis;
-mod neighbours;
+pub(crate) mod neighbours;
 pub mod ocsvm;
 pub mod pca;
 pub mod tails;

@@ -12,13 +12,13 @@ use rayon::prelude::*;
 const BLOCK: usize = 256;
 
 /// The `k` nearest reference rows of each query, nearest first.
-pub(super) struct Neighbours {
+pub(crate) struct Neighbours {
     pub distances: Array2<f64>,
     pub indices: Array2<usize>,
 }
 
 /// Refuses a `k` the reference rows cannot supply (`k` neighbours besides the row itself).
-pub(super) fn check_k(k: usize, rows: usize, kind: &str) -> Result<()> {
+pub(crate) fn check_k(k: usize, rows: usize, kind: &str) -> Result<()> {
     if k == 0 || k >= rows {
         return Err(Error::config(
             "k",
@@ -35,7 +35,7 @@ pub(super) fn check_k(k: usize, rows: usize, kind: &str) -> Result<()> {
 /// With `skip_self`, `queries` are the reference rows themselves and each row's own index is
 /// left out (duplicates of it still count, at distance 0). `keep_going` runs before each
 /// block of queries; its error (a cancelled or over-budget fit) stops the search.
-pub(super) fn nearest(
+pub(crate) fn nearest(
     reference: ArrayView2<f32>,
     queries: ArrayView2<f32>,
     k: usize,
@@ -87,7 +87,7 @@ pub(super) fn nearest(
 }
 
 /// For searches no one can cancel (scoring takes no context).
-pub(super) fn never_stop() -> Result<()> {
+pub(crate) fn never_stop() -> Result<()> {
     Ok(())
 }
 

@@ -41,6 +41,9 @@ pub trait DeepKind: DeepParts + DetectorConfig<Fitted = DeepDetector<Self>> + De
     const STATE_FILE: &'static str = Self::KIND;
     /// Whether [`DeepKind::explain_rows`] gives per-feature contributions.
     const EXPLAINS: bool = false;
+    /// A supervised kind: the loop's rows carry each row's label (0 or 1) as one more
+    /// column after the features, so batches, shuffles and hold-outs keep them together.
+    const LABELLED: bool = false;
 
     /// A fresh training step for the training rows `x`.
     fn start(
@@ -97,10 +100,18 @@ impl<K: DeepKind> DeepDetector<K> {
     /// Trains `config` on `train_set` through the one training loop.
     pub fn fit(config: &K, train_set: &Dataset, cx: &FitContext) -> Result<Self> {
         config.validate()?;
-        let (step, summary) = fit_step(train_set, K::KIND, config.training(), cx, |x, rng, d| {
+        let labelled;
+        let rows = match K::LABELLED {
+            true => {
+                labelled = with_label_column(train_set, K::KIND)?;
+                &labelled
+            }
+            false => train_set,
+        };
+        let (step, summary) = fit_step(rows, K::KIND, config.training(), cx, |x, rng, d| {
             config.start(x, rng, d)
         })?;
-        let (net, state) = config.finish(step, train_set.view())?;
+        let (net, state) = config.finish(step, rows.view())?;
         Ok(Self {
             config: config.clone(),
             net,
@@ -123,6 +134,15 @@ impl<K: DeepKind> DeepDetector<K> {
             summary: FitSummary::default(),
         })
     }
+}
+
+/// The features of `train` with its labels as a last column (refused without labels of
+/// both classes).
+fn with_label_column(train: &Dataset, kind: &str) -> Result<Dataset> {
+    let labels = crate::supervised::labels_of(train, kind)?;
+    let column = labels.mapv(f32::from).insert_axis(ndarray::Axis(1));
+    let x = ndarray::concatenate![ndarray::Axis(1), train.view(), column];
+    Ok(Dataset::new(x, None))
 }
 
 impl<K: DeepKind> Detector for DeepDetector<K> {

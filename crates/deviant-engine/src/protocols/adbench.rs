@@ -18,6 +18,7 @@ pub struct Adbench {
     name: String,
     data: Dataset,
     labelled_share: Option<f64>,
+    labelled_anomalies: Option<f64>,
 }
 
 impl Adbench {
@@ -27,7 +28,17 @@ impl Adbench {
             name: name.into(),
             data: read_npz(path)?,
             labelled_share: None,
+            labelled_anomalies: None,
         })
+    }
+
+    /// Supervised learners see the training rows with only this share of their anomalies
+    /// (drawn per seed, at least one) labelled and every other row read as normal:
+    /// ADBench's semi-supervised setting of a few known anomalies among unlabelled rows.
+    /// Detectors fit the training rows unlabelled as ever.
+    pub fn with_labelled_anomalies(mut self, share: f64) -> Self {
+        self.labelled_anomalies = Some(share);
+        self
     }
 
     /// With this share of the training rows, drawn stratified per seed, labelled and in the
@@ -79,6 +90,21 @@ impl Protocol for Adbench {
                 normal_values: vec!["0".into()],
             }),
         );
+        // Labelled training rows for supervised learners (all labels, or a share of the
+        // anomalies'), except where the labelled rows are for choosing only.
+        let mut learner_rows = self.data.select(&train);
+        if let (Some(share), Some(labels)) = (self.labelled_anomalies, learner_rows.labels.as_mut())
+        {
+            let anomalies: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == 1).collect();
+            let keep = ((anomalies.len() as f64 * share).round() as usize).max(1);
+            let known = deviant_core::split::shuffled(anomalies, &mut rng(seed));
+            for &i in &known[keep.min(known.len())..] {
+                labels[i] = 0;
+            }
+        }
+        splits.labelled = labelled
+            .is_none()
+            .then(|| Table::from_dataset(&learner_rows, "training rows"));
         splits.select = labelled
             .map(|rows| Table::from_dataset(&self.data.select(&rows), "labelled training rows"));
         Ok(splits)

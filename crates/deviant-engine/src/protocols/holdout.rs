@@ -1,4 +1,4 @@
-//! A user's table split in three: the server's runs.
+//! A user's table split in three: the server's runs and `deviant compare`.
 
 use deviant_core::split::{rng, split_fraction, split_stratified};
 use deviant_core::{Progress, Result, Schema, ThresholdRule};
@@ -14,6 +14,8 @@ pub struct HoldOut {
     pub name: String,
     pub schema: Schema,
     pub table: Table,
+    /// A separate labelled test table: it is the report set, and `test_share` is unused.
+    pub test: Option<Table>,
     pub test_share: f64,
     pub validation_share: f64,
     pub keep_anomalies: bool,
@@ -35,10 +37,14 @@ impl Protocol for HoldOut {
     fn splits(&self, seed: u64, _progress: &dyn Progress) -> Result<Splits> {
         let all: Vec<usize> = (0..self.table.n_rows()).collect();
         let mut rng = rng(seed);
+        let test_share = match self.test {
+            Some(_) => 0.0,
+            None => self.test_share,
+        };
         let (test, validation, train) = match &self.table.labels {
             Some(labels) => {
-                let (test, rest) = split_stratified(&all, labels, self.test_share, &mut rng);
-                let share = self.validation_share / (1.0 - self.test_share);
+                let (test, rest) = split_stratified(&all, labels, test_share, &mut rng);
+                let share = self.validation_share / (1.0 - test_share);
                 let (validation, train) = split_stratified(&rest, labels, share, &mut rng);
                 (test, validation, train)
             }
@@ -47,6 +53,11 @@ impl Protocol for HoldOut {
                 (Vec::new(), validation, train)
             }
         };
+        let labelled = self
+            .table
+            .labels
+            .is_some()
+            .then(|| self.table.select(&train));
         let mut fit = self.table.select(&train);
         if !self.keep_anomalies {
             fit = fit.normal_rows();
@@ -61,9 +72,14 @@ impl Protocol for HoldOut {
             fit,
             threshold: (!validation.is_empty()).then(|| self.table.select(&validation)),
             select: None,
-            report: match test.is_empty() {
-                true => Vec::new(),
-                false => vec![ReportSet {
+            labelled,
+            report: match (&self.test, test.is_empty()) {
+                (Some(rows), _) => vec![ReportSet {
+                    dataset: self.name.clone(),
+                    rows: rows.clone(),
+                }],
+                (None, true) => Vec::new(),
+                (None, false) => vec![ReportSet {
                     dataset: self.name.clone(),
                     rows: self.table.select(&test),
                 }],

@@ -30,9 +30,13 @@ impl Protocol for Kdd99 {
     fn splits(&self, seed: u64, progress: &dyn Progress) -> Result<Splits> {
         let dir = self.work_dir.join(format!("{}-seed{seed}", self.name()));
         let written = kdd99::write_protocol(&self.sources, self.protocol, seed, &dir, progress)?;
+        let has_validation = written.validation.is_some();
         read_splits(
             &dir,
-            written.validation.is_some(),
+            has_validation,
+            // Supervised learners train on the labelled validation rows (keeping a fifth
+            // back for their threshold), as in the Cloudera prototype's supervised comparison.
+            has_validation.then_some(ProtocolSplits::VALIDATION),
             &[(ProtocolSplits::TEST, "kddcup99")],
             self.scaling.unwrap_or(self.protocol.scaling()),
             self.protocol.threshold_rule(),
@@ -58,6 +62,7 @@ impl Protocol for NslKdd {
         read_splits(
             &dir,
             true,
+            Some(nslkdd::Splits::TRAIN_LABELLED),
             &[
                 (nslkdd::Splits::TEST_PLUS, "nsl-kdd test+"),
                 (nslkdd::Splits::TEST_21, "nsl-kdd test-21"),
@@ -68,11 +73,13 @@ impl Protocol for NslKdd {
     }
 }
 
-/// A recipe's `train.csv`, `validation.csv` (when it has one) and test files, read under
-/// the schema of `train.csv` with `label` 0 as normal.
+/// A recipe's `train.csv`, `validation.csv` (when it has one), the labelled training rows
+/// of supervised learners (when it has them) and test files, read under the schema of
+/// `train.csv` with `label` 0 as normal.
 fn read_splits(
     dir: &Path,
     has_validation: bool,
+    labelled: Option<&str>,
     tests: &[(&str, &str)],
     scaling: Scaling,
     threshold_rule: ThresholdRule,
@@ -84,11 +91,18 @@ fn read_splits(
         &schema_options_for_label("label", &["0"]),
     )?;
     let load = |name: &str| TableReader::open(&dir.join(name), &read, &schema)?.read_all();
+    let validation = has_validation
+        .then(|| load(ProtocolSplits::VALIDATION))
+        .transpose()?;
+    let labelled = match labelled {
+        Some(ProtocolSplits::VALIDATION) => validation.clone(),
+        Some(name) => Some(load(name)?),
+        None => None,
+    };
     Ok(Splits {
         fit: load(ProtocolSplits::TRAIN)?,
-        threshold: has_validation
-            .then(|| load(ProtocolSplits::VALIDATION))
-            .transpose()?,
+        labelled,
+        threshold: validation,
         select: None,
         report: tests
             .iter()

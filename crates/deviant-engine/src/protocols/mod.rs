@@ -51,6 +51,7 @@ fn matrix_splits(
         ),
         threshold: None,
         select: None,
+        labelled: None,
         report: report
             .into_iter()
             .map(|(dataset, data)| ReportSet {

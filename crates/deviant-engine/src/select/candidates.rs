@@ -19,6 +19,7 @@ const DEEP_KINDS: &[&str] = &[
     "maf",
     "seq2seq",
     "conv_ae",
+    "mlp_classifier",
 ];
 
 /// Points of each fast kind's search space besides its defaults.
@@ -32,12 +33,23 @@ pub struct Candidate {
     pub cost: Cost,
 }
 
-/// The candidates for rows of `layout`, fast ones first.
+/// The detectors for rows of `layout`, fast ones first.
 pub fn candidates(layout: Layout) -> Vec<Candidate> {
+    of_kinds(layout, false)
+}
+
+/// The supervised learners for rows of `layout` (tried when labelled training rows exist),
+/// fast ones first.
+pub fn learners(layout: Layout) -> Vec<Candidate> {
+    of_kinds(layout, true)
+}
+
+fn of_kinds(layout: Layout, supervised: bool) -> Vec<Candidate> {
     let mut configs = Vec::new();
     for info in AnyConfig::kinds() {
         let deep = info.cost == Cost::Deep;
         if info.cost == Cost::Members
+            || info.needs_labels != supervised
             || !info.layouts.contains(&layout)
             || (deep && !DEEP_KINDS.contains(&info.kind))
         {

@@ -17,7 +17,7 @@ mod corpus;
 mod meta;
 mod stack;
 
-pub use candidates::{Candidate, candidates};
+pub use candidates::{Candidate, candidates, learners};
 pub use corpus::{CORPUS_VERSION, Corpus, CorpusSet};
 pub use meta::{META_FEATURES, meta_features};
 
@@ -33,7 +33,7 @@ use deviant_detectors::ensemble::EnsembleConfig;
 use serde::Serialize;
 
 use crate::model::{Model, TrainSpec};
-use crate::protocol::Splits;
+use crate::protocol::{Splits, shares_rows};
 
 /// What a selection may do.
 #[derive(Debug, Clone)]
@@ -72,6 +72,8 @@ pub struct Attempt {
     pub label: String,
     pub config: AnyConfig,
     pub cost: Cost,
+    /// Whether it trained on labels (a supervised learner).
+    pub supervised: bool,
     /// The corpus's predicted ROC AUC above a set's mean (selection without labels).
     pub predicted: Option<f64>,
     /// ROC AUC on the labelled select rows (cross-validated for a learned stack).
@@ -92,6 +94,7 @@ impl Attempt {
             label: candidate.label.clone(),
             config: candidate.config.clone(),
             cost: candidate.cost,
+            supervised: candidate.config.needs_labels(),
             predicted,
             select_roc_auc: None,
             select_average_precision: None,
@@ -176,11 +179,27 @@ pub fn select(
     let preprocessor = Preprocessor::fit(&splits.schema, &splits.fit, splits.preprocess)?;
     let train = preprocessor.dataset(&splits.fit)?;
     let mut pool = candidates(options.layout);
-    pool.retain(|c| options.deep || c.cost != Cost::Deep);
     let labelled = match splits.selection_rows() {
         Some(rows) => labelled_rows(&preprocessor, rows)?,
         None => None,
     };
+    // Supervised learners compete when they have labelled rows of their own to train on,
+    // apart from the rows the selection chooses by.
+    let learner_rows = match (&labelled, &splits.labelled, splits.selection_rows()) {
+        (Some(_), Some(rows), Some(chosen_by)) if !shares_rows(rows, chosen_by) => {
+            let data = preprocessor.dataset(rows)?;
+            let both = data
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.iter().any(|&v| v == 0) && l.iter().any(|&v| v == 1));
+            both.then_some(data)
+        }
+        _ => None,
+    };
+    if learner_rows.is_some() {
+        pool.extend(learners(options.layout));
+    }
+    pool.retain(|c| options.deep || c.cost != Cost::Deep);
     let mut search = Search {
         deadline: started + options.budget.mul_f64(FITTING_SHARE),
         kind_seconds: Default::default(),
@@ -196,7 +215,11 @@ pub fn select(
         reasons,
     } = match labelled {
         Some((valid, labels)) => {
-            search.with_labels(&pool, &train, &valid, &labels, options.members)?
+            let rows = Rows {
+                train: &train,
+                labelled: learner_rows.as_ref(),
+            };
+            search.with_labels(&pool, rows, &valid, &labels, options.members)?
         }
         None => search.without_labels(&pool, &train, options)?,
     };
@@ -296,6 +319,32 @@ fn labelled_rows(preprocessor: &Preprocessor, rows: &Table) -> Result<Option<(Da
         return Ok(None);
     }
     Ok(Some((preprocessor.dataset(rows)?, labels)))
+}
+
+/// What candidates train on: detectors the fit rows, supervised learners the labelled rows.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    train: &'a Dataset,
+    labelled: Option<&'a Dataset>,
+}
+
+impl<'a> Rows<'a> {
+    fn for_candidate(&self, candidate: &Candidate) -> &'a Dataset {
+        match (candidate.config.needs_labels(), self.labelled) {
+            (true, Some(labelled)) => labelled,
+            _ => self.train,
+        }
+    }
+
+    /// At most `FIRST_ROUND_ROWS` evenly spaced rows of each (both when few enough).
+    fn subsample(&self) -> (Dataset, Option<Dataset>) {
+        let thin = |data: &Dataset| {
+            let step = data.n_rows().div_ceil(FIRST_ROUND_ROWS).max(1);
+            let rows: Vec<usize> = (0..data.n_rows()).step_by(step).collect();
+            data.select(&rows)
+        };
+        (thin(self.train), self.labelled.map(thin))
+    }
 }
 
 /// A fitted candidate.
@@ -508,24 +557,29 @@ impl Search<'_> {
     fn with_labels(
         &mut self,
         pool: &[Candidate],
-        train: &Dataset,
+        rows: Rows<'_>,
         valid: &Dataset,
         labels: &[u8],
         members: usize,
     ) -> Result<Choice> {
+        let train = rows.train;
         let mut reasons = vec![format!(
             "{} labelled rows ({} anomalies): candidates compete on their ROC AUC",
             labels.len(),
             labels.iter().filter(|&&l| l == 1).count()
         )];
         let mut fitted = Vec::new();
-        if train.n_rows() > FIRST_ROUND_ROWS {
-            let step = train.n_rows().div_ceil(FIRST_ROUND_ROWS);
-            let rows: Vec<usize> = (0..train.n_rows()).step_by(step).collect();
-            let sample = train.select(&rows);
+        let largest = train.n_rows().max(rows.labelled.map_or(0, Dataset::n_rows));
+        if largest > FIRST_ROUND_ROWS {
+            let (sample, labelled_sample) = rows.subsample();
+            let sampled = Rows {
+                train: &sample,
+                labelled: labelled_sample.as_ref(),
+            };
             let mut first = Vec::new();
             for candidate in pool {
-                first.extend(self.fit(candidate, &sample, Some((valid, labels)), None)?);
+                let data = sampled.for_candidate(candidate);
+                first.extend(self.fit(candidate, data, Some((valid, labels)), None)?);
             }
             first.sort_by(|a, b| b.auc.total_cmp(&a.auc));
             let keep = (first.len() / 3).max(members).min(first.len());
@@ -538,12 +592,14 @@ impl Search<'_> {
             // A finalist the budget cuts short keeps its first-round fit.
             for early in first.into_iter().take(keep) {
                 let candidate = early.candidate.clone();
-                let full = self.fit(&candidate, train, Some((valid, labels)), None)?;
+                let data = rows.for_candidate(&candidate);
+                let full = self.fit(&candidate, data, Some((valid, labels)), None)?;
                 fitted.push(full.unwrap_or(early));
             }
         } else {
             for candidate in pool {
-                fitted.extend(self.fit(candidate, train, Some((valid, labels)), None)?);
+                let data = rows.for_candidate(candidate);
+                fitted.extend(self.fit(candidate, data, Some((valid, labels)), None)?);
             }
         }
         if fitted.is_empty() {
@@ -609,6 +665,10 @@ impl Search<'_> {
                     weights: option.weights.clone(),
                 }),
                 cost: Cost::Members,
+                supervised: option
+                    .members
+                    .iter()
+                    .any(|&i| fitted[i].candidate.config.needs_labels()),
                 predicted: None,
                 select_roc_auc: Some(option.objective),
                 select_average_precision: None,

@@ -31,6 +31,7 @@ pub fn holdout(data: &Dataset, threshold: Option<ThresholdRule>) -> HoldOut {
         name: "planted".into(),
         schema: deviant_core::Schema::numeric(&data.feature_names),
         table: Table::from_dataset(data, "planted"),
+        test: None,
         test_share: 0.3,
         validation_share: 0.2,
         keep_anomalies: false,

@@ -10,7 +10,7 @@ use clap::Args;
 use deviant_core::FitContext;
 use deviant_core::fsutil::write_bytes_atomic;
 use deviant_core::record::{
-    Cell, EvalRecord, MEAN_RANK_RULE, Skipped, cells, mean_ranks, mean_std,
+    Cell, EvalRecord, MEAN_RANK_RULE, Skipped, cells, distinct, mean_ranks, mean_std,
 };
 use deviant_data::adbench::{TEST_SHARE, dataset_files, published_aucs, published_key};
 use deviant_data::download::{dataset_dirs, find_dir};
@@ -33,9 +33,19 @@ pub struct AdbenchArgs {
     /// Default: $DEVIANT_DATASETS/tabular-odds-adbench.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Detector kinds, comma-separated (default: every registered detector).
+    /// Detector kinds, comma-separated (default: every unsupervised detector). Supervised
+    /// learners (gbt, random_forest, …) train on the training rows with their labels.
     #[arg(long, value_delimiter = ',')]
     pub detectors: Vec<String>,
+    /// Supervised learners see only this share of the training anomalies labelled, every
+    /// other training row reading as normal (ADBench's semi-supervised setting, e.g. 0.01).
+    #[arg(long, value_name = "SHARE")]
+    pub labelled_anomalies: Option<f64>,
+    /// Choose one supervised learner per set and seed by its mean ROC AUC over this many
+    /// stratified folds of the labelled training rows, and report the chosen one's test
+    /// ROC AUC ("best by CV").
+    #[arg(long, value_name = "K")]
+    pub cv_folds: Option<usize>,
     /// Only these sets (names without the number prefix, e.g. `cardio,thyroid`).
     #[arg(long, value_delimiter = ',')]
     pub datasets: Vec<String>,
@@ -96,12 +106,103 @@ struct Report<'a> {
     skipped: &'a [Skipped],
     per_dataset: Vec<Cell>,
     overall: Vec<Overall>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    chosen_by_cv: Vec<CvChoice>,
+}
+
+/// The supervised learner cross-validation chose on one set and seed, and its test result.
+#[derive(Debug, Clone, Serialize)]
+struct CvChoice {
+    dataset: String,
+    seed: u64,
+    detector: String,
+    cv_roc_auc: f64,
+    test_roc_auc: f64,
+}
+
+/// For each set and seed, the supervised configuration with the best mean ROC AUC over
+/// `folds` folds of the labelled training rows, with its test ROC AUC from `records`.
+fn choose_by_cv(
+    protocols: &[&dyn Protocol],
+    plan: &Plan,
+    labels: &[String],
+    records: &[EvalRecord],
+    folds: usize,
+    budget: Duration,
+) -> Result<Vec<CvChoice>> {
+    let mut chosen = Vec::new();
+    for protocol in protocols {
+        for &seed in &plan.seeds {
+            let splits = protocol.splits(seed, &deviant_core::NoProgress)?;
+            let mut best: Option<(f64, &String)> = None;
+            for (config, label) in plan.configs.iter().zip(labels) {
+                if !config.needs_labels() {
+                    continue;
+                }
+                let cx = FitContext::new(seed).with_budget(budget);
+                // A learner that fails or overruns on a fold is not chosen.
+                let Ok(auc) =
+                    deviant_engine::crossval::cross_validated_auc(&splits, config, folds, &cx)
+                else {
+                    continue;
+                };
+                if best.is_none_or(|(b, _)| auc > b) {
+                    best = Some((auc, label));
+                }
+            }
+            let Some((cv_roc_auc, detector)) = best else {
+                continue;
+            };
+            let test = records.iter().find(|r| {
+                r.dataset == protocol.dataset() && r.seed == seed && &r.detector == detector
+            });
+            if let Some(test) = test {
+                chosen.push(CvChoice {
+                    dataset: protocol.dataset().into(),
+                    seed,
+                    detector: detector.clone(),
+                    cv_roc_auc,
+                    test_roc_auc: test.roc_auc,
+                });
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// The best-by-CV table: each set's mean test ROC AUC of the chosen learners, and the mean
+/// over sets.
+fn cv_markdown(chosen: &[CvChoice], folds: usize) -> String {
+    let mut out = format!(
+        "\nBest supervised learner by {folds}-fold CV on the training rows, per set and seed\n\n\
+         | dataset | chosen (per seed) | CV ROC AUC | test ROC AUC |\n|---|---|---|---|\n"
+    );
+    let datasets = distinct(chosen.iter().map(|c| c.dataset.as_str()));
+    let mut per_set = Vec::new();
+    for dataset in &datasets {
+        let own: Vec<&CvChoice> = chosen.iter().filter(|c| &c.dataset == dataset).collect();
+        let test = mean_std(&own.iter().map(|c| c.test_roc_auc).collect::<Vec<_>>()).0;
+        let cv = mean_std(&own.iter().map(|c| c.cv_roc_auc).collect::<Vec<_>>()).0;
+        let names: Vec<&str> = own.iter().map(|c| c.detector.as_str()).collect();
+        out.push_str(&format!(
+            "| {dataset} | {} | {cv:.4} | {test:.4} |\n",
+            names.join(", ")
+        ));
+        per_set.push(test);
+    }
+    out.push_str(&format!(
+        "\nMean test ROC AUC of the CV choice over {} sets: {:.4}\n",
+        per_set.len(),
+        mean_std(&per_set).0
+    ));
+    out
 }
 
 pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
     let kinds: Vec<String> = if args.detectors.is_empty() {
         AnyConfig::kinds()
             .iter()
+            .filter(|k| !k.needs_labels)
             .map(|k| k.kind.to_string())
             .collect()
     } else {
@@ -118,9 +219,20 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
         true => Some(published_aucs(&root)?),
         false => None,
     };
+    if let Some(share) = args.labelled_anomalies
+        && !(share > 0.0 && share <= 1.0)
+    {
+        anyhow::bail!("--labelled-anomalies {share}: give a share in (0, 1], e.g. 0.01");
+    }
     let sets = files
         .iter()
-        .map(|(name, path)| Adbench::open(name, path))
+        .map(|(name, path)| {
+            let set = Adbench::open(name, path)?;
+            Ok(match args.labelled_anomalies {
+                Some(share) => set.with_labelled_anomalies(share),
+                None => set,
+            })
+        })
         .collect::<deviant_core::Result<Vec<_>>>()?;
     let protocols: Vec<&dyn Protocol> = sets.iter().map(|p| p as &dyn Protocol).collect();
     let bars = Arc::new(Bars::new(quiet));
@@ -130,7 +242,13 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
         .counting("adbench", trials)
         .saving_models(args.save_models.clone());
     let budget = Duration::from_secs(args.budget);
-    let outcome = plan.run(protocols, &mut printer, Some(budget), 1, FitContext::new(0))?;
+    let outcome = plan.run(
+        protocols.clone(),
+        &mut printer,
+        Some(budget),
+        1,
+        FitContext::new(0),
+    )?;
     let (records, skipped, runs) = (outcome.records, outcome.skipped, outcome.runs);
     let labels = deviant_engine::config_labels(&plan.configs);
     let per_dataset = cells(&records, |dataset, detector| {
@@ -144,7 +262,15 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
     });
     let datasets: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
     let overall = overall(&per_dataset, &records, &labels, &datasets);
-    let table = markdown(&per_dataset, &overall, &labels, &datasets, &skipped);
+    let mut table = markdown(&per_dataset, &overall, &labels, &datasets, &skipped);
+    let chosen = match args.cv_folds {
+        Some(folds) => {
+            let chosen = choose_by_cv(&protocols, &plan, &labels, &records, folds, budget)?;
+            table.push_str(&cv_markdown(&chosen, folds));
+            chosen
+        }
+        None => Vec::new(),
+    };
     println!("{table}");
     if let Some(dir) = &args.report {
         let mut header: Vec<String> = [
@@ -220,6 +346,7 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
             skipped: &skipped,
             per_dataset,
             overall,
+            chosen_by_cv: chosen,
         };
         write_bytes_atomic(path, &serde_json::to_vec_pretty(&report)?)?;
         println!("records written to {}", path.display());
