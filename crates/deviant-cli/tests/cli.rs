@@ -294,6 +294,69 @@ fn compare_ranks_learners_beside_detectors_and_a_learner_explains_its_columns() 
 }
 
 #[test]
+fn eval_breaks_results_down_by_each_value_of_a_multi_class_label() {
+    let ws = Workspace::new();
+    // The binary table with its anomalies named by two attack types.
+    let named = |text: String| {
+        let mut out = String::new();
+        for (i, line) in text.lines().enumerate() {
+            let named = match line.rsplit_once(',') {
+                Some((head, "1")) => format!("{head},{}", ["smurf", "neptune"][i % 2]),
+                Some((head, "0")) => format!("{head},normal"),
+                _ => line.to_string(),
+            };
+            writeln!(out, "{named}").unwrap();
+        }
+        out
+    };
+    let train = ws.write("train.csv", &named(table(400, 8, 31)));
+    let test = ws.write("test.csv", &named(table(200, 8, 32)));
+    let model = ws.path("model");
+    deviant()
+        .arg("fit")
+        .arg(&train)
+        .args([
+            "--detector",
+            "random_forest",
+            "--label",
+            "label",
+            "--normal",
+            "normal",
+            "--out",
+        ])
+        .arg(&model)
+        .assert()
+        .success();
+    let json = ws.path("eval.json");
+    deviant()
+        .arg("eval")
+        .arg(&model)
+        .arg(&test)
+        .arg("--json")
+        .arg(&json)
+        .arg("--report")
+        .arg(ws.path("report"))
+        .assert()
+        .success()
+        .stdout(
+            contains("label value")
+                .and(contains("smurf"))
+                .and(contains("neptune")),
+        );
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let classes = json["classes"].as_array().unwrap();
+    assert_eq!(classes.len(), 3, "{json}");
+    let normal = classes.iter().find(|c| c["class"] == "normal").unwrap();
+    assert_eq!(normal["normal"], true);
+    for attack in ["smurf", "neptune"] {
+        let c = classes.iter().find(|c| c["class"] == attack).unwrap();
+        assert!(c["flagged_share"].as_f64().unwrap() > 0.9, "{c}");
+    }
+    let page = std::fs::read_to_string(ws.path("report").join("report.html")).unwrap();
+    assert!(page.contains("Each label value"));
+}
+
+#[test]
 fn score_writes_to_standard_output_without_out() {
     let ws = Workspace::new();
     let model = ws.fitted_model();

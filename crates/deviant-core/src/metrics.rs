@@ -266,9 +266,67 @@ pub fn quantile<T: Copy + Into<f64>>(values: &[T], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
+/// How the rows of one value of the label column (an attack name, a category) fared at the
+/// threshold, the anomaly score still meaning "not normal".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassResult {
+    pub class: String,
+    /// Whether the value means normal.
+    pub normal: bool,
+    pub rows: usize,
+    pub flagged: usize,
+    /// The share of its rows flagged: an anomaly class's detection rate (its recall), a
+    /// normal class's false-positive rate.
+    pub flagged_share: f64,
+    /// The share of all flagged rows that are of this class.
+    pub share_of_flagged: f64,
+}
+
+/// One [`ClassResult`] per distinct value of `classes`, most rows first; `labels` say which
+/// values are normal (0) and `flags` which rows were flagged.
+pub fn per_class(classes: &[String], labels: &[u8], flags: &[bool]) -> Vec<ClassResult> {
+    let mut counts: std::collections::BTreeMap<&str, (bool, usize, usize)> = Default::default();
+    for ((class, &label), &flagged) in classes.iter().zip(labels).zip(flags) {
+        let entry = counts.entry(class.as_str()).or_insert((label == 0, 0, 0));
+        entry.1 += 1;
+        entry.2 += usize::from(flagged);
+    }
+    let all_flagged = flags.iter().filter(|&&f| f).count().max(1) as f64;
+    let mut results: Vec<ClassResult> = counts
+        .into_iter()
+        .map(|(class, (normal, rows, flagged))| ClassResult {
+            class: class.into(),
+            normal,
+            rows,
+            flagged,
+            flagged_share: flagged as f64 / rows as f64,
+            share_of_flagged: flagged as f64 / all_flagged,
+        })
+        .collect();
+    results.sort_by(|a, b| b.rows.cmp(&a.rows).then_with(|| a.class.cmp(&b.class)));
+    results
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_class_counts_detection_rates_and_alert_shares() {
+        let classes: Vec<String> = ["normal", "smurf", "smurf", "normal", "neptune"]
+            .map(String::from)
+            .to_vec();
+        let labels = [0, 1, 1, 0, 1];
+        let flags = [true, true, false, false, true];
+        let results = per_class(&classes, &labels, &flags);
+        assert_eq!(results[0].class, "normal");
+        assert!(results[0].normal);
+        assert_eq!(results[0].flagged_share, 0.5);
+        let smurf = results.iter().find(|r| r.class == "smurf").unwrap();
+        assert_eq!((smurf.rows, smurf.flagged), (2, 1));
+        assert!((smurf.share_of_flagged - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(results[2].class, "neptune");
+    }
 
     #[test]
     fn perfect_and_inverted_rankings() {

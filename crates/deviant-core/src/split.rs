@@ -36,20 +36,29 @@ pub fn split_stratified(
     rng: &mut ChaCha8Rng,
 ) -> (Vec<usize>, Vec<usize>) {
     let (mut first, mut rest) = (Vec::new(), Vec::new());
-    let mut classes: Vec<u8> = indices.iter().map(|&i| labels[i]).collect();
-    classes.sort_unstable();
-    classes.dedup();
-    for class in classes {
-        let members: Vec<usize> = indices
-            .iter()
-            .copied()
-            .filter(|&i| labels[i] == class)
-            .collect();
+    for members in by_class(indices, labels) {
         let (a, b) = split_fraction(members, fraction, rng);
         first.extend(a);
         rest.extend(b);
     }
     (first, rest)
+}
+
+/// `indices` grouped by class, classes in ascending order, each group in `indices`' order.
+fn by_class(indices: &[usize], labels: &[u8]) -> Vec<Vec<usize>> {
+    let mut classes: Vec<u8> = indices.iter().map(|&i| labels[i]).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    classes
+        .into_iter()
+        .map(|class| {
+            indices
+                .iter()
+                .copied()
+                .filter(|&i| labels[i] == class)
+                .collect()
+        })
+        .collect()
 }
 
 /// `indices` dealt into `k` folds class by class after shuffling, so each fold keeps the
@@ -62,16 +71,8 @@ pub fn stratified_folds(
 ) -> Vec<Vec<usize>> {
     let k = k.max(1);
     let mut folds = vec![Vec::new(); k];
-    let mut classes: Vec<u8> = indices.iter().map(|&i| labels[i]).collect();
-    classes.sort_unstable();
-    classes.dedup();
     let mut dealt = 0;
-    for class in classes {
-        let members: Vec<usize> = indices
-            .iter()
-            .copied()
-            .filter(|&i| labels[i] == class)
-            .collect();
+    for members in by_class(indices, labels) {
         for i in shuffled(members, rng) {
             folds[dealt % k].push(i);
             dealt += 1;

@@ -184,6 +184,7 @@ mod tests {
                 ]),
             ],
             labels: None,
+            classes: None,
             lines: (2..7).collect(),
         };
         let s = summarize(&schema, &table);

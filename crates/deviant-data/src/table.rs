@@ -169,6 +169,9 @@ pub struct Table {
     pub source: String,
     pub columns: Vec<ColumnData>,
     pub labels: Option<Vec<u8>>,
+    /// The label column's own values beside the binary labels (attack names or categories),
+    /// for per-class results; None without a label column.
+    pub classes: Option<Vec<String>>,
     pub lines: Vec<u64>,
 }
 
@@ -196,6 +199,10 @@ impl Table {
                 .labels
                 .as_ref()
                 .map(|l| rows.iter().map(|&r| l[r]).collect()),
+            classes: self
+                .classes
+                .as_ref()
+                .map(|c| rows.iter().map(|&r| c[r].clone()).collect()),
             lines: rows.iter().map(|&r| self.lines[r]).collect(),
         }
     }
@@ -213,6 +220,10 @@ impl Table {
                 .map(|c| ColumnData::Numeric(c.iter().map(|&v| f64::from(v)).collect()))
                 .collect(),
             labels: data.labels.as_ref().map(|l| l.to_vec()),
+            classes: data
+                .labels
+                .as_ref()
+                .map(|l| l.iter().map(u8::to_string).collect()),
             lines: (1..=data.n_rows() as u64).collect(),
         }
     }
@@ -303,20 +314,24 @@ impl Table {
                 ),
             });
         }
-        let labels = label.and_then(|l| {
+        let classes = label.and_then(|l| {
             rows.iter()
                 .map(|row| {
                     row.get(&l.column).map(|v| match v {
-                        Value::String(text) => l.encode(text),
-                        other => l.encode(&other.to_string()),
+                        Value::String(text) => text.clone(),
+                        other => other.to_string(),
                     })
                 })
-                .collect::<Option<Vec<u8>>>()
+                .collect::<Option<Vec<String>>>()
         });
+        let labels = label
+            .zip(classes.as_ref())
+            .map(|(l, classes)| classes.iter().map(|c| l.encode(c)).collect());
         Ok(Table {
             source: source.into(),
             columns,
             labels,
+            classes,
             lines: (1..=rows.len() as u64).collect(),
         })
     }
@@ -331,6 +346,9 @@ impl Table {
             }
         }
         if let (Some(a), Some(b)) = (&mut self.labels, other.labels) {
+            a.extend(b);
+        }
+        if let (Some(a), Some(b)) = (&mut self.classes, other.classes) {
             a.extend(b);
         }
         self.lines.extend(other.lines);
@@ -502,19 +520,23 @@ impl ColumnMap {
                 }
             })
             .collect();
+        let classes: Option<Vec<String>> = self.label_position.map(|pos| {
+            columns[pos][rows.clone()]
+                .iter()
+                .map(|v| v.to_string())
+                .collect()
+        });
         let labels = self
-            .label_position
-            .zip(self.schema.label.as_ref())
-            .map(|(pos, spec)| {
-                columns[pos][rows.clone()]
-                    .iter()
-                    .map(|v| spec.encode(&v.to_string()))
-                    .collect()
-            });
+            .schema
+            .label
+            .as_ref()
+            .zip(classes.as_ref())
+            .map(|(spec, classes)| classes.iter().map(|c| spec.encode(c)).collect());
         Table {
             source: self.file.clone(),
             columns: features,
             labels,
+            classes,
             lines: rows.map(|r| r as u64 + 1).collect(),
         }
     }
@@ -539,6 +561,7 @@ impl ColumnMap {
             })
             .collect();
         let mut labels = self.label_position.map(|_| Vec::new());
+        let mut classes = self.label_position.map(|_| Vec::new());
         let mut lines = Vec::new();
         while lines.len() < max_rows {
             let found = reader
@@ -592,12 +615,16 @@ impl ColumnMap {
             {
                 labels.push(spec.encode(&record[pos]));
             }
+            if let (Some(classes), Some(pos)) = (&mut classes, self.label_position) {
+                classes.push(record[pos].trim().to_string());
+            }
             lines.push(line);
         }
         Ok(Table {
             source: self.file.clone(),
             columns,
             labels,
+            classes,
             lines,
         })
     }

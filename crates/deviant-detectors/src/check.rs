@@ -24,6 +24,22 @@ pub fn non_negative(field: &str, value: f64) -> Result<()> {
     }
 }
 
+/// A dropout rate or other share that must lie in [0, 1).
+pub fn below_one(field: &str, value: f64) -> Result<()> {
+    match (0.0..1.0).contains(&value) {
+        true => Ok(()),
+        false => Err(Error::config(field, format!("{value} is outside [0, 1)"))),
+    }
+}
+
+/// Hidden layer widths: none may be 0.
+pub fn widths(field: &str, widths: &[usize]) -> Result<()> {
+    match widths.contains(&0) {
+        true => Err(Error::config(field, "layer widths must be at least 1")),
+        false => Ok(()),
+    }
+}
+
 /// `first`, the `hidden` widths, then `last`: the widths of a dense stack.
 pub fn stack<'a>(
     first: usize,

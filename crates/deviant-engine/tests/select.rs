@@ -120,4 +120,35 @@ fn with_labelled_select_rows_candidates_compete_on_them() {
         .fold(f64::MIN, f64::max);
     assert_eq!(chosen, best, "the chosen model has the best objective");
     assert!(test_auc(&selection.model, &splits) > 0.95);
+    // The labelled training rows are apart from the validation rows that choose, so the
+    // supervised learners compete beside the detectors, each marked as using labels.
+    let learners: Vec<&str> = selection
+        .leaderboard
+        .iter()
+        .filter(|a| a.supervised && a.select_roc_auc.is_some())
+        .map(|a| a.config.kind())
+        .collect();
+    for kind in ["gbt", "random_forest", "logistic"] {
+        assert!(learners.contains(&kind), "{kind} not among {learners:?}");
+    }
+    assert!(
+        selection
+            .leaderboard
+            .iter()
+            .any(|a| !a.supervised && a.select_roc_auc.is_some())
+    );
+}
+
+#[test]
+fn without_labelled_training_rows_no_learner_is_tried() {
+    let mut splits = splits(1_000, 4);
+    splits.labelled = None;
+    let selection = select(
+        &splits,
+        &options(Duration::from_secs(60)),
+        &FitContext::new(1),
+        &mut NoObserver,
+    )
+    .unwrap();
+    assert!(selection.leaderboard.iter().all(|a| !a.supervised));
 }

@@ -5,7 +5,7 @@
 use deviant_core::{Dataset, FitContext};
 use deviant_engine::crossval::cross_validated_auc;
 use deviant_engine::importance::permutation_importance;
-use deviant_engine::{Protocol, Trial, run_trial};
+use deviant_engine::{Protocol, Splits, Trial, TrialOutcome, run_trial};
 use ndarray::{Array1, Array2};
 use rand::Rng;
 use serde_json::json;
@@ -28,6 +28,17 @@ fn one_informative_column(n: usize, seed: u64) -> Dataset {
     Dataset::new(x, Some(labels))
 }
 
+/// `kind` at its defaults fitted on seed 1 of `splits`.
+fn trial(splits: &Splits, kind: &str) -> deviant_core::Result<TrialOutcome> {
+    let config = config(kind, json!({}));
+    let trial = Trial {
+        config: &config,
+        seed: 1,
+        budget: None,
+    };
+    run_trial(splits, &trial, &FitContext::new(0))
+}
+
 #[test]
 fn permutation_importance_ranks_the_planted_column_first_on_train_and_test() {
     let data = one_informative_column(1500, 1);
@@ -35,13 +46,7 @@ fn permutation_importance_ranks_the_planted_column_first_on_train_and_test() {
         .splits(1, &deviant_core::NoProgress)
         .unwrap();
     for kind in ["gbt", "random_forest", "logistic"] {
-        let learner = config(kind, json!({}));
-        let trial = Trial {
-            config: &learner,
-            seed: 1,
-            budget: None,
-        };
-        let outcome = run_trial(&splits, &trial, &FitContext::new(0)).unwrap();
+        let outcome = trial(&splits, kind).unwrap();
         let train = splits.labelled.as_ref().unwrap();
         let test = &splits.report[0].rows;
         for (name, rows) in [("train", train), ("test", test)] {
@@ -73,13 +78,7 @@ fn importance_needs_rows_of_both_classes() {
     let splits = holdout(&data, None)
         .splits(1, &deviant_core::NoProgress)
         .unwrap();
-    let gbt = config("gbt", json!({}));
-    let trial = Trial {
-        config: &gbt,
-        seed: 1,
-        budget: None,
-    };
-    let outcome = run_trial(&splits, &trial, &FitContext::new(0)).unwrap();
+    let outcome = trial(&splits, "gbt").unwrap();
     let normal = splits.fit.clone();
     let err = permutation_importance(&outcome.model, &normal, 1, 1).unwrap_err();
     assert!(err.to_string().contains("both classes"), "{err}");
@@ -92,13 +91,7 @@ fn a_learner_trains_on_labels_and_its_record_says_so_beside_a_detector() {
         .splits(1, &deviant_core::NoProgress)
         .unwrap();
     for (kind, supervised) in [("gbt", true), ("iforest", false)] {
-        let detector = config(kind, json!({}));
-        let trial = Trial {
-            config: &detector,
-            seed: 1,
-            budget: None,
-        };
-        let outcome = run_trial(&splits, &trial, &FitContext::new(0)).unwrap();
+        let outcome = trial(&splits, kind).unwrap();
         let record = &outcome.records("holdout", kind)[0];
         assert_eq!(record.supervised, supervised, "{kind}");
         let train = record
@@ -121,15 +114,7 @@ fn a_learner_on_splits_without_labels_is_refused_with_the_remedy() {
     let splits = holdout(&data, None)
         .splits(1, &deviant_core::NoProgress)
         .unwrap();
-    let gbt = config("gbt", json!({}));
-    let trial = Trial {
-        config: &gbt,
-        seed: 1,
-        budget: None,
-    };
-    let err = run_trial(&splits, &trial, &FitContext::new(0))
-        .err()
-        .unwrap();
+    let err = trial(&splits, "gbt").err().unwrap();
     assert!(err.to_string().contains("--label"), "{err}");
 }
 

@@ -25,6 +25,7 @@
 //!         explained: &[],
 //!     },
 //!     importance: &[],
+//!     classes: &[],
 //!     options: ChartOptions::default(),
 //! };
 //! let files = report.render().unwrap();

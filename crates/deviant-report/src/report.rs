@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use deviant_core::detector::EpochRecord;
-use deviant_core::metrics::{Evaluation, pr_curve, roc_curve};
+use deviant_core::metrics::{ClassResult, Evaluation, pr_curve, roc_curve};
 use deviant_core::record::{ColumnImportance, EvalRecord, distinct, groups};
 use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -330,6 +330,8 @@ pub struct EvalReport<'a> {
     /// Permutation importance on named sets of rows ("train", "test"), most important
     /// first; empty when not asked for.
     pub importance: &'a [(String, Vec<ColumnImportance>)],
+    /// Results per value of a label column with more values than normal and anomaly.
+    pub classes: &'a [ClassResult],
     pub options: ChartOptions,
 }
 
@@ -342,6 +344,8 @@ struct EvalMetrics<'a> {
     top_rows: &'a [ExplainedRow],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     importance: &'a [(String, Vec<ColumnImportance>)],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    classes: &'a [ClassResult],
 }
 
 /// Columns drawn in an importance chart.
@@ -418,6 +422,32 @@ impl EvalReport<'_> {
         let mut page = Page::new(&self.title);
         page.facts(&self.facts);
         split_sections(&mut page, &self.split, &charts, "");
+        if !self.classes.is_empty() {
+            page.heading("Each label value", "classes");
+            page.paragraph(
+                "The anomaly score means \"not normal\": for each value of the label column, \
+                 the share of its rows flagged (an attack's detection rate, a normal value's \
+                 false-positive rate) and its share of all flagged rows.",
+            );
+            let rows: Vec<Vec<String>> = self
+                .classes
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.class.clone(),
+                        if c.normal { "normal" } else { "anomaly" }.into(),
+                        c.rows.to_string(),
+                        c.flagged.to_string(),
+                        format!("{:.2} %", 100.0 * c.flagged_share),
+                        format!("{:.2} %", 100.0 * c.share_of_flagged),
+                    ]
+                })
+                .collect();
+            let numeric = ["rows", "flagged", "% flagged", "% of flagged"];
+            let mut header = vec!["label value", "means"];
+            header.extend(numeric);
+            page.table(&header, &rows, &numeric);
+        }
         let importance_charts = importance_section(&mut page, self.importance);
         let metrics = EvalMetrics {
             facts: self
@@ -430,6 +460,7 @@ impl EvalReport<'_> {
             evaluation: self.split.evaluation,
             top_rows: self.split.explained,
             importance: self.importance,
+            classes: self.classes,
         };
         let mut files: ReportFiles = vec![
             ("report.html".into(), page.finish().into_bytes()),

@@ -521,6 +521,7 @@ fn eval_report_is_one_self_contained_page_plus_svgs_and_metrics() {
             explained: &rows,
         },
         importance: &importance,
+        classes: &[],
         options: ChartOptions::default(),
     };
     let files = report.render().unwrap();

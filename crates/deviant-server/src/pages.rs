@@ -234,7 +234,7 @@ async fn explore_page(
     let summary = summary_of(&state, &dataset).await?;
     let (rows, columns) = (summary.rows, summary.columns);
     let mut body = format!(
-        r#"<p>{rows} rows · {n} columns · {size} · uploaded {when} · <a class="button" href="/train?dataset={id}">Train a detector on it</a> <a class="button" id="find-best" href="/train?dataset={id}&amp;detector=select">Find the best detector</a></p>"#,
+        r#"<p>{rows} rows · {n} columns · {size} · uploaded {when} · <a class="button" href="/train?dataset={id}">Train a detector on it</a> <a class="button" id="find-best" href="/train?dataset={id}&amp;detector=select">Find the best detector</a> <a class="button" href="/runs?dataset={id}">Leaderboard of its runs</a></p>"#,
         n = columns.len(),
         size = size(dataset.bytes),
         when = when(dataset.created_unix),
@@ -387,8 +387,25 @@ fn metric(run: &RunRecord, name: &str) -> Option<f64> {
     run.metrics.as_ref()?["evaluation"][name].as_f64()
 }
 
-async fn runs_page(State(state): State<AppState>) -> Result<Html<String>, PageError> {
-    let runs = state.store().runs()?;
+/// A metric of the run's model on its labelled training rows.
+fn train_metric(run: &RunRecord, name: &str) -> Option<f64> {
+    run.metrics.as_ref()?["train"][name].as_f64()
+}
+
+#[derive(Deserialize)]
+struct RunsQuery {
+    /// Only the runs on this dataset: its leaderboard.
+    dataset: Option<String>,
+}
+
+async fn runs_page(
+    State(state): State<AppState>,
+    Query(query): Query<RunsQuery>,
+) -> Result<Html<String>, PageError> {
+    let mut runs = state.store().runs()?;
+    if let Some(dataset) = &query.dataset {
+        runs.retain(|r| &r.dataset_id == dataset);
+    }
     let names: HashMap<String, String> = state
         .store()
         .datasets()?
@@ -402,7 +419,7 @@ async fn runs_page(State(state): State<AppState>) -> Result<Html<String>, PageEr
         ));
     }
     let mut body = String::from(
-        r#"<div class="card scroll"><table id="runs"><thead><tr><th></th><th class="sortable">detector</th><th class="sortable">dataset</th><th class="sortable">status</th><th class="sortable num">ROC AUC</th><th class="sortable num">AP</th><th class="sortable num">F1</th><th class="sortable num">fit s</th><th>started</th></tr></thead><tbody>"#,
+        r#"<div class="card scroll"><table id="runs"><thead><tr><th></th><th class="sortable">detector</th><th class="sortable">dataset</th><th class="sortable">status</th><th class="sortable">labels</th><th class="sortable num">ROC AUC</th><th class="sortable num">AP</th><th class="sortable num">precision</th><th class="sortable num">recall</th><th class="sortable num">F1</th><th class="sortable num">F2</th><th class="sortable num">accuracy</th><th class="sortable num">train ROC AUC</th><th class="sortable num">train F1</th><th class="sortable num">train accuracy</th><th class="sortable num">fit s</th><th>started</th></tr></thead><tbody>"#,
     );
     let cell =
         |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
@@ -410,13 +427,25 @@ async fn runs_page(State(state): State<AppState>) -> Result<Html<String>, PageEr
         let status = format!("{:?}", r.status).to_lowercase();
         let _ = write!(
             body,
-            r#"<tr><td><input type="checkbox" class="pick" value="{id}" aria-label="compare"></td><td><a href="/runs/{id}">{detector}</a></td><td>{dataset}</td><td class="status {status}">{status}</td><td class="num">{auc}</td><td class="num">{ap}</td><td class="num">{f1}</td><td class="num">{fit}</td><td>{when}</td></tr>"#,
+            r#"<tr><td><input type="checkbox" class="pick" value="{id}" aria-label="compare"></td><td><a href="/runs/{id}">{detector}</a></td><td>{dataset}</td><td class="status {status}">{status}</td><td>{labels}</td><td class="num">{auc}</td><td class="num">{ap}</td><td class="num">{precision}</td><td class="num">{recall}</td><td class="num">{f1}</td><td class="num">{f2}</td><td class="num">{accuracy}</td><td class="num">{train_auc}</td><td class="num">{train_f1}</td><td class="num">{train_accuracy}</td><td class="num">{fit}</td><td>{when}</td></tr>"#,
             id = r.id,
             detector = escape(&r.detector),
             dataset = escape(names.get(&r.dataset_id).map_or("(deleted)", String::as_str)),
+            labels = match r.metrics.as_ref().and_then(|m| m["supervised"].as_bool()) {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "–",
+            },
             auc = cell(metric(r, "roc_auc"), 4),
             ap = cell(metric(r, "average_precision"), 4),
+            precision = cell(metric(r, "precision"), 4),
+            recall = cell(metric(r, "recall"), 4),
             f1 = cell(metric(r, "f1"), 4),
+            f2 = cell(metric(r, "f2"), 4),
+            accuracy = cell(metric(r, "accuracy"), 4),
+            train_auc = cell(train_metric(r, "roc_auc"), 4),
+            train_f1 = cell(train_metric(r, "f1"), 4),
+            train_accuracy = cell(train_metric(r, "accuracy"), 4),
             fit = cell(r.fit_seconds, 2),
             when = when(r.created_unix),
         );

@@ -660,6 +660,13 @@ async fn a_supervised_learner_is_a_run_with_train_metrics_importance_and_history
             .await;
         assert_eq!(status, StatusCode::OK, "{scored}");
     }
+    // The dataset's leaderboard: its runs with test and train metrics, learners marked.
+    let (status, page) = s.get(&format!("/runs?dataset={id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = page.as_str().unwrap();
+    assert!(page.contains("train ROC AUC"), "{page}");
+    assert_eq!(page.matches(">mlp_classifier</a>").count(), 1, "{page}");
+    assert!(page.contains("<td>yes</td>"), "{page}");
 }
 
 #[tokio::test]

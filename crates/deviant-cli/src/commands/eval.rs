@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use deviant_core::Scoring;
 use deviant_core::fsutil::write_bytes_atomic;
+use deviant_core::metrics::per_class;
 use deviant_core::record::ColumnImportance;
 use deviant_data::{Table, TableReader};
 use deviant_engine::Model;
@@ -87,6 +88,31 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
         "confusion: tp {} fp {} tn {} fn {}",
         c.tp, c.fp, c.tn, c.fn_
     );
+    // Per value of the label column (attack names, categories), when it has more than the
+    // two a binary label needs.
+    let classes = table
+        .classes
+        .as_deref()
+        .map(|classes| per_class(classes, &labels, &scored.flags))
+        .filter(|classes| classes.len() > 2)
+        .unwrap_or_default();
+    if !classes.is_empty() {
+        println!(
+            "{:<24} {:>8} {:>8} {:>10} {:>12}",
+            "label value", "rows", "flagged", "% flagged", "% of flagged"
+        );
+        for c in &classes {
+            println!(
+                "{:<24} {:>8} {:>8} {:>9.2}% {:>11.2}%{}",
+                c.class,
+                c.rows,
+                c.flagged,
+                100.0 * c.flagged_share,
+                100.0 * c.share_of_flagged,
+                if c.normal { "  (normal)" } else { "" }
+            );
+        }
+    }
     let mut importance = Vec::new();
     if args.importance {
         if let Some(train) = &args.train {
@@ -103,9 +129,13 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
         print_importance(&importance);
     }
     if let Some(path) = &args.json {
-        let json = match importance.is_empty() {
+        let json = match importance.is_empty() && classes.is_empty() {
             true => serde_json::to_value(&eval)?,
-            false => serde_json::json!({"evaluation": eval, "importance": importance}),
+            false => serde_json::json!({
+                "evaluation": eval,
+                "importance": importance,
+                "classes": classes,
+            }),
         };
         write_bytes_atomic(path, &serde_json::to_vec_pretty(&json)?)?;
         println!("metrics written to {}", path.display());
@@ -164,6 +194,7 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
                 explained: &explained,
             },
             importance: &importance,
+            classes: &classes,
             options: args.report.chart_options(),
         };
         let page = write_report(dir, &report.render()?)?;

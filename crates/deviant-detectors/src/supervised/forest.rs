@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::trees::{Binned, Gini, Growth, Tree};
+use super::trees::{Binned, Gini, Growth, Tree, check_bins, sum_of_trees};
 use super::{balanced_weights, labels_of};
 use crate::catalogue::{About, Entry, ParamRange, int, log_int, names};
 use crate::check::at_least_one;
@@ -209,16 +209,6 @@ impl DetectorConfig for RandomForestConfig {
     }
 }
 
-fn check_bins(max_bins: usize) -> Result<()> {
-    if !(2..=256).contains(&max_bins) {
-        return Err(deviant_core::Error::config(
-            "max_bins",
-            format!("must be between 2 and 256, not {max_bins}"),
-        ));
-    }
-    Ok(())
-}
-
 impl Detector for Forest {
     fn n_features(&self) -> usize {
         self.n_features
@@ -226,14 +216,11 @@ impl Detector for Forest {
 
     fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
         check_input(x, self.n_features, "a tree model")?;
-        let scores: Vec<f32> = (0..x.nrows())
-            .into_par_iter()
-            .map(|i| {
-                let row = x.row(i);
-                self.trees.iter().map(|t| t.score(row)).sum::<f32>() / self.trees.len() as f32
-            })
-            .collect();
-        Ok(Array1::from(scores))
+        let n = self.trees.len() as f32;
+        Ok(sum_of_trees(&self.trees, x)
+            .into_iter()
+            .map(|s| s / n)
+            .collect())
     }
 
     fn feature_importances(&self) -> Option<Vec<f64>> {

@@ -16,7 +16,7 @@ use ndarray::{Array1, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::trees::{Binned, Criterion, Growth, Tree};
+use super::trees::{Binned, Criterion, Growth, Tree, check_bins, sum_of_trees};
 use super::{balanced_weights, labels_of};
 use crate::catalogue::{About, Entry, ParamRange, int, log_float, log_int};
 use crate::check::{at_least_one, non_negative, positive};
@@ -126,9 +126,7 @@ impl DetectorConfig for GbtConfig {
         at_least_one("max_depth", self.max_depth)?;
         at_least_one("min_samples_leaf", self.min_samples_leaf)?;
         non_negative("l2", self.l2)?;
-        if !(2..=256).contains(&self.max_bins) {
-            return Err(Error::config("max_bins", "must be between 2 and 256"));
-        }
+        check_bins(self.max_bins)?;
         if !(0.0..0.5).contains(&self.validation_share) {
             return Err(Error::config("validation_share", "must be in [0, 0.5)"));
         }
@@ -238,14 +236,8 @@ impl Detector for Gbt {
 
     fn score(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
         check_input(x, self.n_features, "gbt")?;
-        let scores: Vec<f32> = (0..x.nrows())
-            .into_par_iter()
-            .map(|i| {
-                let row = x.row(i);
-                self.base + self.trees.iter().map(|t| t.score(row)).sum::<f32>()
-            })
-            .collect();
-        Ok(Array1::from(scores))
+        let sums = sum_of_trees(&self.trees, x);
+        Ok(sums.into_iter().map(|s| self.base + s).collect())
     }
 
     fn feature_importances(&self) -> Option<Vec<f64>> {

@@ -8,14 +8,14 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use deviant_core::{Error, Result};
+use deviant_core::Result;
 use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, float, log_float, stacks};
-use crate::check::positive;
+use crate::check::{below_one, positive, stack, widths};
 use crate::deep::detector::{DeepDetector, DeepKind, NoState};
 use crate::deep::mlp::Mlp;
 use crate::deep::tensor::{Activation, scalar};
@@ -53,21 +53,14 @@ impl Default for MlpClassifierConfig {
 
 impl MlpClassifierConfig {
     fn check(&self) -> Result<()> {
-        if self.hidden.contains(&0) {
-            return Err(Error::config("hidden", "layer widths must be at least 1"));
-        }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::config(
-                "dropout",
-                format!("{} is outside [0, 1)", self.dropout),
-            ));
-        }
+        widths("hidden", &self.hidden)?;
+        below_one("dropout", self.dropout)?;
         positive("learning_rate", self.learning_rate)?;
         self.training.validate()
     }
 
     fn widths(&self, n_features: usize) -> Vec<usize> {
-        [&[n_features], self.hidden.as_slice(), &[1]].concat()
+        stack(n_features, &self.hidden, 1)
     }
 }
 

@@ -160,6 +160,25 @@ impl Tree {
     }
 }
 
+/// Each row's sum of the trees' scores (in parallel over rows).
+pub(super) fn sum_of_trees(trees: &[Tree], x: ArrayView2<f32>) -> Vec<f32> {
+    (0..x.nrows())
+        .into_par_iter()
+        .map(|i| trees.iter().map(|t| t.score(x.row(i))).sum())
+        .collect()
+}
+
+/// Refuses a number of quantile cuts the binned codes cannot hold.
+pub(super) fn check_bins(max_bins: usize) -> deviant_core::Result<()> {
+    if !(2..=256).contains(&max_bins) {
+        return Err(deviant_core::Error::config(
+            "max_bins",
+            format!("must be between 2 and 256, not {max_bins}"),
+        ));
+    }
+    Ok(())
+}
+
 struct Grower<'a, C> {
     data: &'a Binned,
     criterion: &'a C,

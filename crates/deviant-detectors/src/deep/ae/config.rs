@@ -2,7 +2,7 @@ use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, float, stacks};
-use crate::check::positive;
+use crate::check::{below_one, positive, widths};
 use crate::deep::tensor::Activation;
 use crate::deep::train::LoopConfig;
 
@@ -37,15 +37,8 @@ impl AeConfig {
         if self.hidden.is_empty() {
             return Err(Error::config("hidden", "give at least one layer width"));
         }
-        if self.hidden.contains(&0) {
-            return Err(Error::config("hidden", "layer widths must be at least 1"));
-        }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::config(
-                "dropout",
-                format!("{} is outside [0, 1)", self.dropout),
-            ));
-        }
+        widths("hidden", &self.hidden)?;
+        below_one("dropout", self.dropout)?;
         positive("learning_rate", self.learning_rate)?;
         self.training.validate()
     }

@@ -2,7 +2,7 @@ use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, float, log_int};
-use crate::check::positive;
+use crate::check::{below_one, positive, widths as check_widths};
 use crate::deep::tensor::Init;
 use crate::deep::train::LoopConfig;
 
@@ -71,15 +71,11 @@ pub(crate) fn check_gan(
     if latent == 0 {
         return Err(Error::config("latent", "must be at least 1"));
     }
-    for (field, widths) in widths {
-        if widths.contains(&0) {
-            return Err(Error::config(*field, "layer widths must be at least 1"));
-        }
+    for (field, hidden) in widths {
+        check_widths(field, hidden)?;
     }
     for &(field, rate) in rates {
-        if !(0.0..1.0).contains(&rate) {
-            return Err(Error::config(field, format!("{rate} is outside [0, 1)")));
-        }
+        below_one(field, rate)?;
     }
     positive("learning_rate", learning_rate)?;
     training.validate()

@@ -2,7 +2,7 @@ use deviant_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{About, Entry, ParamRange, int, log_float};
-use crate::check::{at_least_one, non_negative, positive, stack};
+use crate::check::{at_least_one, below_one, non_negative, positive, stack, widths};
 use crate::deep::tensor::{Activation, Init};
 use crate::deep::train::LoopConfig;
 
@@ -81,18 +81,8 @@ impl DagmmConfig {
                 "give at least one layer width, each at least 1",
             ));
         }
-        if self.estimation_hidden.contains(&0) {
-            return Err(Error::config(
-                "estimation_hidden",
-                "layer widths must be at least 1",
-            ));
-        }
-        if !(0.0..1.0).contains(&self.estimation_dropout) {
-            return Err(Error::config(
-                "estimation_dropout",
-                format!("{} is outside [0, 1)", self.estimation_dropout),
-            ));
-        }
+        widths("estimation_hidden", &self.estimation_hidden)?;
+        below_one("estimation_dropout", self.estimation_dropout)?;
         at_least_one("components", self.components)?;
         non_negative("lambda_energy", self.lambda_energy)?;
         non_negative("lambda_covariance", self.lambda_covariance)?;
