@@ -759,8 +759,8 @@ impl SelectionReport {
         }
         page.heading("Leaderboard", "leaderboard");
         let header: Vec<&str> = self.header.iter().map(String::as_str).collect();
-        // The first two columns (configuration, status) are text.
-        page.table(&header, &self.rows, &header[2..]);
+        // The first three columns (configuration, status, labels) are text.
+        page.table(&header, &self.rows, &header[3..]);
         Ok(vec![
             ("report.html".into(), page.finish().into_bytes()),
             ("leaderboard.json".into(), to_json(&self.leaderboard)?),

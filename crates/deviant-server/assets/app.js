@@ -117,7 +117,7 @@ deviant.liveLeaderboard = (runId) => {
       const board = await response.json();
       body.replaceChildren(...board.attempts.map((a) => {
         const tr = document.createElement("tr");
-        tr.append(cell(a.label), cell(a.status), cell(number(a.predicted, 4), true),
+        tr.append(cell(a.label), cell(a.status), cell(a.supervised ? "yes" : "no"), cell(number(a.predicted, 4), true),
           cell(number(a.select_roc_auc, 4), true), cell(String(a.rows), true), cell(number(a.fit_seconds, 2), true));
         return tr;
       }));

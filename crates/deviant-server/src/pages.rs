@@ -761,7 +761,7 @@ fn leaderboard_section(state: &AppState, id: &str, finished: bool) -> String {
             escape(reason.as_str().unwrap_or_default())
         );
     }
-    out.push_str(r#"<div class="scroll"><table id="leaderboard"><thead><tr><th>configuration</th><th>status</th><th class="num">predicted</th><th class="num">validation ROC AUC</th><th class="num">rows</th><th class="num">fit s</th></tr></thead><tbody>"#);
+    out.push_str(r#"<div class="scroll"><table id="leaderboard"><thead><tr><th>configuration</th><th>status</th><th>labels</th><th class="num">predicted</th><th class="num">validation ROC AUC</th><th class="num">rows</th><th class="num">fit s</th></tr></thead><tbody>"#);
     let number = |v: &serde_json::Value, digits: usize| {
         v.as_f64()
             .map_or(String::new(), |v| format!("{v:.digits$}"))
@@ -770,11 +770,15 @@ fn leaderboard_section(state: &AppState, id: &str, finished: bool) -> String {
         let chosen = a["chosen"].as_bool().unwrap_or(false);
         let _ = write!(
             out,
-            r#"<tr{class}><td>{label}{mark}</td><td>{status}</td><td class="num">{predicted}</td><td class="num">{auc}</td><td class="num">{rows}</td><td class="num">{fit}</td></tr>"#,
+            r#"<tr{class}><td>{label}{mark}</td><td>{status}</td><td>{labels}</td><td class="num">{predicted}</td><td class="num">{auc}</td><td class="num">{rows}</td><td class="num">{fit}</td></tr>"#,
             class = if chosen { r#" class="chosen""# } else { "" },
             label = escape(a["label"].as_str().unwrap_or_default()),
             mark = if chosen { " ✓" } else { "" },
             status = escape(a["status"].as_str().unwrap_or_default()),
+            labels = match a["supervised"].as_bool() {
+                Some(true) => "yes",
+                _ => "no",
+            },
             predicted = number(&a["predicted"], 4),
             auc = number(&a["select_roc_auc"], 4),
             rows = a["rows"],

@@ -206,6 +206,7 @@ pub fn run(args: SelectArgs, quiet: bool) -> Result<()> {
             header: [
                 "configuration",
                 "status",
+                "labels",
                 "predicted",
                 "select ROC AUC",
                 "rows",
@@ -249,6 +250,7 @@ fn row(a: &Attempt) -> Vec<String> {
     vec![
         format!("{}{mark}", a.label),
         a.status.clone(),
+        if a.supervised { "yes" } else { "no" }.into(),
         number(a.predicted),
         number(a.select_roc_auc),
         a.rows.to_string(),
