@@ -51,7 +51,7 @@ pub fn spec() -> Value {
                 "responses": {"200": json_response("OpenAPI 3.1.", json!({"type": "object"}))}
             }},
             "/api/v1/detectors": {"get": {
-                "summary": "The detector catalogue: each kind's summary, input layouts, cost class, search space and defaults",
+                "summary": "The detector catalogue: each kind's summary, input layouts, cost class, whether it needs labels (a supervised learner), search space and defaults",
                 "responses": {
                     "200": json_response("Every kind.", json!({"type": "array", "items": {"type": "object"}})),
                     "401": unauthorized

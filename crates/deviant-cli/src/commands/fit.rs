@@ -47,7 +47,7 @@ pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
     let bars = Arc::new(Bars::new(quiet));
     let table = TableReader::open(&args.data, &read, &schema)?.read_all_with_progress(&*bars)?;
     // Supervised learners train on every labelled row, detectors on the normal ones.
-    let labelled = table.labels.is_some().then(|| table.clone());
+    let labelled = (detector.needs_labels() && table.labels.is_some()).then(|| table.clone());
     let table = if args.keep_anomalies {
         table
     } else {
@@ -59,7 +59,10 @@ pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
         }
         None => None,
     };
-    let labelled_validation = validation.as_ref().is_some_and(|v| v.labels.is_some());
+    // A learner without a validation table keeps a labelled fifth of its rows back, so a
+    // labelled rule chooses its threshold either way.
+    let labelled_validation =
+        validation.as_ref().is_some_and(|v| v.labels.is_some()) || labelled.is_some();
     let splits = Splits {
         schema,
         preprocess: args.pipeline.preprocess(),
