@@ -488,18 +488,25 @@ fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutco
 
 /// The file with a run's permutation importance on its labelled training and test rows.
 pub(crate) const IMPORTANCE: &str = "importance.json";
-/// Rows of each set permutation importance is measured on: it scores them once per column
+/// At most this many rows of each set are shuffled: importance scores them once per column
 /// and shuffle.
 const PERMUTED_ROWS: usize = 2000;
-const IMPORTANCE_SHUFFLES: usize = 3;
+/// Fewer rows than this say too little; a model too slow to score them in time is left out.
+const FEWEST_PERMUTED_ROWS: usize = 200;
+const IMPORTANCE_SHUFFLES: usize = 2;
+/// Scoring time one set's importance may take, estimated from one pass over its sample (a
+/// k-NN model of a large table scores slowly, and the run waits for this).
+const IMPORTANCE_SECONDS: f64 = 15.0;
 
-/// The model's permutation importance on (a seeded sample of) the labelled training rows
-/// and the test rows; a set without both classes is left out.
+/// The model's permutation importance on a seeded sample of the labelled training rows and
+/// of the test rows, sized to the time budget; a set without both classes, or too slow to
+/// measure, is left out.
 fn importance(model: &Model, splits: &Splits, seed: u64) -> Vec<(String, Vec<ColumnImportance>)> {
     let sets = [
         ("train", splits.labelled.as_ref()),
         ("test", splits.report.first().map(|r| &r.rows)),
     ];
+    let passes = (model.manifest.schema.features.len() * IMPORTANCE_SHUFFLES + 1) as f64;
     let mut measured = Vec::new();
     for (name, rows) in sets {
         let Some(rows) = rows.filter(|r| {
@@ -512,9 +519,24 @@ fn importance(model: &Model, splits: &Splits, seed: u64) -> Vec<(String, Vec<Col
         let all: Vec<usize> = (0..rows.n_rows()).collect();
         let mut sample = deviant_core::split::shuffled(all, &mut deviant_core::split::rng(seed));
         sample.truncate(PERMUTED_ROWS);
-        let rows = rows.select(&sample);
-        // A sample can lose a rare class; the full set then has too few to measure by.
-        if let Ok(columns) = permutation_importance(model, &rows, IMPORTANCE_SHUFFLES, seed) {
+        let started = std::time::Instant::now();
+        let Ok(scored) = model
+            .prepare(&rows.select(&sample))
+            .and_then(|d| model.score_raw(&d))
+        else {
+            continue;
+        };
+        let per_row = started.elapsed().as_secs_f64() / scored.len() as f64;
+        let affordable = (IMPORTANCE_SECONDS / (per_row * passes)) as usize;
+        if affordable < FEWEST_PERMUTED_ROWS {
+            tracing::info!("{name} rows left out of the importance: scoring them is too slow");
+            continue;
+        }
+        sample.truncate(affordable);
+        // A sample can lose a rare class; the set is then left out.
+        if let Ok(columns) =
+            permutation_importance(model, &rows.select(&sample), IMPORTANCE_SHUFFLES, seed)
+        {
             measured.push((name.to_string(), columns));
         }
     }
