@@ -424,7 +424,8 @@ fn models_lists_every_kind_with_defaults() {
         .assert()
         .success()
         .stdout(contains("ae").and(contains("pca")).and(contains("iforest")))
-        .stdout(contains("\"n_trees\":100"));
+        .stdout(contains("\"n_trees\":100"))
+        .stdout(contains("gbt").and(contains("supervised: trains on labelled rows")));
 }
 
 #[test]

@@ -5,8 +5,8 @@ use serde_json::json;
 
 #[derive(Debug, Args)]
 pub struct ModelsArgs {
-    /// Print the catalogue as JSON: each kind's summary, input layouts, cost class, search
-    /// space and defaults.
+    /// Print the catalogue as JSON: each kind's summary, input layouts, cost class, whether
+    /// it needs labels, search space and defaults.
     #[arg(long)]
     pub json: bool,
 }
@@ -24,9 +24,13 @@ pub fn run(args: ModelsArgs) -> Result<()> {
         let layouts: Vec<String> = k.layouts.iter().map(|l| name(json!(l))).collect();
         println!("{:<8} {}", k.kind, k.summary);
         println!(
-            "         layouts: {}; cost: {}",
+            "         layouts: {}; cost: {}{}",
             layouts.join(", "),
-            name(json!(k.cost))
+            name(json!(k.cost)),
+            match k.needs_labels {
+                true => "; supervised: trains on labelled rows (--label)",
+                false => "",
+            }
         );
         println!("         defaults: {}", defaults["params"]);
     }
