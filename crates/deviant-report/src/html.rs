@@ -98,12 +98,42 @@ impl Page {
         format!(
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-             <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{}</body>\n</html>\n",
+             <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{}\
+             <script>{SORT_SCRIPT}</script>\n</body>\n</html>\n",
             escape(&self.title),
             self.body
         )
     }
 }
+
+/// Click a table's column header to sort its rows by that column (numbers by value, the
+/// leading number of "mean ± std" cells; again to reverse). Inline, so a report stays one
+/// offline file.
+const SORT_SCRIPT: &str = r#"
+document.querySelectorAll("table").forEach((table) => {
+  table.querySelectorAll("thead th").forEach((th, column) => {
+    th.style.cursor = "pointer";
+    th.title = "sort by this column";
+    th.addEventListener("click", () => {
+      const up = th.dataset.order !== "up";
+      th.dataset.order = up ? "up" : "down";
+      const value = (row) => {
+        const text = row.cells[column] ? row.cells[column].textContent.trim() : "";
+        const number = parseFloat(text);
+        return Number.isNaN(number) ? text : number;
+      };
+      const body = table.tBodies[0];
+      Array.from(body.rows)
+        .sort((a, b) => {
+          const [x, y] = [value(a), value(b)];
+          const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+          return up ? order : -order;
+        })
+        .forEach((row) => body.appendChild(row));
+    });
+  });
+});
+"#;
 
 /// A table; `highlight(row)` marks rows to set in bold. Cells are escaped here.
 pub(crate) fn table_html(

@@ -657,6 +657,8 @@ fn comparison_report_overlays_every_detector() {
         "{best}"
     );
     assert!(best.contains("0.9600 ± 0.0141"));
+    // The leaderboard has a column saying who used labels, and sorts by any column.
+    assert!(html.contains("<th>labels</th>") && html.contains("sort by this column"));
     let page = std::str::from_utf8(&files[3].1).unwrap();
     assert!(page.contains("Why line 7 scores 2.5"));
     for (name, bytes) in &files {
