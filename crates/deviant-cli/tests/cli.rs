@@ -369,6 +369,69 @@ fn eval_breaks_results_down_by_each_value_of_a_multi_class_label() {
     assert!((shares - 1.0).abs() < 1e-9, "{shares}");
     let page = std::fs::read_to_string(ws.path("report").join("report.html")).unwrap();
     assert!(page.contains("Each label value"));
+
+    // One learner per value: precision, recall and F1 per attack.
+    let per_class = ws.path("per-class");
+    deviant()
+        .arg("fit")
+        .arg(&train)
+        .args([
+            "-d",
+            "random_forest",
+            "--label",
+            "label",
+            "--normal",
+            "normal",
+            "--per-class",
+            "--out",
+        ])
+        .arg(&per_class)
+        .assert()
+        .success()
+        .stdout(contains("trained 3 models of random_forest"));
+    let json = ws.path("per-class.json");
+    deviant()
+        .arg("eval")
+        .arg(&per_class)
+        .arg(&test)
+        .arg("--json")
+        .arg(&json)
+        .assert()
+        .success()
+        .stdout(contains("precision").and(contains("macro f1")));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    for c in json["classes"].as_array().unwrap() {
+        assert!(c["support"].as_u64().unwrap() > 0, "{c}");
+        assert!(c["f1"].as_f64().unwrap() >= 0.0, "{c}");
+    }
+    assert!(json["accuracy"].as_f64().unwrap() > 0.5, "{json}");
+    // Per-class models take no report, and an unsupervised detector cannot be one.
+    deviant()
+        .arg("eval")
+        .arg(&per_class)
+        .arg(&test)
+        .arg("--report")
+        .arg(ws.path("no-report"))
+        .assert()
+        .failure()
+        .stderr(contains("one model per class"));
+    deviant()
+        .arg("fit")
+        .arg(&train)
+        .args([
+            "-d",
+            "iforest",
+            "--label",
+            "label",
+            "--normal",
+            "normal",
+            "--per-class",
+            "--out",
+        ])
+        .arg(ws.path("no"))
+        .assert()
+        .code(2)
+        .stderr(contains("supervised learner"));
 }
 
 #[test]

@@ -19,6 +19,7 @@
 //! # Ok::<(), deviant_core::Error>(())
 //! ```
 
+pub mod classes;
 pub mod crossval;
 pub mod importance;
 pub mod model;

@@ -3,9 +3,10 @@
 //! importance finds a planted column, and cross-validation measures on training rows only.
 
 use deviant_core::{Dataset, FitContext};
+use deviant_engine::classes::ClassModels;
 use deviant_engine::crossval::cross_validated_auc;
 use deviant_engine::importance::permutation_importance;
-use deviant_engine::{Protocol, Splits, Trial, TrialOutcome, run_trial};
+use deviant_engine::{Protocol, Splits, TrainSpec, Trial, TrialOutcome, run_trial};
 use ndarray::{Array1, Array2};
 use rand::Rng;
 use serde_json::json;
@@ -129,4 +130,78 @@ fn cross_validation_measures_a_learner_on_the_training_rows() {
     assert!(auc > 0.9, "cv auc {auc}");
     let err = cross_validated_auc(&splits, &gbt, 1000, &FitContext::new(1)).unwrap_err();
     assert!(err.to_string().contains("folds"), "{err}");
+}
+
+/// Three values of a label column: normal rows near 0, `dos` rows shifted in the first
+/// column, `probe` rows in the second.
+fn three_classes(n: usize, seed: u64) -> deviant_data::Table {
+    let mut rng = deviant_core::split::rng(seed);
+    let classes: Vec<String> = (0..n)
+        .map(|i| ["normal", "normal", "dos", "probe"][i % 4].to_string())
+        .collect();
+    let x = Array2::from_shape_fn((n, 4), |(i, j)| {
+        let noise: f32 = rng.random::<f32>() * 2.0 - 1.0;
+        match (classes[i].as_str(), j) {
+            ("dos", 0) | ("probe", 1) => noise + 3.0,
+            _ => noise,
+        }
+    });
+    let labels = Array1::from_iter(classes.iter().map(|c| u8::from(c != "normal")));
+    let mut table = deviant_data::Table::from_dataset(&Dataset::new(x, Some(labels)), "three");
+    table.classes = Some(classes);
+    table
+}
+
+#[test]
+fn one_learner_per_class_predicts_each_value_and_reloads() {
+    let train = three_classes(1200, 6);
+    let test = three_classes(400, 7);
+    let schema =
+        deviant_core::Schema::numeric(&(0..4).map(|j| format!("x{j}")).collect::<Vec<_>>());
+    let forest = config("random_forest", json!({"n_trees": 30}));
+    let spec = |config| TrainSpec {
+        config,
+        schema: &schema,
+        preprocess: deviant_data::PreprocessOptions::default(),
+        fit: &train,
+        threshold_rows: None,
+        threshold: deviant_core::ThresholdRule::default_for(false),
+    };
+    let models = ClassModels::train(spec(&forest), &FitContext::new(1)).unwrap();
+    assert_eq!(models.classes, ["dos", "normal", "probe"]);
+    let metrics = models.evaluate(&test).unwrap();
+    for m in &metrics {
+        assert!(m.f1 > 0.9, "{m:?}");
+    }
+    assert_eq!(metrics.iter().map(|m| m.support).sum::<usize>(), 400);
+    let dir = tempfile::tempdir().unwrap();
+    models.save(&dir.path().join("m")).unwrap();
+    assert!(ClassModels::is_in(&dir.path().join("m")));
+    let loaded = ClassModels::load(&dir.path().join("m")).unwrap();
+    assert_eq!(
+        loaded.predict(&test).unwrap(),
+        models.predict(&test).unwrap()
+    );
+
+    // An unsupervised detector, or a label of two values, is refused with the remedy.
+    let iforest = config("iforest", json!({}));
+    let err = ClassModels::train(spec(&iforest), &FitContext::new(1))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("supervised learner"), "{err}");
+    let mut binary = train.clone();
+    binary.classes = binary
+        .labels
+        .as_ref()
+        .map(|l| l.iter().map(u8::to_string).collect());
+    let err = ClassModels::train(
+        TrainSpec {
+            fit: &binary,
+            ..spec(&forest)
+        },
+        &FitContext::new(1),
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("without --per-class"), "{err}");
 }

@@ -8,6 +8,7 @@ use deviant_core::metrics::per_class;
 use deviant_core::record::ColumnImportance;
 use deviant_data::{Table, TableReader};
 use deviant_engine::Model;
+use deviant_engine::classes::ClassModels;
 use deviant_engine::importance::permutation_importance;
 use deviant_report::{EvalReport, ScoredSplit, series_colour};
 
@@ -42,6 +43,9 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
+    if ClassModels::is_in(&args.model) {
+        return per_class_models(&args, quiet);
+    }
     let model = Model::load(&args.model)?;
     let schema = &model.manifest.schema;
     let label = schema.label.as_ref().with_context(
@@ -199,6 +203,53 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
         };
         let page = write_report(dir, &report.render()?)?;
         println!("report written to {}", page.display());
+    }
+    Ok(())
+}
+
+/// `eval` of the models `fit --per-class` wrote: each row gets the value whose model scores
+/// it highest; precision, recall and F1 per value, their macro mean and the accuracy.
+fn per_class_models(args: &EvalArgs, quiet: bool) -> Result<()> {
+    anyhow::ensure!(
+        args.report.report.is_none() && !args.importance,
+        "{} holds one model per class: eval prints and writes (--json) their per-class \
+         results; --report and --importance take one model (one of its class-N folders)",
+        args.model.display()
+    );
+    let models = ClassModels::load(&args.model)?;
+    let schema = &models.models[0].manifest.schema;
+    let table = TableReader::open(&args.data, &args.read.options()?, schema)?
+        .read_all_with_progress(&Bars::new(quiet))?;
+    let classes = models.evaluate(&table)?;
+    let measured: usize = classes.iter().map(|c| c.support).sum();
+    let hits: f64 = classes.iter().map(|c| c.recall * c.support as f64).sum();
+    let macro_f1 = classes.iter().map(|c| c.f1).sum::<f64>() / classes.len() as f64;
+    println!(
+        "rows: {} ({} of a value the models know)",
+        table.n_rows(),
+        measured
+    );
+    println!(
+        "{:<24} {:>8} {:>9} {:>9} {:>8} {:>8}",
+        "label value", "rows", "predicted", "precision", "recall", "f1"
+    );
+    for c in &classes {
+        println!(
+            "{:<24} {:>8} {:>9} {:>9.4} {:>8.4} {:>8.4}",
+            c.class, c.support, c.predicted, c.precision, c.recall, c.f1
+        );
+    }
+    // Rows of a value no model knows are wrong whatever they are given.
+    let accuracy = hits / table.n_rows() as f64;
+    println!("macro f1 {macro_f1:.4}, accuracy {accuracy:.4}");
+    if let Some(path) = &args.json {
+        let json = serde_json::json!({
+            "classes": classes,
+            "macro_f1": macro_f1,
+            "accuracy": accuracy,
+        });
+        write_bytes_atomic(path, &serde_json::to_vec_pretty(&json)?)?;
+        println!("metrics written to {}", path.display());
     }
     Ok(())
 }

@@ -5,7 +5,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use deviant_core::FitContext;
 use deviant_data::{TableReader, infer_schema};
-use deviant_engine::{Splits, Trial, run_trial};
+use deviant_engine::classes::ClassModels;
+use deviant_engine::{Splits, TrainSpec, Trial, run_trial};
 
 use crate::args::{PipelineArgs, ReadArgs, SchemaArgs, detector_config};
 use crate::progress::Bars;
@@ -32,6 +33,11 @@ pub struct FitArgs {
     /// Also train on rows labelled anomalous (by default only normal rows are used).
     #[arg(long)]
     pub keep_anomalies: bool,
+    /// One supervised learner per value of a multi-valued label column (attack names or
+    /// categories), each that value against the rest; `eval` then gives precision, recall
+    /// and F1 per value.
+    #[arg(long, requires = "label")]
+    pub per_class: bool,
     #[command(flatten)]
     pub pipeline: PipelineArgs,
     #[command(flatten)]
@@ -47,7 +53,8 @@ pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
     let bars = Arc::new(Bars::new(quiet));
     let table = TableReader::open(&args.data, &read, &schema)?.read_all_with_progress(&*bars)?;
     // Supervised learners train on every labelled row, detectors on the normal ones.
-    let labelled = (detector.needs_labels() && table.labels.is_some()).then(|| table.clone());
+    let learns = detector.needs_labels() || args.per_class;
+    let labelled = (learns && table.labels.is_some()).then(|| table.clone());
     let table = if args.keep_anomalies {
         table
     } else {
@@ -73,17 +80,36 @@ pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
         labelled,
         report: Vec::new(),
     };
+    let cx = FitContext::new(args.pipeline.seed).with_progress(bars);
+    if args.per_class {
+        let rows = splits.training_rows(true, args.pipeline.seed)?;
+        let spec = TrainSpec {
+            config: &detector,
+            schema: &splits.schema,
+            preprocess: splits.preprocess,
+            fit: &rows.fit,
+            threshold_rows: rows.threshold.as_deref(),
+            threshold: splits.threshold_rule,
+        };
+        let models = ClassModels::train(spec, &cx)?;
+        models
+            .save(&args.out)
+            .with_context(|| format!("saving the models to {}", args.out.display()))?;
+        println!(
+            "trained {} models of {} (each value of the label against the rest): {}",
+            models.classes.len(),
+            detector.kind(),
+            models.classes.join(", ")
+        );
+        println!("models saved to {}", args.out.display());
+        return Ok(());
+    }
     let trial = Trial {
         config: &detector,
         seed: args.pipeline.seed,
         budget: None,
     };
-    let model = run_trial(
-        &splits,
-        &trial,
-        &FitContext::new(args.pipeline.seed).with_progress(bars),
-    )?
-    .model;
+    let model = run_trial(&splits, &trial, &cx)?.model;
     model
         .save(&args.out)
         .with_context(|| format!("saving the model to {}", args.out.display()))?;
