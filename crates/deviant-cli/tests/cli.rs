@@ -405,6 +405,14 @@ fn eval_breaks_results_down_by_each_value_of_a_multi_class_label() {
         assert!(c["f1"].as_f64().unwrap() >= 0.0, "{c}");
     }
     assert!(json["accuracy"].as_f64().unwrap() > 0.5, "{json}");
+    // score takes one model, and says which to give it.
+    deviant()
+        .arg("score")
+        .arg(&per_class)
+        .arg(&test)
+        .assert()
+        .code(2)
+        .stderr(contains("class-N"));
     // Per-class models take no report, and an unsupervised detector cannot be one.
     deviant()
         .arg("eval")

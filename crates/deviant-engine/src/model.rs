@@ -169,10 +169,14 @@ impl Model {
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(MANIFEST);
         if !path.is_file() {
-            return Err(Error::format(
-                dir.display(),
-                "no manifest.json: this is not a deviant model directory",
-            ));
+            let what = match crate::classes::ClassModels::is_in(dir) {
+                true => {
+                    "it holds one model per class (fit --per-class): eval reads it whole; \
+                     score or serve one of its class-N folders"
+                }
+                false => "no manifest.json: this is not a deviant model directory",
+            };
+            return Err(Error::format(dir.display(), what));
         }
         let raw: serde_json::Value = read_json(&path)?;
         let found = raw.get("format_version").and_then(|v| v.as_u64());
