@@ -357,7 +357,7 @@ fn eval_breaks_results_down_by_each_value_of_a_multi_class_label() {
         assert!(c["flagged_share"].as_f64().unwrap() > 0.5, "{c}");
     }
     let flagged: u64 = classes.iter().map(|c| c["flagged"].as_u64().unwrap()).sum();
-    let confusion = &json["evaluation"]["confusion"];
+    let confusion = &json["confusion"];
     assert_eq!(
         flagged,
         confusion["tp"].as_u64().unwrap() + confusion["fp"].as_u64().unwrap()

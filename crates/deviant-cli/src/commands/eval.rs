@@ -133,14 +133,14 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
         print_importance(&importance);
     }
     if let Some(path) = &args.json {
-        let json = match importance.is_empty() && classes.is_empty() {
-            true => serde_json::to_value(&eval)?,
-            false => serde_json::json!({
-                "evaluation": eval,
-                "importance": importance,
-                "classes": classes,
-            }),
-        };
+        // The metrics at the top, as without the extras.
+        let mut json = serde_json::to_value(&eval)?;
+        if !importance.is_empty() {
+            json["importance"] = serde_json::to_value(&importance)?;
+        }
+        if !classes.is_empty() {
+            json["classes"] = serde_json::to_value(&classes)?;
+        }
         write_bytes_atomic(path, &serde_json::to_vec_pretty(&json)?)?;
         println!("metrics written to {}", path.display());
     }
