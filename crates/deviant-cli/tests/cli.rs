@@ -761,6 +761,65 @@ fn npz_files_train_and_score_with_y_as_the_label() {
 }
 
 #[test]
+fn bench_adbench_chooses_a_learner_by_cv_and_labels_a_share_of_anomalies() {
+    let ws = Workspace::new();
+    let sets = ws.path("sets");
+    std::fs::create_dir_all(sets.join("npz")).unwrap();
+    write_npz(&sets.join("npz/1_alpha.npz"), 600, 10);
+    let json = ws.path("cv.json");
+    deviant()
+        .args([
+            "bench",
+            "adbench",
+            "--detectors",
+            "gbt,logistic,iforest",
+            "--seeds",
+            "1,",
+        ])
+        .args(["--cv-folds", "2", "--data"])
+        .arg(&sets)
+        .arg("--json")
+        .arg(&json)
+        .assert()
+        .success()
+        .stdout(contains("Best supervised learner by 2-fold CV").and(contains("| alpha |")));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let chosen = &report["chosen_by_cv"][0];
+    assert!(
+        ["gbt", "logistic"].contains(&chosen["detector"].as_str().unwrap()),
+        "{chosen}"
+    );
+    assert!(chosen["test_roc_auc"].as_f64().unwrap() > 0.9, "{chosen}");
+    deviant()
+        .args(["bench", "adbench", "--detectors", "gbt", "--seeds", "1,"])
+        .args(["--labelled-anomalies", "0.05", "--data"])
+        .arg(&sets)
+        .assert()
+        .success()
+        .stdout(contains("| alpha |"));
+    for (flags, message) in [
+        (["--detectors", "gbt", "--cv-folds", "1"], "2 folds or more"),
+        (
+            ["--detectors", "iforest", "--cv-folds", "3"],
+            "name some with --detectors",
+        ),
+        (
+            ["--detectors", "gbt", "--labelled-anomalies", "2"],
+            "share in (0, 1]",
+        ),
+    ] {
+        deviant()
+            .args(["bench", "adbench", "--seeds", "1,"])
+            .args(flags)
+            .arg("--data")
+            .arg(&sets)
+            .assert()
+            .failure()
+            .stderr(contains(message));
+    }
+}
+
+#[test]
 fn bench_adbench_runs_every_detector_on_every_set_or_says_why_not() {
     let ws = Workspace::new();
     let sets = ws.path("sets");

@@ -115,13 +115,6 @@ impl FitContext {
         self.cancel.clone()
     }
 
-    /// What is left of the budget (None without one), for fits that take a time limit
-    /// rather than checking between steps.
-    pub fn time_left(&self) -> Option<Duration> {
-        self.budget
-            .map(|b| b.deadline.saturating_duration_since(Instant::now()))
-    }
-
     /// Long loops call this between steps: it stops them when the flag is set or the
     /// budget has run out, so a stopped fit returns promptly and leaves no work behind.
     pub fn check_cancelled(&self) -> Result<()> {

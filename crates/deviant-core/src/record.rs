@@ -118,7 +118,7 @@ pub struct ColumnImportance {
     pub column: String,
     /// The mean drop in ROC AUC when the column is shuffled (permutation importance).
     pub roc_auc_drop: f64,
-    /// The spread of that drop over the shuffles.
+    /// The sample standard deviation of that drop over the shuffles (0 for one shuffle).
     pub std: f64,
     /// The learner's own importance of the column, where it has one (they sum to 1).
     pub own: Option<f64>,

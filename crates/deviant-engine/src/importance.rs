@@ -8,7 +8,7 @@
 //!   them, summed over each user column's outputs.
 
 use deviant_core::metrics::roc_auc;
-use deviant_core::record::ColumnImportance;
+use deviant_core::record::{ColumnImportance, mean_std};
 use deviant_core::split::{rng, shuffled};
 use deviant_core::{Error, Result};
 use deviant_data::Table;
@@ -47,13 +47,14 @@ pub fn permutation_importance(
         .iter()
         .map(|c| c.name.clone());
     let mut rng = rng(seed);
+    // One copy whose column `j` is swapped for its shuffles and put back after them.
+    let mut shuffled_rows = rows.clone();
     let mut out = Vec::with_capacity(rows.columns.len());
     for (j, name) in names.enumerate() {
         let mut drops = Vec::with_capacity(repeats.max(1));
         for _ in 0..repeats.max(1) {
             let order = shuffled((0..rows.n_rows()).collect(), &mut rng);
-            let mut shuffled = rows.clone();
-            shuffled.columns[j] = match &rows.columns[j] {
+            shuffled_rows.columns[j] = match &rows.columns[j] {
                 ColumnData::Numeric(v) => {
                     ColumnData::Numeric(order.iter().map(|&i| v[i]).collect())
                 }
@@ -61,14 +62,14 @@ pub fn permutation_importance(
                     ColumnData::Categorical(order.iter().map(|&i| v[i].clone()).collect())
                 }
             };
-            drops.push(base - auc_of(&shuffled)?);
+            drops.push(base - auc_of(&shuffled_rows)?);
         }
-        let mean = drops.iter().sum::<f64>() / drops.len() as f64;
-        let var = drops.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / drops.len() as f64;
+        shuffled_rows.columns[j] = rows.columns[j].clone();
+        let (mean, std) = mean_std(&drops);
         out.push(ColumnImportance {
             column: name,
             roc_auc_drop: mean,
-            std: var.sqrt(),
+            std,
             own: own.as_ref().map(|o| o[j]),
         });
     }

@@ -88,7 +88,8 @@ impl TrialOutcome {
 /// Fits `trial.config` with its preprocessor on its training rows
 /// ([`Splits::training_rows`]: the fit rows, or the labelled rows for a supervised learner),
 /// chooses the threshold on the threshold rows (or the fit rows' scores), scores every
-/// report set as one batch and measures the labelled training rows. `cx` carries the seed-independent parts (progress, cancel flag); the trial sets its seed
+/// report set as one batch and measures the labelled training rows. `cx` carries the
+/// seed-independent parts (progress, cancel flag); the trial sets its seed
 /// and budget.
 pub fn run_trial(splits: &Splits, trial: &Trial<'_>, cx: &FitContext) -> Result<TrialOutcome> {
     reset_peak_rss();

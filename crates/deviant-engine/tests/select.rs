@@ -59,6 +59,12 @@ fn selection_refuses_splits_whose_report_rows_it_could_read() {
     leaky.fit.source = report.source.clone();
     let err = refusal(&leaky);
     assert!(err.contains("also a fit row"), "{err}");
+
+    // Learners train on the labelled rows: report rows there are a leak too.
+    let mut leaky = splits(600, 4);
+    leaky.labelled = Some(leaky.report[0].rows.clone());
+    let err = refusal(&leaky);
+    assert!(err.contains("also a labelled training row"), "{err}");
 }
 
 #[test]

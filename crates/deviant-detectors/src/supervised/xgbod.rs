@@ -17,7 +17,7 @@ use super::gbt::{Gbt, GbtConfig};
 use super::labels_of;
 use crate::catalogue::{About, Entry, ParamRange};
 use crate::classic::{copod, ecod, hbos, iforest, loda, mahalanobis};
-use crate::ensemble::{Scale, load_members, save_members};
+use crate::ensemble::{EnsembleConfig, Scale, load_members, save_members};
 use crate::registry::AnyConfig;
 use crate::{read_json, write_json};
 
@@ -91,7 +91,7 @@ impl DetectorConfig for XgbodConfig {
             ));
         }
         for (i, detector) in self.detectors.iter().enumerate() {
-            if detector.needs_labels() || detector.kind() == "ensemble" {
+            if detector.needs_labels() || detector.kind() == EnsembleConfig::KIND {
                 return Err(Error::config(
                     format!("detectors[{i}]"),
                     format!(

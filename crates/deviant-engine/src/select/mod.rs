@@ -287,6 +287,7 @@ fn refuse_leaks(splits: &Splits) -> Result<()> {
         ("fit", Some(&splits.fit)),
         ("threshold", splits.threshold.as_ref()),
         ("select", splits.select.as_ref()),
+        ("labelled training", splits.labelled.as_ref()),
     ];
     for (role, table) in roles {
         let Some(table) = table else { continue };

@@ -219,6 +219,14 @@ pub fn run(args: &AdbenchArgs, quiet: bool) -> Result<()> {
         true => Some(published_aucs(&root)?),
         false => None,
     };
+    if let Some(folds) = args.cv_folds {
+        anyhow::ensure!(folds >= 2, "--cv-folds {folds}: give 2 folds or more");
+        anyhow::ensure!(
+            plan.configs.iter().any(|c| c.needs_labels()),
+            "--cv-folds chooses among supervised learners: name some with --detectors \
+             (e.g. gbt,random_forest,logistic)"
+        );
+    }
     if let Some(share) = args.labelled_anomalies
         && !(share > 0.0 && share <= 1.0)
     {
