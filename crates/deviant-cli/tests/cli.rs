@@ -1399,3 +1399,205 @@ fn select_chooses_a_model_that_score_and_eval_read() {
         .stderr(contains("the unit must be s, m or h"));
     assert!(!ws.path("never").exists());
 }
+
+/// The NDJSON objects of a stream's output, in order.
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn stream_scores_stdin_like_score_and_reports_bad_rows_without_stopping() {
+    let ws = Workspace::new();
+    let model = ws.fitted_model();
+    let rows = table(30, 6, 9);
+    let test = ws.write("test.csv", &rows);
+    let batch = score_file(&ws, &model, &test, &[]);
+    // The same rows through stdin, with a bad cell and a ragged row among them.
+    let mut lines: Vec<&str> = rows.lines().collect();
+    lines.insert(3, "0.1,oops,0.2,tcp,0");
+    lines.insert(8, "0.1,0.2");
+    let output = deviant()
+        .args(["stream"])
+        .arg(&model)
+        .args(["--from", "-", "--max-batch", "7"])
+        .write_stdin(lines.join("\n") + "\n")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let scored = json_lines(&String::from_utf8(output.stdout).unwrap());
+    assert_eq!(scored.len(), 30);
+    for (row, (_, score, flag)) in scored.iter().zip(&batch) {
+        assert!((row["score"].as_f64().unwrap() - score).abs() < 1e-5 * score.abs().max(1.0));
+        assert_eq!(row["is_anomaly"].as_bool().unwrap(), *flag == 1);
+        assert!(row["top"].as_array().is_some_and(|t| t.len() == 3), "{row}");
+    }
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let refused: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(refused.len(), 2, "{stderr}");
+    assert_eq!(refused[0]["line"], 4);
+    assert!(refused[0]["error"].as_str().unwrap().contains("column `b`"));
+    assert_eq!(refused[1]["line"], 9);
+    assert!(refused[1]["error"].as_str().unwrap().contains("2 fields"));
+    assert!(stderr.contains("scored 30 rows"), "{stderr}");
+
+    // NDJSON, with an id column echoed, an unknown column and a non-object refused.
+    let input = "{\"id\":\"a\",\"a\":0.1,\"b\":0.1,\"c\":0.2,\"proto\":\"tcp\"}\n\
+                 {\"id\":\"b\",\"a\":0.1,\"b\":0.1,\"c\":0.2,\"proto\":\"tcp\",\"zz\":1}\n\
+                 [1,2]\n";
+    let output = deviant()
+        .arg("stream")
+        .arg(&model)
+        .args(["--id", "id", "--explain", "0"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let scored = json_lines(&String::from_utf8(output.stdout).unwrap());
+    assert_eq!(scored.len(), 1);
+    assert_eq!(scored[0]["id"], "a");
+    assert!(scored[0].get("top").is_none());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("\"id\":\"b\"") && stderr.contains("unknown column `zz`"));
+    assert!(stderr.contains("expected a JSON object"), "{stderr}");
+}
+
+#[test]
+fn stream_refuses_a_per_batch_threshold_and_a_model_of_other_columns() {
+    let ws = Workspace::new();
+    let train = ws.write("train.csv", &table(200, 0, 5));
+    let model = ws.path("top");
+    deviant()
+        .args(["fit", "-d", "pca", "--threshold", "top:5", "--label", "label", "--out"])
+        .arg(&model)
+        .arg(&train)
+        .assert()
+        .success();
+    deviant()
+        .arg("stream")
+        .arg(&model)
+        .write_stdin(table(5, 0, 1))
+        .assert()
+        .code(2)
+        .stderr(contains("top:5"));
+    let model = ws.fitted_model();
+    deviant()
+        .arg("stream")
+        .arg(&model)
+        .write_stdin("a,b,label\n1,2,0\n")
+        .assert()
+        .code(2)
+        .stderr(contains("column `c` is missing"));
+}
+
+#[test]
+fn stream_follows_a_growing_file_and_stops_cleanly_on_sigterm() {
+    let ws = Workspace::new();
+    let model = ws.fitted_model();
+    let rows = table(20, 0, 3);
+    let mut lines = rows.lines();
+    let first: Vec<&str> = lines.by_ref().take(11).collect();
+    let input = ws.write("growing.csv", &(first.join("\n") + "\n"));
+    let out = ws.path("scores.ndjson");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("deviant"))
+        .args(["--quiet", "stream"])
+        .arg(&model)
+        .arg("--from")
+        .arg(&input)
+        .arg("--follow")
+        .arg("--to")
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let count = |path: &Path| {
+        std::fs::read_to_string(path)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    let wait_for = |n: usize| {
+        let started = std::time::Instant::now();
+        while count(&out) < n {
+            assert!(started.elapsed().as_secs() < 30, "{} of {n} rows", count(&out));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    wait_for(10);
+    let rest: Vec<&str> = lines.collect();
+    let mut file = std::fs::OpenOptions::new().append(true).open(&input).unwrap();
+    std::io::Write::write_all(&mut file, (rest.join("\n") + "\n").as_bytes()).unwrap();
+    wait_for(20);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let lines: Vec<u64> = json_lines(&std::fs::read_to_string(&out).unwrap())
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, (2..=21).collect::<Vec<u64>>());
+}
+
+#[test]
+fn stream_learns_online_reports_drift_and_refits_a_new_model_version() {
+    let ws = Workspace::new();
+    let train = ws.write("train.csv", &table(400, 0, 1));
+    let model = ws.path("hst");
+    deviant()
+        .args(["fit", "-d", "hst", "--set", "window=100", "--label", "label"])
+        .args(["--threshold", "contamination:0.05", "--out"])
+        .arg(&model)
+        .arg(&train)
+        .assert()
+        .success();
+    // 600 normal rows, then 600 rows moved far off: drift, then a new normal.
+    let mut text = table(600, 0, 2);
+    for line in table(600, 0, 3).lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let shifted: Vec<String> = f[..3]
+            .iter()
+            .map(|v| (v.parse::<f64>().unwrap() + 3.0).to_string())
+            .collect();
+        writeln!(text, "{},{},{}", shifted.join(","), f[3], f[4]).unwrap();
+    }
+    let input = ws.write("shift.csv", &text);
+    let (status, versions) = (ws.path("status.json"), ws.path("versions"));
+    let output = deviant()
+        .arg("stream")
+        .arg(&model)
+        .arg("--from")
+        .arg(&input)
+        .args(["--max-batch", "50", "--drift-window", "200", "--refit-rows", "300"])
+        .arg("--refit-to")
+        .arg(&versions)
+        .arg("--status")
+        .arg(&status)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&status).unwrap()).unwrap();
+    assert_eq!(status["rows"], 1200);
+    assert_eq!(status["finished"], true);
+    let events = status["drift_events"].as_array().unwrap();
+    let rows: Vec<u64> = events.iter().map(|e| e["row"].as_u64().unwrap()).collect();
+    assert!(rows.iter().any(|r| (600..=1000).contains(r)), "{events:?}");
+    assert!(rows.iter().all(|&r| r > 400), "a false alarm among the normal rows: {events:?}");
+    assert!(stderr.contains("drift at row"), "{stderr}");
+    let refit = versions.join("v1");
+    assert!(refit.join("manifest.json").is_file(), "{stderr}");
+    // The refit is a model like any other, and it finds the moved rows normal.
+    let scored = json_lines(&String::from_utf8(output.stdout).unwrap());
+    let late_flags = scored[1100..].iter().filter(|r| r["is_anomaly"] == true).count();
+    assert!(late_flags < 50, "{late_flags} of the last 100 rows flagged");
+    deviant().arg("score").arg(&refit).arg(&input).assert().success();
+}

@@ -44,6 +44,12 @@ pub trait Detector: Send + Sync {
         None
     }
 
+    /// Learns from rows as they arrive, after they were scored (online kinds); `None` when
+    /// the kind learns only in `fit`. Seeded and reproducible like `fit`.
+    fn partial_fit(&mut self, _x: ArrayView2<f32>) -> Option<Result<()>> {
+        None
+    }
+
     /// Writes the fitted state into the existing directory `dir`.
     fn save(&self, dir: &Path) -> Result<()>;
 

@@ -10,6 +10,7 @@ pub mod detector;
 pub mod error;
 pub mod fsutil;
 pub mod metrics;
+pub mod nab;
 pub mod progress;
 pub mod record;
 pub mod schema;

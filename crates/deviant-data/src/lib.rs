@@ -18,5 +18,6 @@ pub mod table;
 
 pub use preprocess::{PreprocessOptions, Preprocessor, Scaling};
 pub use table::{
-    ReadOptions, SchemaOptions, Table, TableReader, infer_schema, schema_options_for_label,
+    Header, ReadOptions, SchemaOptions, Table, TableBuilder, TableReader, infer_schema,
+    schema_options_for_label,
 };

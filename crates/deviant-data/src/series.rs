@@ -136,8 +136,15 @@ pub fn standardised(values: &[f32]) -> Vec<f32> {
 pub struct NabSeries {
     /// `<category>/<file>.csv`, the key NAB's label files use.
     pub name: String,
+    /// Each row's timestamp as written (`YYYY-MM-DD HH:MM:SS`), kept so results can be
+    /// written beside the rows they score.
+    pub timestamps: Vec<String>,
     pub values: Vec<f32>,
     pub labels: Vec<u8>,
+    /// Each label window as inclusive `(first_row, last_row)`, in order, as NAB's scorer
+    /// places it (see [`deviant_core::nab`]); a duplicated timestamp at a window's end is
+    /// labelled 1 in `labels` but counts in the window only once here, as in NAB.
+    pub windows: Vec<(usize, usize)>,
 }
 
 /// Every `data/<category>/*.csv` under a NAB folder, labelled from
@@ -195,7 +202,7 @@ pub fn read_nab(root: &Path) -> Result<Vec<NabSeries>> {
 fn read_nab_file(path: &Path, name: String, spans: &[[String; 2]]) -> Result<NabSeries> {
     let mut reader =
         csv::Reader::from_path(path).map_err(|e| Error::format(path.display(), e.to_string()))?;
-    let (mut values, mut labels) = (Vec::new(), Vec::new());
+    let (mut timestamps, mut values, mut labels) = (Vec::new(), Vec::new(), Vec::new());
     for (i, record) in reader.records().enumerate() {
         let line = i as u64 + 2;
         let record = record.map_err(|e| Error::format(path.display(), e.to_string()))?;
@@ -219,14 +226,53 @@ fn read_nab_file(path: &Path, name: String, spans: &[[String; 2]]) -> Result<Nab
             let (start, end) = (&start[..start.len().min(19)], &end[..end.len().min(19)]);
             timestamp >= start && timestamp <= end
         });
+        timestamps.push(timestamp.to_owned());
         values.push(value);
         labels.push(u8::from(inside));
     }
+    let windows = window_rows(&timestamps, spans).map_err(|reason| {
+        Error::format(
+            path.display(),
+            format!("label windows of `{name}`: {reason}"),
+        )
+    })?;
     Ok(NabSeries {
         name,
+        timestamps,
         values,
         labels,
+        windows,
     })
+}
+
+/// The row range of each label window. NAB's scorer opens a window on the first row stamped
+/// with its start and closes it on the first row stamped with its end, so this does the
+/// same; a bound that stamps no row falls back to the first row at or after the start and
+/// the last row before the end. Windows must come out in order and disjoint, as
+/// [`deviant_core::nab`] scores them.
+fn window_rows(
+    timestamps: &[String],
+    spans: &[[String; 2]],
+) -> Result<Vec<(usize, usize)>, String> {
+    let mut windows = Vec::with_capacity(spans.len());
+    for [start, end] in spans {
+        // Label files add `.ffffff` to the data files' `YYYY-MM-DD HH:MM:SS`.
+        let (start, end) = (&start[..start.len().min(19)], &end[..end.len().min(19)]);
+        let first = timestamps
+            .iter()
+            .position(|t| t == start)
+            .or_else(|| timestamps.iter().position(|t| t.as_str() >= start));
+        let last = timestamps
+            .iter()
+            .position(|t| t == end)
+            .or_else(|| timestamps.iter().rposition(|t| t.as_str() < end));
+        match (first, last) {
+            (Some(first), Some(last)) if first <= last => windows.push((first, last)),
+            _ => return Err(format!("the window {start} to {end} holds no row")),
+        }
+    }
+    deviant_core::nab::check_windows(&windows, timestamps.len()).map_err(|e| e.to_string())?;
+    Ok(windows)
 }
 
 /// A UCR-format file (optionally gzipped): one sequence per line, the class first, then the
@@ -357,5 +403,32 @@ mod tests {
         assert_eq!(series[0].name, "cat/a.csv");
         assert_eq!(series[0].labels, vec![0, 1, 1]);
         assert_eq!(series[0].values, vec![1.0, 2.0, 3.0]);
+        assert_eq!(series[0].windows, vec![(1, 2)]);
+        assert_eq!(series[0].timestamps[2], "2014-01-01 00:10:00");
+    }
+
+    #[test]
+    fn nab_windows_end_on_the_first_row_stamped_with_their_end() {
+        let stamps: Vec<String> = ["00:00", "00:05", "00:10", "00:10", "00:15", "00:20"]
+            .iter()
+            .map(|t| format!("2014-01-01 {t}:00"))
+            .collect();
+        let span = |a: &str, b: &str| {
+            [
+                format!("2014-01-01 {a}:00.000000"),
+                format!("2014-01-01 {b}:00.000000"),
+            ]
+        };
+        assert_eq!(
+            window_rows(&stamps, &[span("00:05", "00:10")]),
+            Ok(vec![(1, 2)])
+        );
+        // Bounds between rows take the rows inside them.
+        assert_eq!(
+            window_rows(&stamps, &[span("00:01", "00:14")]),
+            Ok(vec![(1, 3)])
+        );
+        assert!(window_rows(&stamps, &[span("00:21", "00:30")]).is_err());
+        assert!(window_rows(&stamps, &[span("00:10", "00:15"), span("00:15", "00:20")]).is_err());
     }
 }

@@ -45,7 +45,9 @@ pub fn schema_options_for_label(column: &str, normal_values: &[&str]) -> SchemaO
 }
 
 /// Cell values read as missing in numeric columns.
+mod builder;
 mod infer;
+pub use builder::{Header, TableBuilder};
 pub use infer::infer_schema;
 
 const MISSING: [&str; 7] = ["", "na", "nan", "n/a", "null", "none", "?"];
@@ -237,103 +239,17 @@ impl Table {
         rows: &[serde_json::Map<String, serde_json::Value>],
         source: &str,
     ) -> Result<Table> {
-        use serde_json::Value;
         if rows.is_empty() {
             return Err(Error::Empty {
                 what: source.into(),
                 remedy: "send at least one row".into(),
             });
         }
-        let label = schema.label.as_ref();
+        let mut table = TableBuilder::new(schema, source);
         for (i, row) in rows.iter().enumerate() {
-            if let Some(key) = row.keys().find(|k| {
-                !schema.feature_names().any(|f| f == k.as_str())
-                    && label.is_none_or(|l| &l.column != *k)
-                    && !schema.ignored.contains(k)
-            }) {
-                return Err(Error::format(
-                    source,
-                    format!(
-                        "row {} has the unknown column `{key}`; the model reads {}",
-                        i + 1,
-                        schema.feature_names().collect::<Vec<_>>().join(", ")
-                    ),
-                ));
-            }
+            table.push_json(row, i as u64 + 1, &[])?;
         }
-        let cell_error = |row: usize, column: &str, reason: String| Error::Cell {
-            file: source.into(),
-            line: row as u64 + 1,
-            column: column.into(),
-            reason,
-        };
-        let mut columns = Vec::with_capacity(schema.features.len());
-        for spec in &schema.features {
-            let cells = rows.iter().enumerate().map(|(i, row)| {
-                row.get(&spec.name).ok_or_else(|| {
-                    cell_error(
-                        i,
-                        &spec.name,
-                        "missing; every row needs every feature".into(),
-                    )
-                })
-            });
-            columns.push(match spec.kind {
-                ColumnKind::Numeric => ColumnData::Numeric(
-                    cells
-                        .enumerate()
-                        .map(|(i, cell)| match cell? {
-                            Value::Number(n) => Ok(n.as_f64().unwrap_or(f64::NAN)),
-                            Value::Null => Ok(f64::NAN),
-                            Value::String(text) => parse_number(text).map_err(|()| {
-                                cell_error(i, &spec.name, format!("`{text}` is not a number"))
-                            }),
-                            other => Err(cell_error(
-                                i,
-                                &spec.name,
-                                format!("{other} is not a number"),
-                            )),
-                        })
-                        .collect::<Result<_>>()?,
-                ),
-                ColumnKind::Categorical => ColumnData::Categorical(
-                    cells
-                        .enumerate()
-                        .map(|(i, cell)| match cell? {
-                            Value::String(text) => Ok(text.clone()),
-                            Value::Number(n) => Ok(n.to_string()),
-                            Value::Bool(b) => Ok(b.to_string()),
-                            Value::Null => Ok(String::new()),
-                            other => Err(cell_error(
-                                i,
-                                &spec.name,
-                                format!("{other} is not a category"),
-                            )),
-                        })
-                        .collect::<Result<_>>()?,
-                ),
-            });
-        }
-        let classes = label.and_then(|l| {
-            rows.iter()
-                .map(|row| {
-                    row.get(&l.column).map(|v| match v {
-                        Value::String(text) => text.clone(),
-                        other => other.to_string(),
-                    })
-                })
-                .collect::<Option<Vec<String>>>()
-        });
-        let labels = label
-            .zip(classes.as_ref())
-            .map(|(l, classes)| classes.iter().map(|c| l.encode(c)).collect());
-        Ok(Table {
-            source: source.into(),
-            columns,
-            labels,
-            classes,
-            lines: (1..=rows.len() as u64).collect(),
-        })
+        Ok(table.take())
     }
 
     /// Appends the rows of `other`, a later chunk of the same file.
@@ -375,18 +291,14 @@ pub struct TableReader {
 
 /// Where the schema's columns are in one file.
 struct ColumnMap {
-    file: String,
+    header: Header,
     schema: Schema,
-    /// For each schema feature, its position in the file.
-    feature_positions: Vec<usize>,
-    label_position: Option<usize>,
 }
 
 enum Source {
     /// Delimited text, read record by record.
     Text {
         reader: csv::Reader<Box<dyn Read + Send>>,
-        n_columns: usize,
         record: csv::StringRecord,
     },
     /// A format read whole (`.npz`): every column of the file, and the next row to hand out.
@@ -406,47 +318,14 @@ impl TableReader {
             let names = read_header(path, &mut reader, read)?;
             let source = Source::Text {
                 reader,
-                n_columns: names.len(),
                 record: csv::StringRecord::new(),
             };
             (names, source)
         };
-        let position = |name: &str| names.iter().position(|n| n == name);
-        let mut feature_positions = Vec::with_capacity(schema.features.len());
-        for column in &schema.features {
-            feature_positions.push(position(&column.name).ok_or_else(|| {
-                Error::format(
-                    &file,
-                    format!(
-                        "column `{}` is missing; the model was trained on the columns: {}",
-                        column.name,
-                        schema.feature_names().collect::<Vec<_>>().join(", ")
-                    ),
-                )
-            })?);
-        }
-        let label_position = schema.label.as_ref().and_then(|l| position(&l.column));
-        for name in &names {
-            let known = schema.feature_names().any(|f| f == name)
-                || schema.ignored.contains(name)
-                || read.ignore.contains(name)
-                || schema.label.as_ref().is_some_and(|l| &l.column == name);
-            if !known {
-                return Err(Error::format(
-                    &file,
-                    format!(
-                        "unknown column `{name}`: the model was not trained on it; remove it \
-                         from the file or pass --ignore {name}"
-                    ),
-                ));
-            }
-        }
         Ok(Self {
             columns: ColumnMap {
-                file,
+                header: Header::new(&file, &names, schema, &read.ignore)?,
                 schema: schema.clone(),
-                feature_positions,
-                label_position,
             },
             source,
         })
@@ -454,7 +333,7 @@ impl TableReader {
 
     /// Whether the file has the schema's label column.
     pub fn has_labels(&self) -> bool {
-        self.columns.label_position.is_some()
+        self.columns.header.has_label()
     }
 
     /// Reads up to `max_rows` rows; `None` at the end of the file.
@@ -462,11 +341,8 @@ impl TableReader {
         let chunk = match &mut self.source {
             Source::Text {
                 reader,
-                n_columns,
                 record,
-            } => self
-                .columns
-                .text_chunk(reader, *n_columns, record, max_rows)?,
+            } => self.columns.text_chunk(reader, record, max_rows)?,
             Source::Loaded { columns, next } => {
                 let rows = *next..columns[0].len().min(next.saturating_add(max_rows));
                 *next = rows.end;
@@ -492,11 +368,11 @@ impl TableReader {
                 None => table = Some(chunk),
             }
             let rows = table.as_ref().map_or(0, Table::n_rows);
-            progress.message(&format!("{} rows of {}", rows, self.columns.file));
+            progress.message(&format!("{} rows of {}", rows, self.columns.header.file));
         }
         progress.finish();
         table.ok_or_else(|| Error::Empty {
-            what: self.columns.file,
+            what: self.columns.header.file,
             remedy: "the file has no data rows".into(),
         })
     }
@@ -509,7 +385,7 @@ impl ColumnMap {
             .schema
             .features
             .iter()
-            .zip(&self.feature_positions)
+            .zip(&self.header.feature_positions)
             .map(|(spec, &pos)| {
                 let values = &columns[pos][rows.clone()];
                 match spec.kind {
@@ -520,7 +396,7 @@ impl ColumnMap {
                 }
             })
             .collect();
-        let classes: Option<Vec<String>> = self.label_position.map(|pos| {
+        let classes: Option<Vec<String>> = self.header.label_position.map(|pos| {
             columns[pos][rows.clone()]
                 .iter()
                 .map(|v| v.to_string())
@@ -533,7 +409,7 @@ impl ColumnMap {
             .zip(classes.as_ref())
             .map(|(spec, classes)| classes.iter().map(|c| spec.encode(c)).collect());
         Table {
-            source: self.file.clone(),
+            source: self.header.file.clone(),
             columns: features,
             labels,
             classes,
@@ -545,28 +421,14 @@ impl ColumnMap {
     fn text_chunk(
         &self,
         reader: &mut csv::Reader<Box<dyn Read + Send>>,
-        n_columns: usize,
         record: &mut csv::StringRecord,
         max_rows: usize,
     ) -> Result<Table> {
-        let mut columns: Vec<ColumnData> = self
-            .schema
-            .features
-            .iter()
-            .map(|c| match c.kind {
-                ColumnKind::Numeric => {
-                    ColumnData::Numeric(Vec::with_capacity(max_rows.min(1 << 16)))
-                }
-                ColumnKind::Categorical => ColumnData::Categorical(Vec::new()),
-            })
-            .collect();
-        let mut labels = self.label_position.map(|_| Vec::new());
-        let mut classes = self.label_position.map(|_| Vec::new());
-        let mut lines = Vec::new();
-        while lines.len() < max_rows {
+        let mut rows = TableBuilder::new(&self.schema, &self.header.file);
+        while rows.len() < max_rows {
             let found = reader
                 .read_record(record)
-                .map_err(|e| Error::format(&self.file, e.to_string()))?;
+                .map_err(|e| Error::format(&self.header.file, e.to_string()))?;
             if !found {
                 break;
             }
@@ -574,59 +436,9 @@ impl ColumnMap {
             if record.len() == 1 && record[0].trim().is_empty() {
                 continue;
             }
-            if record.len() != n_columns {
-                return Err(Error::format(
-                    &self.file,
-                    format!(
-                        "line {line} has {} fields but the header has {}; check the delimiter \
-                         and quoting of that row",
-                        record.len(),
-                        n_columns
-                    ),
-                ));
-            }
-            for ((spec, &pos), column) in self
-                .schema
-                .features
-                .iter()
-                .zip(&self.feature_positions)
-                .zip(&mut columns)
-            {
-                let cell = &record[pos];
-                match column {
-                    ColumnData::Numeric(values) => {
-                        let value = parse_number(cell).map_err(|()| Error::Cell {
-                            file: self.file.clone(),
-                            line,
-                            column: spec.name.clone(),
-                            reason: format!(
-                                "cannot read `{cell}` as a number; if the column is \
-                                 categorical, say so with --categorical {}",
-                                spec.name
-                            ),
-                        })?;
-                        values.push(value);
-                    }
-                    ColumnData::Categorical(values) => values.push(cell.trim().to_string()),
-                }
-            }
-            if let (Some(labels), Some(pos), Some(spec)) =
-                (&mut labels, self.label_position, &self.schema.label)
-            {
-                labels.push(spec.encode(&record[pos]));
-            }
-            if let (Some(classes), Some(pos)) = (&mut classes, self.label_position) {
-                classes.push(record[pos].trim().to_string());
-            }
-            lines.push(line);
+            rows.push_record(&self.header, record, line)?;
         }
-        Ok(Table {
-            source: self.file.clone(),
-            columns,
-            labels,
-            classes,
-            lines,
-        })
+        Ok(rows.take())
     }
 }
 

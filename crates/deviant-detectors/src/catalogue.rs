@@ -126,6 +126,8 @@ pub struct About {
     /// A supervised learner: it trains on labelled rows of both classes, and its score is
     /// the anomaly class's log-odds or probability. Detectors ignore labels.
     pub needs_labels: bool,
+    /// An online detector: it keeps learning from the rows it scores (`partial_fit`).
+    pub online: bool,
 }
 
 impl About {
@@ -147,6 +149,15 @@ impl About {
             layouts: ANY_LAYOUT,
             cost,
             needs_labels: false,
+            online: false,
+        }
+    }
+
+    /// Learning from the rows it scores, one batch at a time (an online detector).
+    pub const fn online(self) -> Self {
+        Self {
+            online: true,
+            ..self
         }
     }
 

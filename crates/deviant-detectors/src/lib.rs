@@ -1,12 +1,14 @@
-//! deviant's detectors: classic baselines under [`classic`], burn models under [`deep`] and
-//! the one list of them in [`registry`]. Algorithms only: no file formats, no pipeline (the
-//! saved model lives in `deviant-engine`).
+//! deviant's detectors: classic baselines under [`classic`], burn models under [`deep`],
+//! detectors that keep learning from a stream under [`online`], supervised learners under
+//! [`supervised`], and the one list of them in [`registry`]. Algorithms only: no file
+//! formats, no pipeline (the saved model lives in `deviant-engine`).
 
 pub mod catalogue;
 pub(crate) mod check;
 pub mod classic;
 pub mod deep;
 pub mod ensemble;
+pub mod online;
 pub mod registry;
 pub mod runtime;
 pub mod supervised;

@@ -8,7 +8,7 @@ use deviant_core::{Dataset, Detector, DetectorConfig, Error, FitContext, Result}
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{Cost, Entry, Layout, ParamRange};
-use crate::{classic, deep, ensemble, supervised};
+use crate::{classic, deep, ensemble, online, supervised};
 
 /// One catalogue entry, as listings and `deviant models --json` print it.
 #[derive(Debug, Clone, Serialize)]
@@ -18,6 +18,7 @@ pub struct KindInfo {
     pub layouts: &'static [Layout],
     pub cost: Cost,
     pub needs_labels: bool,
+    pub online: bool,
     pub search_space: Vec<ParamRange>,
     pub defaults: AnyConfig,
 }
@@ -30,6 +31,7 @@ impl KindInfo {
             layouts: C::ABOUT.layouts,
             cost: C::ABOUT.cost,
             needs_labels: C::ABOUT.needs_labels,
+            online: C::ABOUT.online,
             search_space: C::search_space(),
             defaults,
         }
@@ -63,6 +65,13 @@ macro_rules! registry {
             pub fn needs_labels(&self) -> bool {
                 match self {
                     $(AnyConfig::$variant(_) => <$config as Entry>::ABOUT.needs_labels),+
+                }
+            }
+
+            /// Whether the kind keeps learning from the rows it scores.
+            pub fn learns_online(&self) -> bool {
+                match self {
+                    $(AnyConfig::$variant(_) => <$config as Entry>::ABOUT.online),+
                 }
             }
 
@@ -111,6 +120,8 @@ registry! {
     Knn(classic::knn::KnnConfig),
     Lof(classic::lof::LofConfig),
     Loda(classic::loda::LodaConfig),
+    Hst(online::hst::HstConfig),
+    RobustZscore(online::robust_zscore::RobustZscoreConfig),
     Gbt(supervised::gbt::GbtConfig),
     RandomForest(supervised::forest::RandomForestConfig),
     DecisionTree(supervised::forest::DecisionTreeConfig),

@@ -231,3 +231,43 @@ fn configs_round_trip_through_json() {
         assert_eq!(back, config);
     }
 }
+
+/// Online kinds learn from what they score: the learned state is seeded, saved and loaded
+/// whole, and rows of a new place stop looking anomalous once learned. Every other kind
+/// says it cannot learn after `fit`.
+#[test]
+fn online_kinds_learn_save_and_adapt_and_others_refuse() {
+    let shifted = |d: &Dataset| Dataset::new(d.x.mapv(|v| v + 6.0), d.labels.clone());
+    let probe = shifted(&data(40, 0, 12));
+    let mut online = 0;
+    for config in detectors() {
+        let kind = config.kind();
+        let train = training(&config, 300, 4);
+        let mut a = config.fit(&train, &FitContext::new(11)).unwrap();
+        if !config.learns_online() {
+            assert!(a.partial_fit(probe.view()).is_none(), "{kind} learns online");
+            continue;
+        }
+        online += 1;
+        let before = a.score(probe.view()).unwrap().mean().unwrap();
+        for seed in 20..30 {
+            a.partial_fit(shifted(&data(100, 0, seed)).view())
+                .unwrap()
+                .unwrap();
+        }
+        let after = a.score(probe.view()).unwrap();
+        assert!(after.mean().unwrap() < before, "{kind}: {before} → {after}");
+        let dir = tempfile::tempdir().unwrap();
+        a.save(dir.path()).unwrap();
+        let mut loaded = config.load(dir.path()).unwrap();
+        let more = data(30, 0, 40);
+        a.partial_fit(more.view()).unwrap().unwrap();
+        loaded.partial_fit(more.view()).unwrap().unwrap();
+        assert_eq!(
+            a.score(probe.view()).unwrap(),
+            loaded.score(probe.view()).unwrap(),
+            "{kind} learned differently after loading"
+        );
+    }
+    assert!(online >= 2, "{online} online kinds");
+}

@@ -135,11 +135,70 @@ impl Model {
             }
             (rule, None) => rule.choose(&score_vec(detector.as_ref(), train)?, None, "train")?,
         };
+        Ok(Self::of(
+            spec.config,
+            spec.schema,
+            preprocessor,
+            threshold,
+            train,
+            detector,
+            fit_seconds,
+            seed,
+        ))
+    }
+
+    /// A fresh detector of `manifest`'s kind fitted on `rows`, rows its preprocessor made (a
+    /// stream's recent normal rows), under the same schema and preprocessor. The
+    /// threshold rule is kept when it needs no labels; a rule chosen on labels gives way to
+    /// `unlabelled`, since the new rows have none.
+    pub fn refit(
+        manifest: &Manifest,
+        rows: &Dataset,
+        unlabelled: ThresholdRule,
+        cx: &FitContext,
+    ) -> Result<Self> {
+        let started = Instant::now();
+        let config = &manifest.detector;
+        let detector = config.fit(rows, cx)?;
+        let fit_seconds = started.elapsed().as_secs_f64();
+        let rule = match manifest.threshold.rule() {
+            rule if rule.needs_labels() => unlabelled,
+            rule => rule,
+        };
+        let threshold = match rule {
+            ThresholdRule::TopPercent { .. } | ThresholdRule::Fixed { .. } => {
+                rule.choose(&[], None, "none")?
+            }
+            rule => rule.choose(&score_vec(detector.as_ref(), rows)?, None, "stream refit")?,
+        };
+        Ok(Self::of(
+            config,
+            &manifest.schema,
+            manifest.preprocessor.clone(),
+            threshold,
+            rows,
+            detector,
+            fit_seconds,
+            cx.seed,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn of(
+        config: &AnyConfig,
+        schema: &Schema,
+        preprocessor: Preprocessor,
+        threshold: Threshold,
+        train: &Dataset,
+        detector: Box<dyn Detector>,
+        fit_seconds: f64,
+        seed: u64,
+    ) -> Self {
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             deviant_version: env!("CARGO_PKG_VERSION").to_string(),
-            detector: spec.config.clone(),
-            schema: spec.schema.clone(),
+            detector: config.clone(),
+            schema: schema.clone(),
             feature_names: preprocessor.output_names(),
             preprocessor,
             threshold,
@@ -154,7 +213,7 @@ impl Model {
                 summary: detector.fit_summary(),
             },
         };
-        Ok(Self { manifest, detector })
+        Self { manifest, detector }
     }
 
     /// Writes the model directory atomically: a crash leaves the old one or none.

@@ -10,6 +10,7 @@ pub mod models;
 pub mod score;
 pub mod select;
 pub mod serve;
+pub mod stream;
 
 use clap::{Parser, Subcommand};
 
@@ -51,6 +52,9 @@ pub enum Command {
     Models(models::ModelsArgs),
     /// Serve the REST API over a registry of datasets, runs and models.
     Serve(serve::ServeArgs),
+    /// Score rows as they arrive (stdin, a followed file, Redis Streams, NATS JetStream),
+    /// learning online and watching for drift.
+    Stream(stream::StreamArgs),
     /// The main job: the KDD Cup 99 `cloudera` benchmark with ae, pca and iforest.
     Demo(demo::DemoArgs),
 }
@@ -70,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(command) => bench::run(command, quiet),
         Command::Models(args) => models::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Stream(args) => stream::run(args),
         Command::Demo(args) => demo::run(args, quiet),
     }
 }
