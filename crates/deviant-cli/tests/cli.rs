@@ -1473,7 +1473,16 @@ fn stream_refuses_a_per_batch_threshold_and_a_model_of_other_columns() {
     let train = ws.write("train.csv", &table(200, 0, 5));
     let model = ws.path("top");
     deviant()
-        .args(["fit", "-d", "pca", "--threshold", "top:5", "--label", "label", "--out"])
+        .args([
+            "fit",
+            "-d",
+            "pca",
+            "--threshold",
+            "top:5",
+            "--label",
+            "label",
+            "--out",
+        ])
         .arg(&model)
         .arg(&train)
         .assert()
@@ -1523,13 +1532,20 @@ fn stream_follows_a_growing_file_and_stops_cleanly_on_sigterm() {
     let wait_for = |n: usize| {
         let started = std::time::Instant::now();
         while count(&out) < n {
-            assert!(started.elapsed().as_secs() < 30, "{} of {n} rows", count(&out));
+            assert!(
+                started.elapsed().as_secs() < 30,
+                "{} of {n} rows",
+                count(&out)
+            );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     };
     wait_for(10);
     let rest: Vec<&str> = lines.collect();
-    let mut file = std::fs::OpenOptions::new().append(true).open(&input).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&input)
+        .unwrap();
     std::io::Write::write_all(&mut file, (rest.join("\n") + "\n").as_bytes()).unwrap();
     wait_for(20);
     let status = std::process::Command::new("kill")
@@ -1552,7 +1568,15 @@ fn stream_learns_online_reports_drift_and_refits_a_new_model_version() {
     let train = ws.write("train.csv", &table(400, 0, 1));
     let model = ws.path("hst");
     deviant()
-        .args(["fit", "-d", "hst", "--set", "window=100", "--label", "label"])
+        .args([
+            "fit",
+            "-d",
+            "hst",
+            "--set",
+            "window=100",
+            "--label",
+            "label",
+        ])
         .args(["--threshold", "contamination:0.05", "--out"])
         .arg(&model)
         .arg(&train)
@@ -1575,7 +1599,14 @@ fn stream_learns_online_reports_drift_and_refits_a_new_model_version() {
         .arg(&model)
         .arg("--from")
         .arg(&input)
-        .args(["--max-batch", "50", "--drift-window", "200", "--refit-rows", "300"])
+        .args([
+            "--max-batch",
+            "50",
+            "--drift-window",
+            "200",
+            "--refit-rows",
+            "300",
+        ])
         .arg("--refit-to")
         .arg(&versions)
         .arg("--status")
@@ -1591,13 +1622,24 @@ fn stream_learns_online_reports_drift_and_refits_a_new_model_version() {
     let events = status["drift_events"].as_array().unwrap();
     let rows: Vec<u64> = events.iter().map(|e| e["row"].as_u64().unwrap()).collect();
     assert!(rows.iter().any(|r| (600..=1000).contains(r)), "{events:?}");
-    assert!(rows.iter().all(|&r| r > 400), "a false alarm among the normal rows: {events:?}");
+    assert!(
+        rows.iter().all(|&r| r > 400),
+        "a false alarm among the normal rows: {events:?}"
+    );
     assert!(stderr.contains("drift at row"), "{stderr}");
     let refit = versions.join("v1");
     assert!(refit.join("manifest.json").is_file(), "{stderr}");
     // The refit is a model like any other, and it finds the moved rows normal.
     let scored = json_lines(&String::from_utf8(output.stdout).unwrap());
-    let late_flags = scored[1100..].iter().filter(|r| r["is_anomaly"] == true).count();
+    let late_flags = scored[1100..]
+        .iter()
+        .filter(|r| r["is_anomaly"] == true)
+        .count();
     assert!(late_flags < 50, "{late_flags} of the last 100 rows flagged");
-    deviant().arg("score").arg(&refit).arg(&input).assert().success();
+    deviant()
+        .arg("score")
+        .arg(&refit)
+        .arg(&input)
+        .assert()
+        .success();
 }

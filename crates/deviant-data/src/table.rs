@@ -339,10 +339,7 @@ impl TableReader {
     /// Reads up to `max_rows` rows; `None` at the end of the file.
     pub fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Table>> {
         let chunk = match &mut self.source {
-            Source::Text {
-                reader,
-                record,
-            } => self.columns.text_chunk(reader, record, max_rows)?,
+            Source::Text { reader, record } => self.columns.text_chunk(reader, record, max_rows)?,
             Source::Loaded { columns, next } => {
                 let rows = *next..columns[0].len().min(next.saturating_add(max_rows));
                 *next = rows.end;

@@ -245,7 +245,10 @@ fn online_kinds_learn_save_and_adapt_and_others_refuse() {
         let train = training(&config, 300, 4);
         let mut a = config.fit(&train, &FitContext::new(11)).unwrap();
         if !config.learns_online() {
-            assert!(a.partial_fit(probe.view()).is_none(), "{kind} learns online");
+            assert!(
+                a.partial_fit(probe.view()).is_none(),
+                "{kind} learns online"
+            );
             continue;
         }
         online += 1;

@@ -95,7 +95,8 @@ impl RedisSource {
 
     fn join_group(&mut self) -> Result<()> {
         let connection = self.connection.as_mut().expect("connected");
-        let created: RedisResult<()> = connection.xgroup_create_mkstream(&self.key, &self.group, "0");
+        let created: RedisResult<()> =
+            connection.xgroup_create_mkstream(&self.key, &self.group, "0");
         match created {
             Err(e) if e.code() != Some("BUSYGROUP") => Err(broker_error(&self.name, e)),
             _ => Ok(()),
@@ -130,7 +131,8 @@ impl RedisSource {
     /// Drops the connection after a failed command; the next call reconnects.
     fn lost(&mut self, e: &redis::RedisError) {
         if !self.warned {
-            self.notices.push(format!("{}: {e}; reconnecting", self.name));
+            self.notices
+                .push(format!("{}: {e}; reconnecting", self.name));
             self.warned = true;
         }
         self.connection = None;
@@ -174,7 +176,10 @@ impl Source for RedisSource {
         }
         let key = self.key.clone();
         let Some(connection) = self.connection() else {
-            std::thread::sleep(wait.saturating_sub(started.elapsed()).min(Duration::from_millis(200)));
+            std::thread::sleep(
+                wait.saturating_sub(started.elapsed())
+                    .min(Duration::from_millis(200)),
+            );
             return Ok(Vec::new());
         };
         let reply: RedisResult<Option<StreamReadReply>> =
@@ -193,7 +198,10 @@ impl Source for RedisSource {
                 let mut pairs = Vec::with_capacity(entry.map.len());
                 for (field, value) in entry.map {
                     let text: String = redis::from_redis_value(value).map_err(|e| {
-                        Error::format(&self.name, format!("entry {}: field `{field}`: {e}", entry.id))
+                        Error::format(
+                            &self.name,
+                            format!("entry {}: field `{field}`: {e}", entry.id),
+                        )
                     })?;
                     pairs.push((field, text));
                 }
@@ -212,10 +220,11 @@ impl Source for RedisSource {
     }
 
     fn ack(&mut self, acks: Vec<Ack>) -> Result<()> {
-        self.unacked.extend(acks.into_iter().filter_map(|a| match a {
-            Ack::Redis(id) => Some(id),
-            _ => None,
-        }));
+        self.unacked
+            .extend(acks.into_iter().filter_map(|a| match a {
+                Ack::Redis(id) => Some(id),
+                _ => None,
+            }));
         self.flush_acks();
         Ok(())
     }
@@ -306,7 +315,19 @@ async fn nats_client(address: &str, name: &str) -> Result<async_nats::Client> {
         .map_err(|e| broker_error(name, e))
 }
 
-type NatsMessages = async_nats::jetstream::consumer::pull::Stream;
+/// The messages of one pull into `into`; the failure that cut it short, if any.
+async fn collect(
+    mut batch: async_nats::jetstream::consumer::pull::Batch,
+    into: &mut Vec<async_nats::jetstream::Message>,
+) -> Option<String> {
+    while let Some(message) = batch.next().await {
+        match message {
+            Ok(message) => into.push(message),
+            Err(e) => return Some(e.to_string()),
+        }
+    }
+    None
+}
 
 /// A JetStream durable pull consumer on the stream that captures the subject (created, as
 /// `DEVIANT_<subject>`, when no stream does).
@@ -314,7 +335,7 @@ pub struct NatsSource {
     name: String,
     runtime: tokio::runtime::Runtime,
     client: async_nats::Client,
-    messages: NatsMessages,
+    consumer: async_nats::jetstream::consumer::PullConsumer,
     entries: u64,
     notices: Vec<String>,
 }
@@ -324,8 +345,9 @@ impl NatsSource {
         use async_nats::jetstream::{self, consumer, stream};
         let name = format!("nats://{address}/{subject}");
         let runtime = nats_runtime(&name)?;
-        let (client, messages) = runtime.block_on(async {
-            let deadline = tokio::time::timeout(Duration::from_secs(5), nats_client(address, &name));
+        let (client, consumer) = runtime.block_on(async {
+            let deadline =
+                tokio::time::timeout(Duration::from_secs(5), nats_client(address, &name));
             let client = deadline
                 .await
                 .map_err(|_| broker_error(&name, "no answer within 5 s"))??;
@@ -359,17 +381,13 @@ impl NatsSource {
                 )
                 .await
                 .map_err(|e| broker_error(&name, e))?;
-            let messages = consumer
-                .messages()
-                .await
-                .map_err(|e| broker_error(&name, e))?;
-            Ok::<_, Error>((client, messages))
+            Ok::<_, Error>((client, consumer))
         })?;
         Ok(Self {
             name,
             runtime,
             client,
-            messages,
+            consumer,
             entries: 0,
             notices: Vec::new(),
         })
@@ -392,30 +410,41 @@ impl NatsSource {
 }
 
 impl Source for NatsSource {
+    /// What is there now (a fetch that does not wait); when nothing is, a pull for one
+    /// message that waits up to `wait`. Nothing is fetched ahead of what a poll returns, so
+    /// no message sits in a client buffer when a connection is lost.
     fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Record>> {
-        let mut arrived = Vec::new();
-        let messages = &mut self.messages;
-        self.runtime.block_on(async {
-            if let Ok(Some(first)) = tokio::time::timeout(wait, messages.next()).await {
-                arrived.push(first);
-                // Whatever else is already here joins without waiting.
-                while arrived.len() < max {
-                    match futures::FutureExt::now_or_never(messages.next()) {
-                        Some(Some(message)) => arrived.push(message),
-                        _ => break,
-                    }
-                }
+        let consumer = &self.consumer;
+        let (arrived, failure) = self.runtime.block_on(async {
+            let mut arrived = Vec::new();
+            let now = consumer.fetch().max_messages(max).messages().await;
+            let first = match now {
+                Ok(batch) => collect(batch, &mut arrived).await,
+                Err(e) => Some(e.to_string()),
+            };
+            if first.is_some() || !arrived.is_empty() {
+                return (arrived, first);
             }
+            let waited = consumer
+                .batch()
+                .max_messages(1)
+                .expires(wait.max(Duration::from_millis(1)))
+                .messages()
+                .await;
+            let failure = match waited {
+                Ok(batch) => collect(batch, &mut arrived).await,
+                Err(e) => Some(e.to_string()),
+            };
+            (arrived, failure)
         });
-        let mut records = Vec::with_capacity(arrived.len());
-        for message in arrived {
-            match message {
-                Ok(message) => records.push(self.record(message)),
-                // The client reconnects by itself; undelivered messages come again.
-                Err(e) => self.notices.push(format!("{}: {e}", self.name)),
+        if let Some(failure) = failure {
+            self.notices
+                .push(format!("{}: {failure}; reading again", self.name));
+            if arrived.is_empty() {
+                std::thread::sleep(wait.min(Duration::from_millis(100)));
             }
         }
-        Ok(records)
+        Ok(arrived.into_iter().map(|m| self.record(m)).collect())
     }
 
     fn ack(&mut self, acks: Vec<Ack>) -> Result<()> {
@@ -447,12 +476,16 @@ impl Source for NatsSource {
     }
 }
 
-/// Scores published on a NATS subject, one message per row (stored too when a JetStream
-/// stream captures the subject).
+/// Scores published on a NATS subject, one message per row. When a JetStream stream
+/// captures the subject, each message is published through JetStream with its hash as the
+/// message id and the write waits for the stream's acknowledgements, republishing what an
+/// outage lost (the stream drops the copies it already has); otherwise it is a plain
+/// publish, which NATS delivers at most once.
 pub struct NatsSink {
     name: String,
     runtime: tokio::runtime::Runtime,
     client: async_nats::Client,
+    jetstream: Option<async_nats::jetstream::Context>,
     subject: String,
 }
 
@@ -460,15 +493,19 @@ impl NatsSink {
     pub fn connect(address: &str, subject: &str) -> Result<Self> {
         let name = format!("nats://{address}/{subject}");
         let runtime = nats_runtime(&name)?;
-        let client = runtime.block_on(async {
-            tokio::time::timeout(Duration::from_secs(5), nats_client(address, &name))
+        let (client, jetstream) = runtime.block_on(async {
+            let client = tokio::time::timeout(Duration::from_secs(5), nats_client(address, &name))
                 .await
-                .map_err(|_| broker_error(&name, "no answer within 5 s"))?
+                .map_err(|_| broker_error(&name, "no answer within 5 s"))??;
+            let js = async_nats::jetstream::new(client.clone());
+            let stored = js.stream_by_subject(subject).await.is_ok();
+            Ok::<_, Error>((client, stored.then_some(js)))
         })?;
         Ok(Self {
             name,
             runtime,
             client,
+            jetstream,
             subject: subject.into(),
         })
     }
@@ -477,21 +514,63 @@ impl NatsSink {
 impl Sink for NatsSink {
     fn write(&mut self, lines: &[String]) -> Result<()> {
         let (client, subject, name) = (&self.client, &self.subject, &self.name);
+        let jetstream = self.jetstream.as_ref();
         self.runtime.block_on(async {
-            for line in lines {
-                client
-                    .publish(subject.clone(), line.clone().into())
+            let Some(js) = jetstream else {
+                for line in lines {
+                    client
+                        .publish(subject.clone(), line.clone().into())
+                        .await
+                        .map_err(|e| broker_error(name, e))?;
+                }
+                return tokio::time::timeout(SINK_PATIENCE, client.flush())
                     .await
-                    .map_err(|e| broker_error(name, e))?;
+                    .map_err(|_| broker_error(name, "flush timed out"))?
+                    .map_err(|e| broker_error(name, e));
+            };
+            let started = Instant::now();
+            let mut unconfirmed: Vec<&String> = lines.iter().collect();
+            while !unconfirmed.is_empty() {
+                let mut pending = Vec::with_capacity(unconfirmed.len());
+                for line in &unconfirmed {
+                    // The line's hash as the message id: the stream drops a republished copy.
+                    let message = async_nats::jetstream::message::PublishMessage::build()
+                        .payload((*line).clone().into())
+                        .message_id(format!("{:016x}", fnv1a(line.as_bytes())));
+                    pending.push(js.send_publish(subject.clone(), message).await);
+                }
+                let mut failed = Vec::new();
+                let mut last_error = String::new();
+                for (line, published) in unconfirmed.iter().zip(pending) {
+                    let confirmed = match published {
+                        Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if let Err(e) = confirmed {
+                        failed.push(*line);
+                        last_error = e;
+                    }
+                }
+                if !failed.is_empty() && started.elapsed() > SINK_PATIENCE {
+                    return Err(broker_error(name, last_error));
+                }
+                if !failed.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                unconfirmed = failed;
             }
-            tokio::time::timeout(SINK_PATIENCE, client.flush())
-                .await
-                .map_err(|_| broker_error(name, "flush timed out"))?
-                .map_err(|e| broker_error(name, e))
+            Ok(())
         })
     }
 
     fn describe(&self) -> String {
         self.name.clone()
     }
+}
+
+/// FNV-1a, 64 bits: a stable id of an output line.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

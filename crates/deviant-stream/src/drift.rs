@@ -145,6 +145,9 @@ mod tests {
         let events = monitor.observe(&shifted, &[true; 2000]);
         assert_eq!(events.len(), 1, "{events:?}");
         assert_eq!(events[0].row, 2200);
-        assert_eq!((events[0].reference_flag_rate, events[0].flag_rate), (0.0, 1.0));
+        assert_eq!(
+            (events[0].reference_flag_rate, events[0].flag_rate),
+            (0.0, 1.0)
+        );
     }
 }

@@ -150,8 +150,14 @@ pub struct Streamer {
     started: Instant,
     last_status: Instant,
     /// Called with each batch's scores, drift events, finished refits and broker notices.
-    pub on_event: Option<Box<dyn FnMut(&StreamEvent) + Send>>,
+    pub on_event: Option<EventHandler>,
 }
+
+/// A live view's ear.
+pub type EventHandler = Box<dyn FnMut(&StreamEvent) + Send>;
+
+/// A scored row's id (where it has one) and line.
+type RowKey = (Option<String>, u64);
 
 /// What a live view hears: each scored batch, drift, refits and broker notices.
 #[derive(Debug, Clone, Serialize)]
@@ -159,10 +165,20 @@ pub struct Streamer {
 pub enum StreamEvent {
     Drift(DriftEvent),
     /// A refitted model, saved whole, is now in use.
-    Refit { model: String, rows: usize },
+    Refit {
+        model: String,
+        rows: usize,
+    },
     /// The source or a sink lost or regained its broker.
-    Notice { message: String },
-    Batch { rows: usize, flagged: usize, scores: Vec<f32>, threshold: f64 },
+    Notice {
+        message: String,
+    },
+    Batch {
+        rows: usize,
+        flagged: usize,
+        scores: Vec<f32>,
+        threshold: f64,
+    },
 }
 
 impl Streamer {
@@ -258,7 +274,7 @@ impl Streamer {
         let parsed: Vec<std::result::Result<Parsed, String>> =
             batch.par_iter().with_min_len(256).map(parse).collect();
         let mut table = TableBuilder::new(&self.model.manifest.schema, &self.source.describe());
-        let mut kept: Vec<(Option<String>, u64)> = Vec::with_capacity(batch.len());
+        let mut kept: Vec<RowKey> = Vec::with_capacity(batch.len());
         let mut refused = Vec::new();
         let mut acks = Vec::with_capacity(batch.len());
         let pass_over: Vec<String> = id_column.iter().cloned().collect();
@@ -359,9 +375,9 @@ impl Streamer {
     fn prepare(
         &self,
         table: &Table,
-        kept: Vec<(Option<String>, u64)>,
+        kept: Vec<RowKey>,
         refused: &mut Vec<(Option<String>, u64, String)>,
-    ) -> Result<(Option<Dataset>, Vec<(Option<String>, u64)>)> {
+    ) -> Result<(Option<Dataset>, Vec<RowKey>)> {
         if kept.is_empty() {
             return Ok((None, kept));
         }
@@ -374,13 +390,10 @@ impl Streamer {
             // Find the rows at fault one by one; the others are scored.
             Err(_) => {
                 let mut good = Vec::new();
-                for i in 0..table.n_rows() {
+                for (i, (id, line)) in kept.iter().enumerate() {
                     match self.model.prepare(&table.select(&[i])) {
                         Ok(_) => good.push(i),
-                        Err(e) => {
-                            let (id, line) = &kept[i];
-                            refused.push((id.clone(), *line, e.to_string()));
-                        }
+                        Err(e) => refused.push((id.clone(), *line, e.to_string())),
                     }
                 }
                 if good.is_empty() {

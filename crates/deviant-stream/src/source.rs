@@ -153,10 +153,12 @@ impl LineSource {
 
     /// Reads the format and, for CSV, the header from the first non-empty line.
     fn start(&mut self, first: &str) -> Result<()> {
-        let format = *self.format.get_or_insert(match first.trim_start().starts_with('{') {
-            true => LineFormat::Ndjson,
-            false => LineFormat::Csv { delimiter: b',' },
-        });
+        let format = *self
+            .format
+            .get_or_insert(match first.trim_start().starts_with('{') {
+                true => LineFormat::Ndjson,
+                false => LineFormat::Csv { delimiter: b',' },
+            });
         if let LineFormat::Csv { delimiter } = format {
             let names: Vec<String> = split_delimited(first, delimiter)
                 .map_err(|e| Error::format(&self.name, format!("the header line: {e}")))?
@@ -191,8 +193,8 @@ impl Source for LineSource {
             if text.trim().is_empty() {
                 continue;
             }
-            let needs_header = matches!(self.format, None | Some(LineFormat::Csv { .. }))
-                && self.header.is_none();
+            let needs_header =
+                matches!(self.format, None | Some(LineFormat::Csv { .. })) && self.header.is_none();
             if needs_header {
                 self.start(&text)?;
                 if self.header.is_some() {
@@ -247,7 +249,10 @@ fn read_lines(
                 chunk.push((number, text));
             }
             Err(e) => {
-                let _ = send.send(Err(Error::format(source, format!("line {}: {e}", number + 1))));
+                let _ = send.send(Err(Error::format(
+                    source,
+                    format!("line {}: {e}", number + 1),
+                )));
                 return;
             }
         }
@@ -294,7 +299,10 @@ fn format_of(path: &Path) -> Option<LineFormat> {
 }
 
 /// The fields of one delimited line, with CSV quoting.
-pub fn split_delimited(line: &str, delimiter: u8) -> std::result::Result<csv::StringRecord, String> {
+pub fn split_delimited(
+    line: &str,
+    delimiter: u8,
+) -> std::result::Result<csv::StringRecord, String> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .delimiter(delimiter)
@@ -425,7 +433,10 @@ mod tests {
         assert!(!batch.is_empty());
         std::thread::sleep(Duration::from_millis(200));
         let after = lines_read.load(Ordering::Relaxed);
-        assert!(after <= bound + batch.len() + CHUNK_LINES, "{after} lines read ahead");
+        assert!(
+            after <= bound + batch.len() + CHUNK_LINES,
+            "{after} lines read ahead"
+        );
     }
 
     #[test]
@@ -437,15 +448,28 @@ mod tests {
         let stop = Arc::new(AtomicBool::new(false));
         let mut source = LineSource::file(&path, true, None, stop.clone()).unwrap();
         let mut batch = Vec::new();
-        poll_until(&mut source, &mut batch, 10, Instant::now() + Duration::from_millis(300))
-            .unwrap();
+        poll_until(
+            &mut source,
+            &mut batch,
+            10,
+            Instant::now() + Duration::from_millis(300),
+        )
+        .unwrap();
         assert_eq!(source.header().unwrap(), ["a", "b"]);
         assert_eq!(batch.len(), 1, "the half-written line waits");
-        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         file.write_all(b"4\n5,6\n").unwrap();
         batch.clear();
-        poll_until(&mut source, &mut batch, 10, Instant::now() + Duration::from_millis(300))
-            .unwrap();
+        poll_until(
+            &mut source,
+            &mut batch,
+            10,
+            Instant::now() + Duration::from_millis(300),
+        )
+        .unwrap();
         let lines: Vec<u64> = batch.iter().map(|r| r.line).collect();
         assert_eq!(lines, [3, 4]);
         assert!(matches!(&batch[0].payload, Payload::Delimited { text, .. } if text == "3,4"));

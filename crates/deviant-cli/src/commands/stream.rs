@@ -10,8 +10,8 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use deviant_engine::Model;
 use deviant_stream::{
-    DriftOptions, LineFormat, LineSource, Location, RefitOptions, Sink, Source, StreamOptions,
-    StreamEvent, Streamer, WriterSink,
+    DriftOptions, LineFormat, LineSource, Location, RefitOptions, Sink, Source, StreamEvent,
+    StreamOptions, Streamer, WriterSink,
 };
 
 #[derive(Debug, Args)]

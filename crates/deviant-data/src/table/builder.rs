@@ -198,10 +198,7 @@ impl TableBuilder {
                             cell_error(&spec.name, format!("`{text}` is not a number"))
                         })?,
                         other => {
-                            return Err(cell_error(
-                                &spec.name,
-                                format!("{other} is not a number"),
-                            ));
+                            return Err(cell_error(&spec.name, format!("{other} is not a number")));
                         }
                     }),
                     ColumnData::Categorical(values) => values.push(match cell {

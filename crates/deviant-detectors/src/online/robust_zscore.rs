@@ -108,11 +108,15 @@ impl SlidingColumn {
         if self.recent.len() == window
             && let Some(oldest) = self.recent.pop_front()
         {
-            let at = self.sorted.partition_point(|&v| v.total_cmp(&oldest).is_lt());
+            let at = self
+                .sorted
+                .partition_point(|&v| v.total_cmp(&oldest).is_lt());
             self.sorted.remove(at);
         }
         self.recent.push_back(value);
-        let at = self.sorted.partition_point(|&v| v.total_cmp(&value).is_lt());
+        let at = self
+            .sorted
+            .partition_point(|&v| v.total_cmp(&value).is_lt());
         self.sorted.insert(at, value);
     }
 
@@ -228,7 +232,10 @@ mod tests {
     #[test]
     fn a_constant_window_still_gives_finite_scores() {
         let fitted = RobustZscoreConfig::default()
-            .fit(&Dataset::new(Array2::zeros((10, 2)), None), &FitContext::new(0))
+            .fit(
+                &Dataset::new(Array2::zeros((10, 2)), None),
+                &FitContext::new(0),
+            )
             .unwrap();
         let scores = fitted.score(array![[0.0, 0.0], [1.0, 0.0]].view()).unwrap();
         assert_eq!(scores[0], 0.0);

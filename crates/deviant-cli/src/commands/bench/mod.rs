@@ -3,6 +3,7 @@
 
 mod adbench;
 mod nab;
+mod nab_score;
 mod perf;
 mod select;
 
@@ -30,6 +31,9 @@ pub enum BenchCommand {
     /// NAB streams: window detectors against the rolling z-score, AUC ROC per file over
     /// points labelled by NAB's anomaly windows.
     Nab(nab::NabBenchArgs),
+    /// NAB's own score under its three cost profiles: online detectors scoring each point
+    /// before learning from it, beside NAB's published results.
+    NabScore(nab_score::NabScoreArgs),
     /// One digit normal, the others anomalies: MNIST test images or the 8 × 8 digits.
     Mnist(MnistBenchArgs),
     /// Training and scoring speed of one detector on seeded synthetic rows.
@@ -96,6 +100,7 @@ pub fn run(command: BenchCommand, quiet: bool) -> Result<()> {
             bench_protocols(vec![&protocol], &args.run, quiet)
         }
         BenchCommand::Nab(args) => nab::run(&args, quiet),
+        BenchCommand::NabScore(args) => nab_score::run(&args, quiet),
         BenchCommand::Mnist(args) => {
             let sets = DigitImages::load(args.images, args.run.data_dir.as_deref(), &args.digits)?;
             let protocols: Vec<&dyn Protocol> = sets.iter().map(|p| p as &dyn Protocol).collect();
