@@ -298,9 +298,12 @@ impl Sink for RedisSink {
     }
 }
 
-/// A runtime of one thread for the NATS client, driven from the stream's own thread.
+/// A runtime with one worker thread for a NATS client: the client's own tasks (heartbeats,
+/// acknowledgements of publishes, reconnects) keep running while the stream scores, and
+/// the stream waits on it with `block_on`.
 fn nats_runtime(name: &str) -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .map_err(|e| Error::io(name, e))
@@ -315,19 +318,7 @@ async fn nats_client(address: &str, name: &str) -> Result<async_nats::Client> {
         .map_err(|e| broker_error(name, e))
 }
 
-/// The messages of one pull into `into`; the failure that cut it short, if any.
-async fn collect(
-    mut batch: async_nats::jetstream::consumer::pull::Batch,
-    into: &mut Vec<async_nats::jetstream::Message>,
-) -> Option<String> {
-    while let Some(message) = batch.next().await {
-        match message {
-            Ok(message) => into.push(message),
-            Err(e) => return Some(e.to_string()),
-        }
-    }
-    None
-}
+type NatsMessages = async_nats::jetstream::consumer::pull::Stream;
 
 /// A JetStream durable pull consumer on the stream that captures the subject (created, as
 /// `DEVIANT_<subject>`, when no stream does).
@@ -335,7 +326,7 @@ pub struct NatsSource {
     name: String,
     runtime: tokio::runtime::Runtime,
     client: async_nats::Client,
-    consumer: async_nats::jetstream::consumer::PullConsumer,
+    messages: NatsMessages,
     entries: u64,
     notices: Vec<String>,
 }
@@ -345,7 +336,7 @@ impl NatsSource {
         use async_nats::jetstream::{self, consumer, stream};
         let name = format!("nats://{address}/{subject}");
         let runtime = nats_runtime(&name)?;
-        let (client, consumer) = runtime.block_on(async {
+        let (client, messages) = runtime.block_on(async {
             let deadline =
                 tokio::time::timeout(Duration::from_secs(5), nats_client(address, &name));
             let client = deadline
@@ -381,13 +372,17 @@ impl NatsSource {
                 )
                 .await
                 .map_err(|e| broker_error(&name, e))?;
-            Ok::<_, Error>((client, consumer))
+            let messages = consumer
+                .messages()
+                .await
+                .map_err(|e| broker_error(&name, e))?;
+            Ok::<_, Error>((client, messages))
         })?;
         Ok(Self {
             name,
             runtime,
             client,
-            consumer,
+            messages,
             entries: 0,
             notices: Vec::new(),
         })
@@ -410,41 +405,30 @@ impl NatsSource {
 }
 
 impl Source for NatsSource {
-    /// What is there now (a fetch that does not wait); when nothing is, a pull for one
-    /// message that waits up to `wait`. Nothing is fetched ahead of what a poll returns, so
-    /// no message sits in a client buffer when a connection is lost.
     fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Record>> {
-        let consumer = &self.consumer;
-        let (arrived, failure) = self.runtime.block_on(async {
-            let mut arrived = Vec::new();
-            let now = consumer.fetch().max_messages(max).messages().await;
-            let first = match now {
-                Ok(batch) => collect(batch, &mut arrived).await,
-                Err(e) => Some(e.to_string()),
-            };
-            if first.is_some() || !arrived.is_empty() {
-                return (arrived, first);
+        let mut arrived = Vec::new();
+        let messages = &mut self.messages;
+        self.runtime.block_on(async {
+            if let Ok(Some(first)) = tokio::time::timeout(wait, messages.next()).await {
+                arrived.push(first);
+                // Whatever else is already here joins without waiting.
+                while arrived.len() < max {
+                    match futures::FutureExt::now_or_never(messages.next()) {
+                        Some(Some(message)) => arrived.push(message),
+                        _ => break,
+                    }
+                }
             }
-            let waited = consumer
-                .batch()
-                .max_messages(1)
-                .expires(wait.max(Duration::from_millis(1)))
-                .messages()
-                .await;
-            let failure = match waited {
-                Ok(batch) => collect(batch, &mut arrived).await,
-                Err(e) => Some(e.to_string()),
-            };
-            (arrived, failure)
         });
-        if let Some(failure) = failure {
-            self.notices
-                .push(format!("{}: {failure}; reading again", self.name));
-            if arrived.is_empty() {
-                std::thread::sleep(wait.min(Duration::from_millis(100)));
+        let mut records = Vec::with_capacity(arrived.len());
+        for message in arrived {
+            match message {
+                Ok(message) => records.push(self.record(message)),
+                // The client reconnects by itself; undelivered messages come again.
+                Err(e) => self.notices.push(format!("{}: {e}", self.name)),
             }
         }
-        Ok(arrived.into_iter().map(|m| self.record(m)).collect())
+        Ok(records)
     }
 
     fn ack(&mut self, acks: Vec<Ack>) -> Result<()> {
