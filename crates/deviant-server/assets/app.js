@@ -279,3 +279,104 @@ deviant.compare = (button) => {
     if (ids.length > 0) { location.href = "/runs/compare?ids=" + ids.join(","); }
   });
 };
+
+// Start a stream from the form: the run's model on a broker; then its live page.
+deviant.startStream = (form) => {
+  const out = form.querySelector(".error");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    out.textContent = "";
+    const request = { run: form.elements.run.value, source: form.elements.source.value.trim() };
+    const sink = form.elements.sink.value.trim();
+    if (sink) { request.sink = sink; }
+    const drift = parseInt(form.elements.drift.value, 10);
+    if (drift > 0) { request.drift_window = drift; }
+    const response = await fetch("/api/v1/streams", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request),
+    });
+    if (!response.ok) { out.textContent = await deviant.errorText(response); return; }
+    location.href = "/streams/" + (await response.json()).id;
+  });
+};
+
+// A stream as it runs: scores over time with the threshold line, flagged rows as they come,
+// rows per second and lag, drift events and refits.
+deviant.liveStream = (streamId) => {
+  const chart = document.getElementById("live-scores");
+  const flaggedBody = document.querySelector("#flagged tbody");
+  const drifts = document.getElementById("drifts");
+  const field = (name) => document.getElementById(name);
+  const recent = [];
+  let threshold = null;
+  const draw = () => {
+    const [w, h, pad] = [600, 200, 24];
+    if (recent.length === 0) { return; }
+    const values = threshold === null ? recent : recent.concat([threshold]);
+    const [lo, hi] = [Math.min(...values), Math.max(...values)];
+    const x = (i) => pad + (w - 2 * pad) * (recent.length > 1 ? i / (recent.length - 1) : 0.5);
+    const y = (v) => h - pad - (h - 2 * pad) * (hi > lo ? (v - lo) / (hi - lo) : 0.5);
+    const points = recent.map((v, i) => x(i).toFixed(1) + "," + y(v).toFixed(1)).join(" ");
+    const line = threshold === null ? "" :
+      `<line x1="${pad}" x2="${w - pad}" y1="${y(threshold).toFixed(1)}" y2="${y(threshold).toFixed(1)}" stroke="#EE6677" stroke-dasharray="6 4"/>`;
+    chart.innerHTML = `<rect x="${pad}" y="${pad}" width="${w - 2 * pad}" height="${h - 2 * pad}" fill="#fcfcfc" stroke="#ccc"/>` +
+      `<polyline fill="none" stroke="#4477AA" stroke-width="1.5" points="${points}"/>` + line +
+      `<text x="${pad}" y="16" font-size="12" fill="#333">last ${recent.length} scores; dashed: the threshold</text>`;
+  };
+  const show = (view) => {
+    field("rows").textContent = view.rows;
+    field("flagged-count").textContent = view.flagged;
+    field("refused").textContent = view.refused;
+    field("rate").textContent = view.rows_per_second.toFixed(0);
+    field("lag").textContent = view.lag_ms.toFixed(1);
+    field("state").textContent = view.state + (view.error ? " · " + view.error : "");
+    if (view.threshold !== null) { threshold = view.threshold; }
+  };
+  let view = null;
+  const events = new EventSource("/api/v1/streams/" + streamId + "/events");
+  events.addEventListener("status", (e) => { view = JSON.parse(e.data); show(view); draw(); });
+  events.addEventListener("batch", (e) => {
+    const batch = JSON.parse(e.data);
+    if (Number.isFinite(batch.threshold)) { threshold = batch.threshold; }
+    recent.push(...batch.scores);
+    recent.splice(0, Math.max(0, recent.length - 500));
+    for (const line of batch.flagged_rows) {
+      const row = JSON.parse(line);
+      const tr = document.createElement("tr");
+      const top = (row.top || []).map((f) => f.feature).join(", ");
+      for (const [text, cls] of [[row.id ?? row.line, ""], [row.score.toPrecision(5), "num"], [top, ""]]) {
+        const td = document.createElement("td");
+        td.textContent = text; td.className = cls;
+        tr.appendChild(td);
+      }
+      flaggedBody.prepend(tr);
+    }
+    while (flaggedBody.children.length > 50) { flaggedBody.lastChild.remove(); }
+    if (view) {
+      view.rows += batch.scores.length + batch.refused;
+      view.flagged += batch.flagged;
+      view.refused += batch.refused;
+      view.lag_ms = batch.lag_ms;
+      show(view);
+    }
+    draw();
+  });
+  events.addEventListener("drift", (e) => {
+    const drift = JSON.parse(e.data);
+    const li = document.createElement("li");
+    li.textContent = `row ${drift.row}: KS ${drift.statistic.toFixed(3)}, flag rate ${(100 * drift.reference_flag_rate).toFixed(1)} % → ${(100 * drift.flag_rate).toFixed(1)} %`;
+    drifts.prepend(li);
+  });
+  events.addEventListener("refit", (e) => {
+    const li = document.createElement("li");
+    li.textContent = "refitted: " + JSON.parse(e.data).model;
+    drifts.prepend(li);
+  });
+  // Rows per second from the server's own count, every two seconds.
+  setInterval(async () => {
+    const response = await fetch("/api/v1/streams/" + streamId);
+    if (response.ok) { view = await response.json(); show(view); }
+  }, 2000);
+  document.getElementById("stop").addEventListener("click", async () => {
+    await fetch("/api/v1/streams/" + streamId + "/stop", { method: "POST" });
+  });
+};

@@ -29,6 +29,7 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use crate::jobs::{self, RunRequest};
 use crate::pages::token_in;
+use crate::streams;
 use crate::{AppState, RunEvent, lock};
 
 /// An error answered as `{"error": "…"}` with its status. Messages name what was wrong and
@@ -40,7 +41,7 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
@@ -96,7 +97,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// Runs blocking work (files, training data, scoring) off the async threads.
 pub(crate) async fn blocking<T: Send + 'static>(
@@ -151,6 +152,13 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/runs/{id}/model", get(download_model))
         .route("/api/v1/runs/{id}/leaderboard", get(run_leaderboard))
         .route("/api/v1/selections", post(create_selection))
+        .route(
+            "/api/v1/streams",
+            get(streams::list_streams).post(streams::create_stream),
+        )
+        .route("/api/v1/streams/{id}", get(streams::get_stream))
+        .route("/api/v1/streams/{id}/stop", post(streams::stop_stream))
+        .route("/api/v1/streams/{id}/events", get(streams::stream_events))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/api/v1/health", get(health))

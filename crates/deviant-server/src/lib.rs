@@ -11,6 +11,7 @@ mod api;
 mod jobs;
 mod openapi;
 mod pages;
+mod streams;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -87,6 +88,7 @@ struct Inner {
     jobs: Mutex<mpsc::Sender<String>>,
     live: Mutex<HashMap<String, LiveRun>>,
     models: Mutex<HashMap<String, Arc<Model>>>,
+    streams: Mutex<HashMap<String, streams::LiveStream>>,
 }
 
 /// Everything the handlers share.
@@ -141,6 +143,7 @@ impl AppState {
                 jobs: Mutex::new(send),
                 live: Mutex::new(HashMap::new()),
                 models: Mutex::new(HashMap::new()),
+                streams: Mutex::new(HashMap::new()),
                 config,
             }),
         };

@@ -162,6 +162,57 @@ pub fn spec() -> Value {
                     }
                 }
             },
+            "/api/v1/streams": {
+                "get": {
+                    "summary": "The streams started since the server started, newest first",
+                    "responses": {
+                        "200": json_response("The streams.", json!({"type": "array", "items": reference("Stream")})),
+                        "401": unauthorized
+                    }
+                },
+                "post": {
+                    "summary": "Attach a run's model to a broker: rows from `source` (redis://HOST:PORT/STREAM or nats://HOST:PORT/SUBJECT) are scored as they arrive, and each batch is acknowledged once its scores are written to `sink` (a broker location; without it scores reach only the event feed)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["run", "source"], "additionalProperties": false,
+                        "properties": {
+                            "run": {"type": "string"}, "source": {"type": "string"},
+                            "sink": {"type": "string"}, "group": {"type": "string"},
+                            "learn": {"type": "boolean"}, "drift_window": {"type": "integer", "minimum": 2}
+                        }
+                    }}}},
+                    "responses": {
+                        "201": json_response("Started.", reference("Stream")),
+                        "400": error_response("Not JSON."),
+                        "401": unauthorized, "404": not_found,
+                        "409": error_response("The run has no model."),
+                        "422": error_response("Not a broker location, a broker that does not answer, or a model whose threshold is per batch.")
+                    }
+                }
+            },
+            "/api/v1/streams/{id}": {
+                "parameters": [id_parameter("stream")],
+                "get": {
+                    "summary": "A stream's counts and state",
+                    "responses": {"200": json_response("The stream.", reference("Stream")), "401": unauthorized, "404": not_found}
+                }
+            },
+            "/api/v1/streams/{id}/stop": {
+                "parameters": [id_parameter("stream")],
+                "post": {
+                    "summary": "Stop a stream once the batch in hand is written and acknowledged",
+                    "responses": {"200": json_response("Stopping.", reference("Stream")), "401": unauthorized, "404": not_found}
+                }
+            },
+            "/api/v1/streams/{id}/events": {
+                "parameters": [id_parameter("stream")],
+                "get": {
+                    "summary": "Server-Sent Events: `status` (the stream) first, then `batch` (scores, threshold, flagged rows, refused count, lag in ms), `drift`, `refit` and `notice` events",
+                    "responses": {
+                        "200": {"description": "An event stream.", "content": {"text/event-stream": {"schema": {"type": "object"}}}},
+                        "401": unauthorized, "404": not_found
+                    }
+                }
+            },
             "/api/v1/runs/{id}/leaderboard": {
                 "parameters": [id_parameter("run")],
                 "get": {
@@ -246,6 +297,16 @@ pub fn spec() -> Value {
             "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "Stream": {"type": "object", "properties": {
+                    "id": {"type": "string"}, "run": {"type": "string"}, "source": {"type": "string"},
+                    "sink": {"type": ["string", "null"]}, "started_unix": {"type": "integer"},
+                    "state": {"type": "string", "enum": ["running", "stopped", "failed"]},
+                    "error": {"type": ["string", "null"]}, "rows": {"type": "integer"},
+                    "flagged": {"type": "integer"}, "refused": {"type": "integer"},
+                    "rows_per_second": {"type": "number"}, "lag_ms": {"type": "number"},
+                    "threshold": {"type": ["number", "null"]}, "drift_events": {"type": "integer"},
+                    "refits": {"type": "integer"}
+                }},
                 "Dataset": {"type": "object", "properties": {
                     "id": {"type": "string"}, "name": {"type": "string"}, "file": {"type": "string"},
                     "bytes": {"type": "integer"}, "rows": {"type": "integer"},

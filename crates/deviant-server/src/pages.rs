@@ -56,6 +56,8 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/runs/compare", get(compare_page))
         .route("/runs/{id}", get(run_page))
         .route("/predict/{id}", get(predict_page))
+        .route("/streams", get(crate::streams::streams_page))
+        .route("/streams/{id}", get(crate::streams::stream_page))
         .route_layer(middleware::from_fn_with_state(state, require_session));
     Router::new()
         .route("/login", get(login_page).post(login))
@@ -112,7 +114,7 @@ impl IntoResponse for PageError {
 }
 
 /// A whole page: header navigation, then `body`.
-fn layout(title: &str, body: &str) -> Html<String> {
+pub(crate) fn layout(title: &str, body: &str) -> Html<String> {
     Html(format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -121,7 +123,7 @@ fn layout(title: &str, body: &str) -> Html<String> {
 <link rel="stylesheet" href="/assets/style.css">
 <script src="/assets/app.js"></script>
 </head><body>
-<header><a class="brand" href="/">deviant</a><a href="/">Datasets</a><a href="/train">Train</a><a href="/runs">Runs</a><a href="/api/v1/openapi.json">API</a></header>
+<header><a class="brand" href="/">deviant</a><a href="/">Datasets</a><a href="/train">Train</a><a href="/runs">Runs</a><a href="/streams">Streams</a><a href="/api/v1/openapi.json">API</a></header>
 <main><h1>{title}</h1>
 {body}</main></body></html>"#,
         title = escape(title)
@@ -499,7 +501,7 @@ async fn run_page(
     if run.has_model {
         let _ = write!(
             body,
-            r#"<p><a class="button" href="/predict/{id}">Score new rows with this model</a> <a class="button" href="/api/v1/runs/{id}/model">Download the model (.tar)</a></p>"#
+            r#"<p><a class="button" href="/predict/{id}">Score new rows with this model</a> <a class="button" href="/streams">Stream rows through it</a> <a class="button" href="/api/v1/runs/{id}/model">Download the model (.tar)</a></p>"#
         );
     }
     let scores = test_scores(&state, &id);

@@ -787,3 +787,179 @@ async fn a_running_training_can_be_cancelled() {
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(error_of(&body).contains("no model"));
 }
+
+/// A `redis-server` on a loopback port of its own, killed when dropped; `None` (the test
+/// skips) when it is not installed, unless `DEVIANT_REQUIRE_BROKERS` is set.
+struct Redis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            assert!(
+                std::env::var_os("DEVIANT_REQUIRE_BROKERS").is_none(),
+                "redis-server is not installed"
+            );
+            eprintln!(
+                "skipped: redis-server is not installed (Debian: apt-get install redis-server)"
+            );
+            return None;
+        };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "redis did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Self { child, port })
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_streams_from_redis_with_live_events_and_a_page() {
+    use redis::Commands;
+    let Some(redis_server) = Redis::start() else {
+        return;
+    };
+    let s = server();
+    let (_, dataset) = s.upload("traffic.csv", table(400).as_bytes()).await;
+    let (_, run) = s
+        .post_json(
+            "/api/v1/runs",
+            json!({"dataset": dataset["id"], "detector": "pca", "label": "label"}),
+        )
+        .await;
+    let run_id = run["id"].as_str().unwrap().to_string();
+    assert_eq!(s.finished(&run_id).await["status"], "succeeded");
+    let address = format!("127.0.0.1:{}", redis_server.port);
+
+    // Only brokers: a server stream never reads the server's own files.
+    for (request, status, expected) in [
+        (
+            json!({"run": run_id, "source": "flows.csv"}),
+            422,
+            "must be a broker",
+        ),
+        (
+            json!({"run": "0123456789abcdef", "source": format!("redis://{address}/flows")}),
+            404,
+            "no run",
+        ),
+        (
+            json!({"run": run_id, "source": "redis://127.0.0.1:1/flows"}),
+            422,
+            "broker running",
+        ),
+    ] {
+        let (code, body) = s.post_json("/api/v1/streams", request).await;
+        assert_eq!(code.as_u16(), status, "{body}");
+        assert!(error_of(&body).contains(expected), "{body}");
+    }
+    let (status, stream) = s
+        .post_json(
+            "/api/v1/streams",
+            json!({
+                "run": run_id,
+                "source": format!("redis://{address}/flows"),
+                "sink": format!("redis://{address}/scores")
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{stream}");
+    let stream_id = stream["id"].as_str().unwrap().to_string();
+    assert_eq!(stream["state"], "running");
+
+    // The event feed: the stream's status first, then a batch once rows arrive.
+    let response = s
+        .app
+        .clone()
+        .oneshot(
+            s.request("GET", &format!("/api/v1/streams/{stream_id}/events"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let client = redis::Client::open(format!("redis://{address}/")).unwrap();
+    let mut connection = client.get_connection().unwrap();
+    for i in 0..10 {
+        let row = json!({"bytes": 100 + i, "duration": 2, "proto": "tcp"}).to_string();
+        let _: String = connection.xadd("flows", "*", &[("json", row)]).unwrap();
+    }
+    let far = json!({"bytes": 9000, "duration": 80, "proto": "udp"}).to_string();
+    let _: String = connection.xadd("flows", "*", &[("json", far)]).unwrap();
+    let mut seen = String::new();
+    let started = Instant::now();
+    while !(seen.contains("event: status") && seen.contains("event: batch")) {
+        assert!(started.elapsed() < Duration::from_secs(30), "{seen}");
+        let frame = tokio::time::timeout(Duration::from_secs(30), body.frame())
+            .await
+            .expect("an event in time")
+            .unwrap()
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    assert!(seen.contains("\"flagged_rows\""), "{seen}");
+    loop {
+        let (_, view) = s.get(&format!("/api/v1/streams/{stream_id}")).await;
+        if view["rows"] == 11 {
+            assert!(view["flagged"].as_u64().unwrap() >= 1, "{view}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{view}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let written: usize = connection.xlen("scores").unwrap();
+    assert_eq!(written, 11);
+
+    let (status, page) = s.get(&format!("/streams/{stream_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.as_str().unwrap().contains("deviant.liveStream"));
+    let (status, page) = s.get("/streams").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.as_str().unwrap().contains(&stream_id));
+
+    let (status, _) = s
+        .post_json(&format!("/api/v1/streams/{stream_id}/stop"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    loop {
+        let (_, view) = s.get(&format!("/api/v1/streams/{stream_id}")).await;
+        if view["state"] == "stopped" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{view}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

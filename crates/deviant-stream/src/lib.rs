@@ -173,13 +173,21 @@ pub enum StreamEvent {
     Notice {
         message: String,
     },
+    /// A batch written and acknowledged: its scores, the threshold, the rows flagged
+    /// (their output lines, at most [`FLAGGED_PER_EVENT`]), the rows refused, and the
+    /// milliseconds from the batch's first arrival to its acknowledgement.
     Batch {
-        rows: usize,
-        flagged: usize,
         scores: Vec<f32>,
         threshold: f64,
+        flagged: usize,
+        flagged_rows: Vec<String>,
+        refused: usize,
+        lag_ms: f64,
     },
 }
+
+/// Flagged rows a batch event carries at most.
+pub const FLAGGED_PER_EVENT: usize = 20;
 
 impl Streamer {
     /// Refuses a model whose threshold is chosen per batch: a stream's batches are arbitrary.
@@ -240,14 +248,15 @@ impl Streamer {
                 self.swap_in_refit()?;
                 continue;
             }
-            let deadline = Instant::now() + self.options.max_delay;
+            let arrived = Instant::now();
+            let deadline = arrived + self.options.max_delay;
             source::poll_until(
                 self.source.as_mut(),
                 &mut batch,
                 self.options.max_batch,
                 deadline,
             )?;
-            self.process(batch)?;
+            self.process(batch, arrived)?;
             self.swap_in_refit()?;
             if self.last_status.elapsed() >= Duration::from_secs(1) {
                 self.write_status()?;
@@ -258,7 +267,7 @@ impl Streamer {
         Ok(self.status)
     }
 
-    fn process(&mut self, batch: Vec<Record>) -> Result<()> {
+    fn process(&mut self, batch: Vec<Record>, arrived: Instant) -> Result<()> {
         if self.header.is_none()
             && let Some(names) = self.source.header()
         {
@@ -285,8 +294,9 @@ impl Streamer {
             let pushed = match parsed {
                 Err(reason) => Err(reason),
                 Ok(Parsed::Json(row)) => {
-                    if let Some(column) = &id_column {
-                        id = id.or_else(|| row.get(column).map(value_text));
+                    // A column named by --id wins over the broker's own id.
+                    if let Some(value) = id_column.as_ref().and_then(|c| row.get(c)) {
+                        id = Some(value_text(value));
                     }
                     table
                         .push_json(&row, line, &pass_over)
@@ -298,7 +308,7 @@ impl Streamer {
                         if let (Some(column), Some(names)) = (&id_column, self.source.header())
                             && let Some(at) = names.iter().position(|n| n == column)
                         {
-                            id = id.or_else(|| fields.get(at).map(str::to_string));
+                            id = fields.get(at).map(str::to_string).or(id);
                         }
                         table
                             .push_record(header, &fields, line)
@@ -314,10 +324,10 @@ impl Streamer {
         let table = table.take();
         let (data, kept) = self.prepare(&table, kept, &mut refused)?;
         let mut lines = Vec::with_capacity(kept.len());
-        let mut flagged_rows = 0;
+        let (mut scores, mut flags, mut threshold) = (Vec::new(), Vec::new(), f64::NAN);
         if let Some(data) = &data {
-            let scores = self.model.score_raw(data)?;
-            let scored = self.model.flag(scores, Scoring::Rows)?;
+            let raw = self.model.score_raw(data)?;
+            let scored = self.model.flag(raw, Scoring::Rows)?;
             let top = self.top_features(data)?;
             let names = &self.model.manifest.feature_names;
             for (i, (id, line)) in kept.iter().enumerate() {
@@ -341,8 +351,8 @@ impl Streamer {
                 };
                 lines.push(serde_json::to_string(&row).map_err(Error::internal)?);
             }
-            flagged_rows = scored.flags.iter().filter(|&&f| f).count();
-            self.after_scoring(data, &scored.scores, &scored.flags, scored.threshold)?;
+            self.after_scoring(data, &scored.scores, &scored.flags)?;
+            (scores, flags, threshold) = (scored.scores, scored.flags, scored.threshold);
         }
         let refused_lines: Vec<String> = refused
             .iter()
@@ -363,10 +373,28 @@ impl Streamer {
         }
         // Only now are the rows' scores (or refusals) written: hand them back.
         self.source.ack(acks)?;
+        let flagged = flags.iter().filter(|&&f| f).count();
         self.status.rows += (kept.len() + refused.len()) as u64;
-        self.status.flagged += flagged_rows as u64;
+        self.status.flagged += flagged as u64;
         self.status.errors += refused.len() as u64;
         self.status.batches += 1;
+        if self.on_event.is_some() {
+            let flagged_rows = lines
+                .iter()
+                .zip(&flags)
+                .filter(|(_, flag)| **flag)
+                .map(|(line, _)| line.clone())
+                .take(FLAGGED_PER_EVENT)
+                .collect();
+            self.emit(&StreamEvent::Batch {
+                scores,
+                threshold,
+                flagged,
+                flagged_rows,
+                refused: refused.len(),
+                lag_ms: arrived.elapsed().as_secs_f64() * 1e3,
+            });
+        }
         Ok(())
     }
 
@@ -453,13 +481,7 @@ impl Streamer {
     }
 
     /// Learning, drift watching and the refit window, once a batch is scored.
-    fn after_scoring(
-        &mut self,
-        data: &Dataset,
-        scores: &[f32],
-        flags: &[bool],
-        threshold: f64,
-    ) -> Result<()> {
+    fn after_scoring(&mut self, data: &Dataset, scores: &[f32], flags: &[bool]) -> Result<()> {
         if self.options.learn
             && let Some(learned) = self.model.detector.partial_fit(data.view())
         {
@@ -474,14 +496,6 @@ impl Streamer {
             while self.recent_normal.len() > refit.rows {
                 self.recent_normal.pop_front();
             }
-        }
-        if self.on_event.is_some() {
-            self.emit(&StreamEvent::Batch {
-                rows: scores.len(),
-                flagged: flags.iter().filter(|&&f| f).count(),
-                scores: scores.to_vec(),
-                threshold,
-            });
         }
         let events = match &mut self.drift {
             Some(monitor) => monitor.observe(scores, flags),

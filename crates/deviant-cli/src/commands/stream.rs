@@ -36,7 +36,7 @@ pub struct StreamArgs {
     /// first line: `{` starts NDJSON, anything else is a CSV header).
     #[arg(long)]
     pub format: Option<TextFormat>,
-    /// A column echoed as each row's `id` (and not scored).
+    /// A column echoed as each row's `id` (and not scored), in place of a broker's entry id.
     #[arg(long)]
     pub id: Option<String>,
     /// Rows scored together at most.
