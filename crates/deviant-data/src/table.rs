@@ -47,7 +47,8 @@ pub fn schema_options_for_label(column: &str, normal_values: &[&str]) -> SchemaO
 /// Cell values read as missing in numeric columns.
 mod builder;
 mod infer;
-pub use builder::{Header, TableBuilder};
+mod json_row;
+pub use builder::{Header, JsonCells, TableBuilder};
 pub use infer::infer_schema;
 
 const MISSING: [&str; 7] = ["", "na", "nan", "n/a", "null", "none", "?"];

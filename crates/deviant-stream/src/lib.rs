@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use deviant_core::fsutil::write_bytes_atomic;
 use deviant_core::{Dataset, Error, FitContext, Result, Scoring, ThresholdRule};
-use deviant_data::{Header, Table, TableBuilder};
+use deviant_data::{Header, JsonCells, Table, TableBuilder};
 use deviant_engine::{Manifest, Model};
 use ndarray::{Array2, Axis};
 use rayon::prelude::*;
@@ -129,6 +129,8 @@ struct RefusedRow<'a> {
 /// A row parsed from its payload, before it joins a table.
 enum Parsed {
     Json(Map<String, Value>),
+    /// A JSON row's cells read under the schema (or why not), and its `--id` value.
+    Cells(std::result::Result<JsonCells, String>, Option<String>),
     Fields(csv::StringRecord),
 }
 
@@ -280,28 +282,41 @@ impl Streamer {
             )?);
         }
         let id_column = self.options.id_column.clone();
-        let parsed: Vec<std::result::Result<Parsed, String>> =
-            batch.par_iter().with_min_len(256).map(parse).collect();
+        let pass_over: Vec<String> = id_column.iter().cloned().collect();
         let mut table = TableBuilder::new(&self.model.manifest.schema, &self.source.describe());
+        // JSON rows are read and checked on every core; appending them is then cheap.
+        let parsed: Vec<std::result::Result<Parsed, String>> = batch
+            .par_iter()
+            .with_min_len(256)
+            .map(|record| match &record.payload {
+                Payload::Json(text) => Ok(json_cells(&table, text, record.line, &pass_over)),
+                _ => match parse(record)? {
+                    Parsed::Json(row) => {
+                        let id = id_column.as_ref().and_then(|c| row.get(c)).map(value_text);
+                        let cells = table
+                            .parse_json(&row, record.line, &pass_over)
+                            .map_err(|e| e.to_string());
+                        Ok(Parsed::Cells(cells, id))
+                    }
+                    other => Ok(other),
+                },
+            })
+            .collect();
         let mut kept: Vec<RowKey> = Vec::with_capacity(batch.len());
         let mut refused = Vec::new();
         let mut acks = Vec::with_capacity(batch.len());
-        let pass_over: Vec<String> = id_column.iter().cloned().collect();
         for (record, parsed) in batch.into_iter().zip(parsed) {
             acks.push(record.ack);
             let line = record.line;
             let mut id = record.id;
             let pushed = match parsed {
                 Err(reason) => Err(reason),
-                Ok(Parsed::Json(row)) => {
+                Ok(Parsed::Cells(cells, column_id)) => {
                     // A column named by --id wins over the broker's own id.
-                    if let Some(value) = id_column.as_ref().and_then(|c| row.get(c)) {
-                        id = Some(value_text(value));
-                    }
-                    table
-                        .push_json(&row, line, &pass_over)
-                        .map_err(|e| e.to_string())
+                    id = column_id.or(id);
+                    cells.map(|cells| table.push_cells(cells, line))
                 }
+                Ok(Parsed::Json(_)) => unreachable!("JSON rows are read into cells above"),
                 Ok(Parsed::Fields(fields)) => match &self.header {
                     None => Err("a delimited row before any header".to_string()),
                     Some(header) => {
@@ -323,34 +338,39 @@ impl Streamer {
         }
         let table = table.take();
         let (data, kept) = self.prepare(&table, kept, &mut refused)?;
-        let mut lines = Vec::with_capacity(kept.len());
+        let mut lines = Vec::new();
         let (mut scores, mut flags, mut threshold) = (Vec::new(), Vec::new(), f64::NAN);
         if let Some(data) = &data {
             let raw = self.model.score_raw(data)?;
             let scored = self.model.flag(raw, Scoring::Rows)?;
             let top = self.top_features(data)?;
             let names = &self.model.manifest.feature_names;
-            for (i, (id, line)) in kept.iter().enumerate() {
-                let row = ScoredRow {
-                    id: id.as_deref(),
-                    line: *line,
-                    score: scored.scores[i],
-                    is_anomaly: scored.flags[i],
-                    top: top
-                        .get(i)
-                        .map(|features| {
-                            features
-                                .iter()
-                                .map(|&(j, c)| Contribution {
-                                    feature: &names[j],
-                                    contribution: c,
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                };
-                lines.push(serde_json::to_string(&row).map_err(Error::internal)?);
-            }
+            lines = kept
+                .par_iter()
+                .enumerate()
+                .with_min_len(256)
+                .map(|(i, (id, line))| {
+                    let row = ScoredRow {
+                        id: id.as_deref(),
+                        line: *line,
+                        score: scored.scores[i],
+                        is_anomaly: scored.flags[i],
+                        top: top
+                            .get(i)
+                            .map(|features| {
+                                features
+                                    .iter()
+                                    .map(|&(j, c)| Contribution {
+                                        feature: &names[j],
+                                        contribution: c,
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    };
+                    serde_json::to_string(&row).map_err(Error::internal)
+                })
+                .collect::<Result<_>>()?;
             self.after_scoring(data, &scored.scores, &scored.flags)?;
             (scores, flags, threshold) = (scored.scores, scored.flags, scored.threshold);
         }
@@ -584,6 +604,16 @@ impl Streamer {
             None => Ok(()),
         }
     }
+}
+
+/// A JSON line's cells, read straight from its text, and its `--id` value (the first key
+/// passed over).
+fn json_cells(table: &TableBuilder, text: &str, line: u64, pass_over: &[String]) -> Parsed {
+    let (cells, passed) = table.parse_json_text(text, line, pass_over);
+    Parsed::Cells(
+        cells.map_err(|e| e.to_string()),
+        passed.into_iter().flatten().next(),
+    )
 }
 
 /// A record's payload as a JSON object or delimited fields; the reason when it is neither.

@@ -5,6 +5,9 @@
 use deviant_core::{ColumnKind, Error, Result, Schema};
 use serde_json::{Map, Value};
 
+use std::collections::HashMap;
+
+use super::json_row::{Slot, read_row, slots};
 use super::{ColumnData, Table, parse_number};
 
 /// Where a schema's columns are among a header's names.
@@ -64,10 +67,25 @@ impl Header {
     }
 }
 
+/// One row's cells read under a schema, not yet appended.
+#[derive(Debug, Clone)]
+pub struct JsonCells {
+    cells: Vec<Cell>,
+    class: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Cell {
+    Number(f64),
+    Category(String),
+}
+
 /// A table being filled row by row.
 #[derive(Debug, Clone)]
 pub struct TableBuilder {
     schema: Schema,
+    /// Each JSON key's place, for rows read straight from their text.
+    slots: HashMap<String, Slot>,
     source: String,
     columns: Vec<ColumnData>,
     /// Each row's label value, where it has one.
@@ -86,6 +104,7 @@ impl TableBuilder {
             })
             .collect();
         Self {
+            slots: slots(schema),
             schema: schema.clone(),
             source: source.into(),
             columns,
@@ -152,24 +171,83 @@ impl TableBuilder {
         })
     }
 
-    /// Appends a JSON object (`{"column": value, …}`): numbers (or numeric strings) in
-    /// numeric columns, strings or numbers in categorical ones, `null` for a missing cell.
-    /// Keys in `pass_over` and the schema's ignored columns are passed over; any other key the
-    /// schema does not know is an error.
+    /// Appends a JSON object (`{"column": value, …}`): [`parse_json`](Self::parse_json)
+    /// then [`push_cells`](Self::push_cells).
     pub fn push_json(
         &mut self,
         row: &Map<String, Value>,
         line: u64,
         pass_over: &[String],
     ) -> Result<()> {
-        let label = self.schema.label.as_ref().map(|l| l.column.clone());
-        let label = label.as_deref();
-        if let Some(key) = row.keys().find(|k| {
-            !self.schema.feature_names().any(|f| f == k.as_str())
-                && label != Some(k.as_str())
-                && !self.schema.ignored.contains(k)
-                && !pass_over.contains(k)
-        }) {
+        let cells = self.parse_json(row, line, pass_over)?;
+        self.push_cells(cells, line);
+        Ok(())
+    }
+
+    /// Reads a JSON object's cells under the schema without appending them, so rows can be
+    /// read on many threads and appended in order: numbers (or numeric strings) in numeric
+    /// columns, strings or numbers in categorical ones, `null` for a missing cell. Keys in
+    /// `pass_over` and the schema's ignored columns are passed over; any other key the schema
+    /// does not know is an error.
+    pub fn parse_json(
+        &self,
+        row: &Map<String, Value>,
+        line: u64,
+        pass_over: &[String],
+    ) -> Result<JsonCells> {
+        let cell_error = |column: &str, reason: String| Error::Cell {
+            file: self.source.clone(),
+            line,
+            column: column.into(),
+            reason,
+        };
+        let mut cells = Vec::with_capacity(self.schema.features.len());
+        for spec in &self.schema.features {
+            let cell = row.get(&spec.name).ok_or_else(|| {
+                cell_error(&spec.name, "missing; every row needs every feature".into())
+            })?;
+            cells.push(match spec.kind {
+                ColumnKind::Numeric => Cell::Number(match cell {
+                    Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+                    Value::Null => f64::NAN,
+                    Value::String(text) => parse_number(text).map_err(|()| {
+                        cell_error(&spec.name, format!("`{text}` is not a number"))
+                    })?,
+                    other => {
+                        return Err(cell_error(&spec.name, format!("{other} is not a number")));
+                    }
+                }),
+                ColumnKind::Categorical => Cell::Category(match cell {
+                    Value::String(text) => text.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    Value::Null => String::new(),
+                    other => {
+                        return Err(cell_error(&spec.name, format!("{other} is not a category")));
+                    }
+                }),
+            });
+        }
+        let label = self.schema.label.as_ref().map(|l| l.column.as_str());
+        let class = label.and_then(|l| row.get(l)).map(|v| match v {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        });
+        // Every feature was found; any key beyond them, the label and the keys passed over
+        // is one the schema does not know. Counting spares a search in the common case.
+        let passed = pass_over
+            .iter()
+            .chain(&self.schema.ignored)
+            .filter(|k| row.contains_key(k.as_str()))
+            .count();
+        if row.len() > cells.len() + usize::from(class.is_some()) + passed
+            && let Some(key) = row.keys().find(|k| {
+                !self.schema.feature_names().any(|f| f == k.as_str())
+                    && label != Some(k.as_str())
+                    && !self.schema.ignored.contains(k)
+                    && !pass_over.contains(k)
+            })
+        {
             return Err(Error::format(
                 &self.source,
                 format!(
@@ -178,51 +256,68 @@ impl TableBuilder {
                 ),
             ));
         }
-        let source = self.source.clone();
-        let cell_error = |column: &str, reason: String| Error::Cell {
-            file: source.clone(),
-            line,
-            column: column.into(),
-            reason,
-        };
-        self.push_with(line, |builder| {
-            for (spec, column) in builder.schema.features.iter().zip(&mut builder.columns) {
-                let cell = row.get(&spec.name).ok_or_else(|| {
-                    cell_error(&spec.name, "missing; every row needs every feature".into())
-                })?;
-                match column {
-                    ColumnData::Numeric(values) => values.push(match cell {
-                        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
-                        Value::Null => f64::NAN,
-                        Value::String(text) => parse_number(text).map_err(|()| {
-                            cell_error(&spec.name, format!("`{text}` is not a number"))
-                        })?,
-                        other => {
-                            return Err(cell_error(&spec.name, format!("{other} is not a number")));
-                        }
-                    }),
-                    ColumnData::Categorical(values) => values.push(match cell {
-                        Value::String(text) => text.clone(),
-                        Value::Number(n) => n.to_string(),
-                        Value::Bool(b) => b.to_string(),
-                        Value::Null => String::new(),
-                        other => {
-                            return Err(cell_error(
-                                &spec.name,
-                                format!("{other} is not a category"),
-                            ));
-                        }
-                    }),
-                }
+        Ok(JsonCells { cells, class })
+    }
+
+    /// [`parse_json`](Self::parse_json) from the object's text, without building a map of
+    /// its keys. Beside the cells, the values of the keys in `pass_over`, in that order
+    /// (read even when the row is refused, so it can still be named by them).
+    pub fn parse_json_text(
+        &self,
+        text: &str,
+        line: u64,
+        pass_over: &[String],
+    ) -> (Result<JsonCells>, Vec<Option<String>>) {
+        let row = match read_row(text, &self.slots, self.schema.features.len(), pass_over) {
+            Ok(row) => row,
+            Err(reason) => {
+                let error = Error::format(&self.source, format!("row {line}: {reason}"));
+                return (Err(error), Vec::new());
             }
-            builder.classes.push(label.and_then(|l| {
-                row.get(l).map(|v| match v {
-                    Value::String(text) => text.clone(),
-                    other => other.to_string(),
-                })
-            }));
-            Ok(())
-        })
+        };
+        if let Some(key) = row.unknown {
+            let error = Error::format(
+                &self.source,
+                format!(
+                    "row {line} has the unknown column `{key}`; the model reads {}",
+                    self.schema.feature_names().collect::<Vec<_>>().join(", ")
+                ),
+            );
+            return (Err(error), row.passed);
+        }
+        let mut cells = Vec::with_capacity(row.cells.len());
+        for (spec, cell) in self.schema.features.iter().zip(row.cells) {
+            let reason = match cell {
+                Some(Ok(cell)) => {
+                    cells.push(cell);
+                    continue;
+                }
+                Some(Err(reason)) => reason,
+                None => "missing; every row needs every feature".into(),
+            };
+            let error = Error::Cell {
+                file: self.source.clone(),
+                line,
+                column: spec.name.clone(),
+                reason,
+            };
+            return (Err(error), row.passed);
+        }
+        let class = row.class;
+        (Ok(JsonCells { cells, class }), row.passed)
+    }
+
+    /// Appends cells [`parse_json`](Self::parse_json) read under this builder's schema.
+    pub fn push_cells(&mut self, row: JsonCells, line: u64) {
+        for (cell, column) in row.cells.into_iter().zip(&mut self.columns) {
+            match (cell, column) {
+                (Cell::Number(v), ColumnData::Numeric(values)) => values.push(v),
+                (Cell::Category(v), ColumnData::Categorical(values)) => values.push(v),
+                _ => unreachable!("cells are read under the builder's schema"),
+            }
+        }
+        self.classes.push(row.class);
+        self.lines.push(line);
     }
 
     /// Runs `push`, which appends one cell to each column; on error every column is cut back
