@@ -285,7 +285,7 @@ async fn every_documented_path_is_routed() {
     let (_, spec) = s.get("/api/v1/openapi.json").await;
     assert_eq!(spec["openapi"], "3.1.0");
     let paths = spec["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 14);
+    assert_eq!(paths.len(), 18);
     for (path, item) in paths {
         let uri = path.replace("{id}", "0123456789abcdef");
         for method in ["get", "post", "delete"] {

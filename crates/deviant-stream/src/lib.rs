@@ -247,7 +247,7 @@ impl Streamer {
                 if self.source.ended() {
                     break;
                 }
-                self.swap_in_refit()?;
+                self.swap_in_refit(false)?;
                 continue;
             }
             let arrived = Instant::now();
@@ -259,11 +259,13 @@ impl Streamer {
                 deadline,
             )?;
             self.process(batch, arrived)?;
-            self.swap_in_refit()?;
+            self.swap_in_refit(false)?;
             if self.last_status.elapsed() >= Duration::from_secs(1) {
                 self.write_status()?;
             }
         }
+        // A refit in flight is finished and saved before the stream ends.
+        self.swap_in_refit(true)?;
         self.status.finished = true;
         self.write_status()?;
         Ok(self.status)
@@ -559,12 +561,16 @@ impl Streamer {
         self.refit_running = Some(receive);
     }
 
-    /// Uses a finished refit from the next batch on.
-    fn swap_in_refit(&mut self) -> Result<()> {
+    /// Uses a finished refit from the next batch on; with `wait`, waits for one in flight.
+    fn swap_in_refit(&mut self, wait: bool) -> Result<()> {
         let Some(running) = &self.refit_running else {
             return Ok(());
         };
-        let (model, dir) = match running.try_recv() {
+        let done = match wait {
+            true => running.recv().map_err(|_| TryRecvError::Disconnected),
+            false => running.try_recv(),
+        };
+        let (model, dir) = match done {
             Err(TryRecvError::Empty) => return Ok(()),
             Err(TryRecvError::Disconnected) => {
                 return Err(Error::internal("the refit thread ended without a result"));
