@@ -52,8 +52,8 @@ pub struct StreamOptions {
 impl Default for StreamOptions {
     fn default() -> Self {
         Self {
-            max_batch: 4096,
-            max_delay: Duration::from_millis(5),
+            max_batch: 1024,
+            max_delay: Duration::ZERO,
             learn: true,
             explain: 3,
             id_column: None,

@@ -5,9 +5,7 @@
 use deviant_core::{ColumnKind, Error, Result, Schema};
 use serde_json::{Map, Value};
 
-use std::collections::HashMap;
-
-use super::json_row::{Slot, read_row, slots};
+use super::json_row::{Keys, read_row};
 use super::{ColumnData, Table, parse_number};
 
 /// Where a schema's columns are among a header's names.
@@ -85,7 +83,7 @@ pub(super) enum Cell {
 pub struct TableBuilder {
     schema: Schema,
     /// Each JSON key's place, for rows read straight from their text.
-    slots: HashMap<String, Slot>,
+    keys: Keys,
     source: String,
     columns: Vec<ColumnData>,
     /// Each row's label value, where it has one.
@@ -104,7 +102,7 @@ impl TableBuilder {
             })
             .collect();
         Self {
-            slots: slots(schema),
+            keys: Keys::new(schema),
             schema: schema.clone(),
             source: source.into(),
             columns,
@@ -268,7 +266,7 @@ impl TableBuilder {
         line: u64,
         pass_over: &[String],
     ) -> (Result<JsonCells>, Vec<Option<String>>) {
-        let row = match read_row(text, &self.slots, self.schema.features.len(), pass_over) {
+        let row = match read_row(text, &self.keys, self.schema.features.len(), pass_over) {
             Ok(row) => row,
             Err(reason) => {
                 let error = Error::format(&self.source, format!("row {line}: {reason}"));

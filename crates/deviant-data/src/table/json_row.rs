@@ -19,21 +19,42 @@ pub(super) enum Slot {
     Ignored,
 }
 
-/// A key's place among the schema's columns, built once per builder.
-pub(super) fn slots(schema: &Schema) -> HashMap<String, Slot> {
-    let mut slots: HashMap<String, Slot> = schema
-        .features
-        .iter()
-        .enumerate()
-        .map(|(j, c)| (c.name.clone(), Slot::Feature(j, c.kind)))
-        .collect();
-    for name in &schema.ignored {
-        slots.insert(name.clone(), Slot::Ignored);
+/// The schema's keys and their places, built once per builder: in schema order (features,
+/// label, ignored columns), so that rows whose keys come in that order — as a producer's
+/// rows usually do — are matched by one comparison per key, and hashed for the others.
+#[derive(Debug, Clone)]
+pub(super) struct Keys {
+    ordered: Vec<(String, Slot)>,
+    index: HashMap<String, usize>,
+}
+
+impl Keys {
+    pub(super) fn new(schema: &Schema) -> Self {
+        let mut ordered: Vec<(String, Slot)> = schema
+            .features
+            .iter()
+            .enumerate()
+            .map(|(j, c)| (c.name.clone(), Slot::Feature(j, c.kind)))
+            .collect();
+        if let Some(label) = &schema.label {
+            ordered.push((label.column.clone(), Slot::Label));
+        }
+        ordered.extend(schema.ignored.iter().map(|n| (n.clone(), Slot::Ignored)));
+        let index = ordered
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (name.clone(), i))
+            .collect();
+        Self { ordered, index }
     }
-    if let Some(label) = &schema.label {
-        slots.insert(label.column.clone(), Slot::Label);
+
+    /// The place of `key`, trying position `hint` first.
+    fn find(&self, key: &str, hint: usize) -> Option<usize> {
+        match self.ordered.get(hint) {
+            Some((name, _)) if name == key => Some(hint),
+            _ => self.index.get(key).copied(),
+        }
     }
-    slots
 }
 
 /// What one object held: each feature's cell (or why it could not be read), the label's
@@ -48,13 +69,13 @@ pub(super) struct ReadRow {
 /// Reads one JSON object; `Err` says why the text is not one.
 pub(super) fn read_row(
     text: &str,
-    slots: &HashMap<String, Slot>,
+    keys: &Keys,
     n_features: usize,
     pass_over: &[String],
 ) -> Result<ReadRow, String> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let row = RowSeed {
-        slots,
+        keys,
         n_features,
         pass_over,
     }
@@ -65,7 +86,7 @@ pub(super) fn read_row(
 }
 
 struct RowSeed<'a> {
-    slots: &'a HashMap<String, Slot>,
+    keys: &'a Keys,
     n_features: usize,
     pass_over: &'a [String],
 }
@@ -80,15 +101,18 @@ impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
 
 /// What a key turned out to be.
 enum Key {
-    Slot(Slot),
+    /// A schema column, and its position among the keys.
+    Slot(Slot, usize),
     PassOver(usize),
     Unknown(String),
 }
 
 #[derive(Clone, Copy)]
 struct KeySeed<'a> {
-    slots: &'a HashMap<String, Slot>,
+    keys: &'a Keys,
     pass_over: &'a [String],
+    /// Where the key is expected: just after the one before.
+    hint: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
@@ -107,8 +131,8 @@ impl Visitor<'_> for KeySeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
-        if let Some(slot) = self.slots.get(key) {
-            return Ok(Key::Slot(*slot));
+        if let Some(at) = self.keys.find(key, self.hint) {
+            return Ok(Key::Slot(self.keys.ordered[at].1, at));
         }
         Ok(match self.pass_over.iter().position(|p| p == key) {
             Some(k) => Key::PassOver(k),
@@ -131,16 +155,20 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
             passed: vec![None; self.pass_over.len()],
             unknown: None,
         };
-        let keys = KeySeed {
-            slots: self.slots,
+        let mut keys = KeySeed {
+            keys: self.keys,
             pass_over: self.pass_over,
+            hint: 0,
         };
         while let Some(key) = map.next_key_seed(keys)? {
+            if let Key::Slot(_, at) = key {
+                keys.hint = at + 1;
+            }
             match key {
-                Key::Slot(Slot::Feature(j, kind)) => {
+                Key::Slot(Slot::Feature(j, kind), _) => {
                     row.cells[j] = Some(map.next_value_seed(CellSeed(kind))?);
                 }
-                Key::Slot(Slot::Label) => {
+                Key::Slot(Slot::Label, _) => {
                     row.class = map
                         .next_value_seed(CellSeed(ColumnKind::Categorical))?
                         .ok()
@@ -158,7 +186,7 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
                             Cell::Number(v) => v.to_string(),
                         });
                 }
-                Key::Slot(Slot::Ignored) => {
+                Key::Slot(Slot::Ignored, _) => {
                     map.next_value::<IgnoredAny>()?;
                 }
                 Key::Unknown(name) => {
