@@ -257,7 +257,7 @@ impl AppState {
             .values()
             .map(|live| live.view.clone())
             .collect();
-        views.sort_by(|a, b| b.started_unix.cmp(&a.started_unix));
+        views.sort_by_key(|v| std::cmp::Reverse(v.started_unix));
         views
     }
 }

@@ -525,14 +525,14 @@ impl Streamer {
         };
         for event in events {
             self.emit(&StreamEvent::Drift(event.clone()));
-            self.start_refit(event.reference_flag_rate);
+            self.start_refit();
             self.status.drift_events.push(event);
         }
         Ok(())
     }
 
     /// Fits the new model on a thread of its own; the stream goes on with the old one.
-    fn start_refit(&mut self, flag_rate_before: f64) {
+    fn start_refit(&mut self) {
         let Some(refit) = &self.options.refit else {
             return;
         };
@@ -546,10 +546,9 @@ impl Streamer {
         let manifest: Manifest = self.model.manifest.clone();
         let version = self.status.refits.len() + 1;
         let dir = refit.dir.join(format!("v{version}"));
-        // A rule chosen on labels cannot be chosen again: keep the flag rate seen before.
-        let unlabelled = ThresholdRule::Contamination {
-            fraction: flag_rate_before.clamp(0.001, 0.5),
-        };
+        // A rule chosen on labels cannot be chosen again on rows without them: the refit
+        // flags the top 1 % of the recent normal rows' scores instead.
+        let unlabelled = ThresholdRule::Contamination { fraction: 0.01 };
         let seed = manifest.training.seed + version as u64;
         let (send, receive) = std::sync::mpsc::sync_channel(1);
         std::thread::spawn(move || {
@@ -577,7 +576,18 @@ impl Streamer {
             }
             Ok(done) => {
                 self.refit_running = None;
-                done?
+                match done {
+                    Ok(done) => done,
+                    // The stream goes on with the model it has.
+                    Err(e) => {
+                        self.emit(&StreamEvent::Notice {
+                            message: format!(
+                                "the refit failed, scoring on with the model in use: {e}"
+                            ),
+                        });
+                        return Ok(());
+                    }
+                }
             }
         };
         let rows = model.manifest.training.rows;

@@ -35,6 +35,17 @@ pub struct NabScoreArgs {
     /// the probationary rows.
     #[arg(long, default_value_t = 8)]
     pub lags: usize,
+    /// Report each point's anomaly likelihood rather than its raw score: how far the mean of
+    /// the last `short` raw scores lies in the tail of a normal fitted to the raw scores of
+    /// the last `long` points (Ahmad et al. 2017, as NAB's numenta detector does).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub likelihood: bool,
+    /// Raw scores averaged for the likelihood.
+    #[arg(long, default_value_t = 10)]
+    pub short: usize,
+    /// Raw scores the likelihood's normal is fitted to.
+    #[arg(long, default_value_t = 8640)]
+    pub long: usize,
     /// Published detectors whose per-row results (results/DET/*/DET_*.csv.gz) are scored
     /// again beside ours, as a check of the scorer.
     #[arg(
@@ -93,9 +104,17 @@ pub fn run(args: &NabScoreArgs, quiet: bool) -> Result<()> {
     for config in detectors_with_sets(&args.detectors, &args.sets)? {
         let mut scores = Vec::with_capacity(series.len());
         for s in &series {
-            scores.push(score_as_nab_prescribes(s, &config, args.lags)?);
+            let raw = score_as_nab_prescribes(s, &config, args.lags)?;
+            scores.push(match args.likelihood {
+                true => likelihood(&raw, probation_rows(raw.len()).max(args.lags + 2), args),
+                false => raw,
+            });
         }
-        row(format!("deviant {}", config.kind()), &scores);
+        let name = match args.likelihood {
+            true => format!("deviant {} (likelihood)", config.kind()),
+            false => format!("deviant {}", config.kind()),
+        };
+        row(name, &scores);
     }
     let published = published_finals(&root)?;
     for (detector, finals) in &published {
@@ -152,6 +171,34 @@ fn score_as_nab_prescribes(
         }
     }
     Ok(scores)
+}
+
+/// Each scored point's anomaly likelihood from the raw scores up to it: the normal tail
+/// below the mean of the last `short` raw scores, under a normal fitted to the last `long`
+/// and fitted again every 100 points, as Numenta's likelihood is. The first 100 scored
+/// points, too few to fit it, get 0.5.
+fn likelihood(raw: &[f64], start: usize, args: &NabScoreArgs) -> Vec<f64> {
+    const REFIT_EVERY: usize = 100;
+    let mut out = vec![0.0; raw.len()];
+    let (mut mean, mut sd) = (0.0, 1.0);
+    for t in start..raw.len() {
+        let seen = t + 1 - start;
+        if seen < REFIT_EVERY {
+            out[t] = 0.5;
+            continue;
+        }
+        if seen.is_multiple_of(REFIT_EVERY) {
+            let history = &raw[(t + 1).saturating_sub(args.long).max(start)..=t];
+            let n = history.len() as f64;
+            mean = history.iter().sum::<f64>() / n;
+            let var = history.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+            sd = var.sqrt().max(1e-6);
+        }
+        let recent = &raw[(t + 1).saturating_sub(args.short).max(start)..=t];
+        let average = recent.iter().sum::<f64>() / recent.len() as f64;
+        out[t] = 1.0 - 0.5 * libm::erfc((average - mean) / sd / std::f64::consts::SQRT_2);
+    }
+    out
 }
 
 /// A published detector's per-row anomaly scores, file by file in `series`' order.
