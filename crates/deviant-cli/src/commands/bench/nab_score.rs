@@ -97,7 +97,7 @@ pub fn run(args: &NabScoreArgs, quiet: bool) -> Result<()> {
         }
         table += &line;
     };
-    for detector in &args.rescore {
+    for detector in args.rescore.iter().filter(|d| !d.is_empty()) {
         let scores = published_scores(&root, detector, &series)?;
         row(format!("{detector} (published rows, rescored)"), &scores);
     }
@@ -173,10 +173,10 @@ fn score_as_nab_prescribes(
     Ok(scores)
 }
 
-/// Each scored point's anomaly likelihood from the raw scores up to it: the normal tail
-/// below the mean of the last `short` raw scores, under a normal fitted to the last `long`
-/// and fitted again every 100 points, as Numenta's likelihood is. The first 100 scored
-/// points, too few to fit it, get 0.5.
+/// Each scored point's anomaly likelihood from the raw scores up to it, as −log10 of the
+/// normal tail beyond the mean of the last `short` raw scores, under a normal fitted to the
+/// last `long` and fitted again every 100 points, as Numenta's likelihood is. The first 100
+/// scored points, too few to fit it, get −log10 0.5.
 fn likelihood(raw: &[f64], start: usize, args: &NabScoreArgs) -> Vec<f64> {
     const REFIT_EVERY: usize = 100;
     let mut out = vec![0.0; raw.len()];
@@ -184,7 +184,7 @@ fn likelihood(raw: &[f64], start: usize, args: &NabScoreArgs) -> Vec<f64> {
     for t in start..raw.len() {
         let seen = t + 1 - start;
         if seen < REFIT_EVERY {
-            out[t] = 0.5;
+            out[t] = -(0.5f64).log10();
             continue;
         }
         if seen.is_multiple_of(REFIT_EVERY) {
@@ -196,7 +196,9 @@ fn likelihood(raw: &[f64], start: usize, args: &NabScoreArgs) -> Vec<f64> {
         }
         let recent = &raw[(t + 1).saturating_sub(args.short).max(start)..=t];
         let average = recent.iter().sum::<f64>() / recent.len() as f64;
-        out[t] = 1.0 - 0.5 * libm::erfc((average - mean) / sd / std::f64::consts::SQRT_2);
+        // −log10 of the tail rather than 1 − tail, which rounds to 1 far out and ties there.
+        let tail = 0.5 * libm::erfc((average - mean) / sd / std::f64::consts::SQRT_2);
+        out[t] = -tail.max(f64::MIN_POSITIVE).log10();
     }
     out
 }
