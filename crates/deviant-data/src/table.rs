@@ -400,12 +400,7 @@ impl ColumnMap {
                 .map(|v| v.to_string())
                 .collect()
         });
-        let labels = self
-            .schema
-            .label
-            .as_ref()
-            .zip(classes.as_ref())
-            .map(|(spec, classes)| classes.iter().map(|c| spec.encode(c)).collect());
+        let labels = encoded_labels(&self.schema, classes.as_deref());
         Table {
             source: self.header.file.clone(),
             columns: features,
@@ -438,6 +433,13 @@ impl ColumnMap {
         }
         Ok(rows.take())
     }
+}
+
+/// The binary labels (1 = anomaly) of a label column's `classes` under `schema`; `None`
+/// without a label column.
+fn encoded_labels(schema: &Schema, classes: Option<&[String]>) -> Option<Vec<u8>> {
+    let spec = schema.label.as_ref()?;
+    Some(classes?.iter().map(|c| spec.encode(c)).collect())
 }
 
 /// Infers the schema of `path` and reads all of it.

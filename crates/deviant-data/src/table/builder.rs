@@ -6,7 +6,7 @@ use deviant_core::{ColumnKind, Error, Result, Schema};
 use serde_json::{Map, Value};
 
 use super::json_row::{Keys, read_row};
-use super::{ColumnData, Table, parse_number};
+use super::{ColumnData, Table, encoded_labels, parse_number};
 
 /// Where a schema's columns are among a header's names.
 #[derive(Debug, Clone)]
@@ -346,12 +346,7 @@ impl TableBuilder {
         let empty = Self::new(&self.schema, &self.source);
         let built = std::mem::replace(self, empty);
         let classes: Option<Vec<String>> = built.classes.into_iter().collect();
-        let labels = self
-            .schema
-            .label
-            .as_ref()
-            .zip(classes.as_ref())
-            .map(|(spec, classes)| classes.iter().map(|c| spec.encode(c)).collect());
+        let labels = encoded_labels(&self.schema, classes.as_deref());
         Table {
             source: built.source,
             columns: built.columns,

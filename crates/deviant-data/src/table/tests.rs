@@ -7,9 +7,9 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf 
     path
 }
 
-#[test]
-fn json_rows_read_under_a_schema_with_clear_errors() {
-    let schema = Schema {
+/// A numeric `bytes`, a categorical `proto`, the label `label` and one ignored column.
+fn bytes_and_proto(normal: &str, ignored: &str) -> Schema {
+    Schema {
         features: vec![
             ColumnSpec {
                 name: "bytes".into(),
@@ -22,10 +22,15 @@ fn json_rows_read_under_a_schema_with_clear_errors() {
         ],
         label: Some(LabelSpec {
             column: "label".into(),
-            normal_values: vec!["0".into()],
+            normal_values: vec![normal.into()],
         }),
-        ignored: vec!["id".into()],
-    };
+        ignored: vec![ignored.into()],
+    }
+}
+
+#[test]
+fn json_rows_read_under_a_schema_with_clear_errors() {
+    let schema = bytes_and_proto("0", "id");
     let rows = |text: &str| -> Vec<serde_json::Map<String, serde_json::Value>> {
         serde_json::from_str(text).unwrap()
     };
@@ -261,4 +266,67 @@ fn read_all_stitches_chunks_in_order() {
     assert!(matches!(&table.columns[1], ColumnData::Categorical(c) if c[rows - 1] == "b"));
     let labels = table.labels.unwrap();
     assert_eq!(labels[rows - 1], u8::from((rows - 1) % 3 != 0));
+}
+
+/// The text reader gives what the map reader gives, row for row.
+#[test]
+fn text_rows_read_like_map_rows() {
+    let texts = [
+        r#"{"bytes": 12, "proto": "tcp", "label": "normal", "note": [1, {"a": 2}]}"#,
+        r#"{"proto": 6, "bytes": "3.5", "id": "x1"}"#,
+        r#"{"by\u0074es": null, "proto": null, "label": "attack"}"#,
+    ];
+    let pass_over = ["id".to_string()];
+    let mut from_text = TableBuilder::new(&bytes_and_proto("normal", "note"), "rows");
+    let mut from_map = TableBuilder::new(&bytes_and_proto("normal", "note"), "rows");
+    for (i, text) in texts.iter().enumerate() {
+        let (cells, passed) = from_text.parse_json_text(text, i as u64 + 1, &pass_over);
+        from_text.push_cells(cells.unwrap(), i as u64 + 1);
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(text).unwrap();
+        from_map.push_json(&map, i as u64 + 1, &pass_over).unwrap();
+        assert_eq!(passed[0].is_some(), i == 1, "{passed:?}");
+    }
+    let (a, b) = (from_text.take(), from_map.take());
+    match (&a.columns[0], &b.columns[0]) {
+        (ColumnData::Numeric(x), ColumnData::Numeric(y)) => {
+            assert_eq!(x[..2], y[..2]);
+            assert!(x[2].is_nan() && y[2].is_nan());
+        }
+        _ => panic!("numeric"),
+    }
+    assert_eq!(a.columns[1], b.columns[1]);
+    assert_eq!(a.classes, b.classes);
+}
+
+#[test]
+fn bad_rows_are_refused_with_their_reason_and_keep_their_id() {
+    let builder = TableBuilder::new(&bytes_and_proto("normal", "note"), "rows");
+    let pass_over = ["id".to_string()];
+    for (text, expected) in [
+        (
+            r#"{"bytes": 1, "proto": "tcp", "zz": 1, "id": "a"}"#,
+            "unknown column `zz`",
+        ),
+        (r#"{"proto": "tcp", "id": "a"}"#, "missing"),
+        (
+            r#"{"bytes": "many", "proto": "tcp", "id": "a"}"#,
+            "`many` is not a number",
+        ),
+        (
+            r#"{"bytes": [1], "proto": "tcp", "id": "a"}"#,
+            "an array is not a cell value",
+        ),
+        ("[1, 2]", "found an array"),
+        (r#"{"bytes": 1,"#, "not JSON"),
+        (r#"{"bytes": 1, "proto": "tcp"} trailing"#, "not JSON"),
+    ] {
+        let (cells, passed) = builder.parse_json_text(text, 7, &pass_over);
+        let error = cells.unwrap_err().to_string();
+        assert!(error.contains(expected), "{text}: {error}");
+        assert!(error.contains('7'), "{error}");
+        if text.starts_with('{') && !expected.contains("JSON") {
+            assert_eq!(passed, [Some("a".to_string())]);
+        }
+    }
 }
