@@ -1,7 +1,8 @@
 // The dashboard end to end in headless Chromium against a real `deviant serve`:
 // upload a KDD-derived CSV → explore → train an autoencoder → see the run finish → move the
-// threshold and see the metrics change → predict on new rows. Screenshots at 390, 768 and 1280 px
-// go to e2e/screenshots/.
+// threshold and see the metrics change → predict on new rows → stream rows through the model
+// from a Redis stream (redis-server on a port of its own) and watch them live. Screenshots at
+// 390, 768 and 1280 px go to e2e/screenshots/.
 //
 //   node dashboard.mjs [path/to/deviant]     (default ../target/debug/deviant)
 //
@@ -171,6 +172,53 @@ try {
     assert.equal(await page.locator("text=Score new rows with this model").count(), 1);
     assert.ok(await page.locator("#threshold").count(), "the threshold explorer");
     await page.screenshot({ path: join(shots, "select-1280.png"), fullPage: true });
+  });
+
+  await step("stream rows through the model, live", async () => {
+    const redisPort = await freePort();
+    const redis = spawn("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", ""], {
+      stdio: "ignore",
+    });
+    const cli = (...args) =>
+      execFileSync("redis-cli", ["-p", String(redisPort), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      for (let i = 0; ; i += 1) {
+        try {
+          if (cli("PING").trim() === "PONG") break;
+        } catch (_) {
+          if (i > 100) throw new Error("redis-server never answered");
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const runs = await (await fetch(`${base}/api/v1/runs`)).json();
+      const run = runs.find((r) => r.detector === "ae");
+      await page.goto(base + "/streams");
+      await page.selectOption("select[name=run]", run.id);
+      await page.fill("input[name=source]", `redis://127.0.0.1:${redisPort}/flows`);
+      await page.fill("input[name=sink]", `redis://127.0.0.1:${redisPort}/scores`);
+      await page.click("#start-stream button[type=submit]");
+      await page.waitForURL(/\/streams\/[0-9a-f]{16}$/);
+      const names = header.split(",");
+      const asJson = (line) =>
+        JSON.stringify(Object.fromEntries(dropLabel(line).split(",").map((v, i) => [names[i], Number(v)])));
+      for (const row of [normalRow, normalRow, attackRow, "not json"]) {
+        cli("XADD", "flows", "*", "json", row === "not json" ? "{" : asJson(row));
+      }
+      await page.waitForFunction(() => Number(document.getElementById("rows").textContent) >= 4);
+      await page.waitForSelector("#live-scores polyline");
+      assert.equal(await page.textContent("#refused"), "1", "the malformed entry is refused");
+      assert.equal(
+        await page.locator("#flagged tbody tr").count(),
+        Number(await page.textContent("#flagged-count")),
+        "each flagged row is listed",
+      );
+      assert.equal(cli("XLEN", "scores").trim(), "3", "the scores reach the sink");
+      await page.screenshot({ path: join(shots, "stream-1280.png"), fullPage: true });
+      await page.click("#stop");
+      await page.waitForFunction(() => document.getElementById("state").textContent.startsWith("stopped"));
+    } finally {
+      redis.kill();
+    }
   });
 
   assert.deepEqual(scriptErrors, [], "no script errors");

@@ -282,8 +282,7 @@ fn text_rows_read_like_map_rows() {
     for (i, text) in texts.iter().enumerate() {
         let (cells, passed) = from_text.parse_json_text(text, i as u64 + 1, &pass_over);
         from_text.push_cells(cells.unwrap(), i as u64 + 1);
-        let map: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(text).unwrap();
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).unwrap();
         from_map.push_json(&map, i as u64 + 1, &pass_over).unwrap();
         assert_eq!(passed[0].is_some(), i == 1, "{passed:?}");
     }
