@@ -1643,3 +1643,79 @@ fn stream_learns_online_reports_drift_and_refits_a_new_model_version() {
         .assert()
         .success();
 }
+
+#[test]
+fn stream_gathers_points_of_each_series_into_windows_for_a_seq2seq_model() {
+    let ws = Workspace::new();
+    let wave = |t: usize| (t as f64 / 3.0).sin();
+    let mut windows = (0..8)
+        .map(|j| format!("x{j}"))
+        .collect::<Vec<_>>()
+        .join(",")
+        + "\n";
+    for start in 0..292 {
+        let row: Vec<String> = (start..start + 8).map(|t| wave(t).to_string()).collect();
+        windows += &(row.join(",") + "\n");
+    }
+    let train = ws.write("windows.csv", &windows);
+    let model = ws.path("seq2seq");
+    deviant()
+        .args([
+            "fit",
+            "-d",
+            "seq2seq",
+            "--set",
+            "hidden=8",
+            "--set",
+            "training.epochs=5",
+        ])
+        .args(["--threshold", "contamination:0.05", "--out"])
+        .arg(&model)
+        .arg(&train)
+        .assert()
+        .success();
+    // Two hosts' points interleaved; host b jumps at t = 40; one point of a is bad.
+    let mut points = String::new();
+    for t in 0..60 {
+        writeln!(points, "{{\"host\": \"a\", \"v\": {}}}", wave(t)).unwrap();
+        let jump = if t == 40 { 5.0 } else { 0.0 };
+        writeln!(points, "{{\"host\": \"b\", \"v\": {}}}", wave(t) + jump).unwrap();
+    }
+    points += "{\"host\": \"a\", \"v\": \"x\"}\n";
+    let output = deviant()
+        .arg("stream")
+        .arg(&model)
+        .args(["--windows", "v", "--series-key", "host", "--explain", "0"])
+        .write_stdin(points)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let scored = json_lines(&String::from_utf8(output.stdout).unwrap());
+    assert_eq!(
+        scored.len(),
+        2 * (60 - 7),
+        "one score per point that completes a window"
+    );
+    let top = |host: &str| {
+        scored
+            .iter()
+            .filter(|r| r["series"] == host)
+            .map(|r| r["score"].as_f64().unwrap())
+            .fold(f64::MIN, f64::max)
+    };
+    assert!(top("b") > 2.0 * top("a"), "b {} a {}", top("b"), top("a"));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("column `v` is not a finite number"),
+        "{stderr}"
+    );
+    // A model of other columns is refused at start.
+    deviant()
+        .arg("stream")
+        .arg(&model)
+        .args(["--windows", "v,w,z"])
+        .write_stdin("")
+        .assert()
+        .code(2)
+        .stderr(contains("whole number of steps"));
+}

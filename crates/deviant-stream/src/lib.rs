@@ -9,6 +9,7 @@ pub mod brokers;
 pub mod drift;
 pub mod sink;
 pub mod source;
+mod windows;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ use serde_json::{Map, Value};
 pub use drift::{DriftEvent, DriftMonitor};
 pub use sink::{Sink, WriterSink};
 pub use source::{Ack, LineFormat, LineSource, Location, Payload, Record, Source};
+pub use windows::WindowOptions;
 
 /// How a stream batches, learns, explains and watches itself.
 #[derive(Debug, Clone)]
@@ -45,6 +47,8 @@ pub struct StreamOptions {
     pub id_column: Option<String>,
     pub drift: Option<DriftOptions>,
     pub refit: Option<RefitOptions>,
+    /// Rows are points of series, gathered into the windows a windowed model reads.
+    pub windows: Option<WindowOptions>,
     /// A JSON file rewritten (atomically) about once a second with the stream's counts.
     pub status: Option<PathBuf>,
 }
@@ -59,6 +63,7 @@ impl Default for StreamOptions {
             id_column: None,
             drift: None,
             refit: None,
+            windows: None,
             status: None,
         }
     }
@@ -105,6 +110,9 @@ struct ScoredRow<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
     line: u64,
+    /// The series whose window ended at this row (windowed models).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    series: Option<&'a str>,
     score: f32,
     is_anomaly: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -144,6 +152,8 @@ pub struct Streamer {
     options: StreamOptions,
     stop: Arc<AtomicBool>,
     header: Option<Header>,
+    /// Points gathered into windows, for windowed models.
+    windows: Option<windows::Windows>,
     drift: Option<DriftMonitor>,
     /// Recent rows the model did not flag, preprocessed, for a refit.
     recent_normal: VecDeque<Vec<f32>>,
@@ -158,8 +168,16 @@ pub struct Streamer {
 /// A live view's ear.
 pub type EventHandler = Box<dyn FnMut(&StreamEvent) + Send>;
 
-/// A scored row's id (where it has one) and line.
-type RowKey = (Option<String>, u64);
+/// A scored row's id (where it has one), line and, for windows, its series.
+#[derive(Debug, Clone)]
+struct RowKey {
+    id: Option<String>,
+    line: u64,
+    series: Option<String>,
+}
+
+/// A refused row: its id, line and the reason.
+type Refused = (Option<String>, u64, String);
 
 /// What a live view hears: each scored batch, drift, refits and broker notices.
 #[derive(Debug, Clone, Serialize)]
@@ -206,6 +224,11 @@ impl Streamer {
         if let Some(refit) = &options.refit {
             std::fs::create_dir_all(&refit.dir).map_err(|e| Error::io(&refit.dir, e))?;
         }
+        let windows = options
+            .windows
+            .as_ref()
+            .map(|w| windows::Windows::new(w, &model.manifest.schema))
+            .transpose()?;
         let status = StreamStatus {
             source: source.describe(),
             sink: sink.describe(),
@@ -225,6 +248,7 @@ impl Streamer {
             options,
             stop,
             header: None,
+            windows,
             recent_normal: VecDeque::new(),
             refit_running: None,
             status,
@@ -273,6 +297,7 @@ impl Streamer {
 
     fn process(&mut self, batch: Vec<Record>, arrived: Instant) -> Result<()> {
         if self.header.is_none()
+            && self.windows.is_none()
             && let Some(names) = self.source.header()
         {
             let ignore: Vec<String> = self.options.id_column.iter().cloned().collect();
@@ -283,62 +308,15 @@ impl Streamer {
                 &ignore,
             )?);
         }
-        let id_column = self.options.id_column.clone();
-        let pass_over: Vec<String> = id_column.iter().cloned().collect();
-        let mut table = TableBuilder::new(&self.model.manifest.schema, &self.source.describe());
-        // JSON rows are read and checked on every core; appending them is then cheap.
-        let parsed: Vec<std::result::Result<Parsed, String>> = batch
-            .par_iter()
-            .with_min_len(256)
-            .map(|record| match &record.payload {
-                Payload::Json(text) => Ok(json_cells(&table, text, record.line, &pass_over)),
-                _ => match parse(record)? {
-                    Parsed::Json(row) => {
-                        let id = id_column.as_ref().and_then(|c| row.get(c)).map(value_text);
-                        let cells = table
-                            .parse_json(&row, record.line, &pass_over)
-                            .map_err(|e| e.to_string());
-                        Ok(Parsed::Cells(cells, id))
-                    }
-                    other => Ok(other),
-                },
-            })
-            .collect();
-        let mut kept: Vec<RowKey> = Vec::with_capacity(batch.len());
-        let mut refused = Vec::new();
-        let mut acks = Vec::with_capacity(batch.len());
-        for (record, parsed) in batch.into_iter().zip(parsed) {
-            acks.push(record.ack);
-            let line = record.line;
-            let mut id = record.id;
-            let pushed = match parsed {
-                Err(reason) => Err(reason),
-                Ok(Parsed::Cells(cells, column_id)) => {
-                    // A column named by --id wins over the broker's own id.
-                    id = column_id.or(id);
-                    cells.map(|cells| table.push_cells(cells, line))
-                }
-                Ok(Parsed::Json(_)) => unreachable!("JSON rows are read into cells above"),
-                Ok(Parsed::Fields(fields)) => match &self.header {
-                    None => Err("a delimited row before any header".to_string()),
-                    Some(header) => {
-                        if let (Some(column), Some(names)) = (&id_column, self.source.header())
-                            && let Some(at) = names.iter().position(|n| n == column)
-                        {
-                            id = fields.get(at).map(str::to_string).or(id);
-                        }
-                        table
-                            .push_record(header, &fields, line)
-                            .map_err(|e| e.to_string())
-                    }
-                },
-            };
-            match pushed {
-                Ok(()) => kept.push((id, line)),
-                Err(error) => refused.push((id, line, error)),
-            }
-        }
-        let table = table.take();
+        let (table, kept, mut refused, acks) = match &mut self.windows {
+            Some(windows) => windows.read(
+                batch,
+                &self.model.manifest.schema,
+                self.source.as_ref(),
+                self.options.id_column.as_ref(),
+            ),
+            None => self.read_rows(batch),
+        };
         let (data, kept) = self.prepare(&table, kept, &mut refused)?;
         let mut lines = Vec::new();
         let (mut scores, mut flags, mut threshold) = (Vec::new(), Vec::new(), f64::NAN);
@@ -351,10 +329,11 @@ impl Streamer {
                 .par_iter()
                 .enumerate()
                 .with_min_len(256)
-                .map(|(i, (id, line))| {
+                .map(|(i, key)| {
                     let row = ScoredRow {
-                        id: id.as_deref(),
-                        line: *line,
+                        id: key.id.as_deref(),
+                        line: key.line,
+                        series: key.series.as_deref(),
                         score: scored.scores[i],
                         is_anomaly: scored.flags[i],
                         top: top
@@ -420,13 +399,78 @@ impl Streamer {
         Ok(())
     }
 
+    /// The batch's rows under the model's schema: those kept (with their keys), those
+    /// refused, and every record's acknowledgement.
+    fn read_rows(&self, batch: Vec<Record>) -> (Table, Vec<RowKey>, Vec<Refused>, Vec<Ack>) {
+        let id_column = self.options.id_column.clone();
+        let pass_over: Vec<String> = id_column.iter().cloned().collect();
+        let mut table = TableBuilder::new(&self.model.manifest.schema, &self.source.describe());
+        // JSON rows are read and checked on every core; appending them is then cheap.
+        let parsed: Vec<std::result::Result<Parsed, String>> = batch
+            .par_iter()
+            .with_min_len(256)
+            .map(|record| match &record.payload {
+                Payload::Json(text) => Ok(json_cells(&table, text, record.line, &pass_over)),
+                _ => match parse(record)? {
+                    Parsed::Json(row) => {
+                        let id = id_column.as_ref().and_then(|c| row.get(c)).map(value_text);
+                        let cells = table
+                            .parse_json(&row, record.line, &pass_over)
+                            .map_err(|e| e.to_string());
+                        Ok(Parsed::Cells(cells, id))
+                    }
+                    other => Ok(other),
+                },
+            })
+            .collect();
+        let mut kept: Vec<RowKey> = Vec::with_capacity(batch.len());
+        let mut refused = Vec::new();
+        let mut acks = Vec::with_capacity(batch.len());
+        for (record, parsed) in batch.into_iter().zip(parsed) {
+            acks.push(record.ack);
+            let line = record.line;
+            let mut id = record.id;
+            let pushed = match parsed {
+                Err(reason) => Err(reason),
+                Ok(Parsed::Cells(cells, column_id)) => {
+                    // A column named by --id wins over the broker's own id.
+                    id = column_id.or(id);
+                    cells.map(|cells| table.push_cells(cells, line))
+                }
+                Ok(Parsed::Json(_)) => unreachable!("JSON rows are read into cells above"),
+                Ok(Parsed::Fields(fields)) => match &self.header {
+                    None => Err("a delimited row before any header".to_string()),
+                    Some(header) => {
+                        if let (Some(column), Some(names)) = (&id_column, self.source.header())
+                            && let Some(at) = names.iter().position(|n| n == column)
+                        {
+                            id = fields.get(at).map(str::to_string).or(id);
+                        }
+                        table
+                            .push_record(header, &fields, line)
+                            .map_err(|e| e.to_string())
+                    }
+                },
+            };
+            match pushed {
+                Ok(()) => kept.push(RowKey {
+                    id,
+                    line,
+                    series: None,
+                }),
+                Err(error) => refused.push((id, line, error)),
+            }
+        }
+        (table.take(), kept, refused, acks)
+    }
+
     /// The model's input rows for `table`, leaving out (into `refused`) rows the
     /// preprocessor refuses or turns into values that are not finite.
     fn prepare(
         &self,
         table: &Table,
         kept: Vec<RowKey>,
-        refused: &mut Vec<(Option<String>, u64, String)>,
+        refused: &mut Vec<Refused>,
     ) -> Result<(Option<Dataset>, Vec<RowKey>)> {
         if kept.is_empty() {
             return Ok((None, kept));
@@ -440,10 +484,10 @@ impl Streamer {
             // Find the rows at fault one by one; the others are scored.
             Err(_) => {
                 let mut good = Vec::new();
-                for (i, (id, line)) in kept.iter().enumerate() {
+                for (i, key) in kept.iter().enumerate() {
                     match self.model.prepare(&table.select(&[i])) {
                         Ok(_) => good.push(i),
-                        Err(e) => refused.push((id.clone(), *line, e.to_string())),
+                        Err(e) => refused.push((key.id.clone(), key.line, e.to_string())),
                     }
                 }
                 if good.is_empty() {
@@ -458,10 +502,10 @@ impl Streamer {
             match row.iter().position(|v| !v.is_finite()) {
                 None => finite.push(r),
                 Some(j) => {
-                    let (id, line) = &kept[good[r]];
+                    let key = &kept[good[r]];
                     refused.push((
-                        id.clone(),
-                        *line,
+                        key.id.clone(),
+                        key.line,
                         format!(
                             "feature `{}` is {} after preprocessing; send finite numbers \
                              (a missing cell is written as null or left empty)",

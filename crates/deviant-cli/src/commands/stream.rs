@@ -13,7 +13,7 @@ use deviant_detectors::catalogue::Cost;
 use deviant_engine::Model;
 use deviant_stream::{
     DriftOptions, LineFormat, LineSource, Location, RefitOptions, Sink, Source, StreamEvent,
-    StreamOptions, Streamer, WriterSink,
+    StreamOptions, Streamer, WindowOptions, WriterSink,
 };
 
 #[derive(Debug, Args)]
@@ -41,6 +41,14 @@ pub struct StreamArgs {
     /// A column echoed as each row's `id` (and not scored), in place of a broker's entry id.
     #[arg(long)]
     pub id: Option<String>,
+    /// Rows are points of series for a windowed model (seq2seq): these value columns, one
+    /// channel each; each point that completes a window of the model's length gets the
+    /// window's score.
+    #[arg(long, value_delimiter = ',')]
+    pub windows: Option<Vec<String>>,
+    /// With --windows: the column naming each point's series; its last points are kept apart.
+    #[arg(long, requires = "windows")]
+    pub series_key: Option<String>,
     /// Rows scored together at most (default: 4096 for deep detectors, whose every call
     /// costs more, 1024 for the others; both measured fastest on KDD rows).
     #[arg(long)]
@@ -124,6 +132,10 @@ pub fn run(args: StreamArgs) -> Result<()> {
         refit: args.refit_to.map(|dir| RefitOptions {
             dir,
             rows: args.refit_rows,
+        }),
+        windows: args.windows.map(|values| WindowOptions {
+            values,
+            series_key: args.series_key,
         }),
         status: args.status,
     };
