@@ -233,10 +233,6 @@ impl Source for RedisSource {
         std::mem::take(&mut self.notices)
     }
 
-    fn ended(&self) -> bool {
-        false
-    }
-
     fn describe(&self) -> String {
         self.name.clone()
     }
@@ -449,10 +445,6 @@ impl Source for NatsSource {
 
     fn take_notices(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notices)
-    }
-
-    fn ended(&self) -> bool {
-        false
     }
 
     fn describe(&self) -> String {

@@ -145,7 +145,6 @@ enum Parsed {
 /// A running stream: a model between a source and its sinks.
 pub struct Streamer {
     model: Model,
-    model_name: String,
     source: Box<dyn Source>,
     sink: Box<dyn Sink>,
     errors: Box<dyn Sink>,
@@ -241,7 +240,6 @@ impl Streamer {
                 .as_ref()
                 .map(|d| DriftMonitor::new(d.window, d.alpha)),
             model,
-            model_name: model_name.into(),
             source,
             sink,
             errors,
@@ -409,9 +407,9 @@ impl Streamer {
         let parsed: Vec<std::result::Result<Parsed, String>> = batch
             .par_iter()
             .with_min_len(256)
-            .map(|record| match &record.payload {
-                Payload::Json(text) => Ok(json_cells(&table, text, record.line, &pass_over)),
-                _ => match parse(record)? {
+            .map(|record| match record.payload.json_text() {
+                Some(text) => Ok(json_cells(&table, text, record.line, &pass_over)),
+                None => match parse(record)? {
                     Parsed::Json(row) => {
                         let id = id_column.as_ref().and_then(|c| row.get(c)).map(value_text);
                         let cells = table
@@ -636,11 +634,10 @@ impl Streamer {
         };
         let rows = model.manifest.training.rows;
         self.model = model;
-        self.model_name = dir.display().to_string();
-        self.status.model = self.model_name.clone();
-        self.status.refits.push(self.model_name.clone());
+        self.status.model = dir.display().to_string();
+        self.status.refits.push(self.status.model.clone());
         self.emit(&StreamEvent::Refit {
-            model: self.model_name.clone(),
+            model: self.status.model.clone(),
             rows,
         });
         Ok(())
@@ -678,32 +675,27 @@ fn json_cells(table: &TableBuilder, text: &str, line: u64, pass_over: &[String])
 
 /// A record's payload as a JSON object or delimited fields; the reason when it is neither.
 fn parse(record: &Record) -> std::result::Result<Parsed, String> {
-    match &record.payload {
-        Payload::Json(text) => match serde_json::from_str::<Value>(text) {
+    if let Some(text) = record.payload.json_text() {
+        return match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(row)) => Ok(Parsed::Json(row)),
             Ok(other) => Err(format!(
                 "expected a JSON object of column values, found {}",
                 kind_of(&other)
             )),
             Err(e) => Err(format!("not JSON: {e}")),
-        },
+        };
+    }
+    match &record.payload {
         Payload::Delimited { text, delimiter } => {
             crate::source::split_delimited(text, *delimiter).map(Parsed::Fields)
         }
-        Payload::Pairs(pairs) => match pairs.as_slice() {
-            [(field, text)] if field == "json" => parse(&Record {
-                id: None,
-                line: record.line,
-                payload: Payload::Json(text.clone()),
-                ack: Ack::None,
-            }),
-            pairs => Ok(Parsed::Json(
-                pairs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                    .collect(),
-            )),
-        },
+        Payload::Pairs(pairs) => Ok(Parsed::Json(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )),
+        Payload::Json(_) => unreachable!("JSON text is read above"),
     }
 }
 

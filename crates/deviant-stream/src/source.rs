@@ -34,6 +34,20 @@ pub enum Payload {
     Pairs(Vec<(String, String)>),
 }
 
+impl Payload {
+    /// The JSON object's text: a JSON payload, or a Redis entry whose one field is `json`.
+    pub fn json_text(&self) -> Option<&str> {
+        match self {
+            Payload::Json(text) => Some(text),
+            Payload::Pairs(pairs) => match pairs.as_slice() {
+                [(field, text)] if field == "json" => Some(text),
+                _ => None,
+            },
+            Payload::Delimited { .. } => None,
+        }
+    }
+}
+
 /// A source's handle on one record, to acknowledge it.
 #[derive(Debug)]
 pub enum Ack {
@@ -66,8 +80,11 @@ pub trait Source: Send {
         Vec::new()
     }
 
-    /// No record will ever come again (the end of stdin or of a file not followed).
-    fn ended(&self) -> bool;
+    /// No record will ever come again (the end of stdin or of a file not followed); a
+    /// broker never ends.
+    fn ended(&self) -> bool {
+        false
+    }
 
     /// What the source is, for messages.
     fn describe(&self) -> String;
