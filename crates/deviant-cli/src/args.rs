@@ -95,12 +95,6 @@ impl PipelineArgs {
             impute: self.impute,
         }
     }
-
-    /// The rule asked for, or the default for whether labelled rows choose it.
-    pub fn threshold_rule(&self, labelled: bool) -> ThresholdRule {
-        self.threshold
-            .unwrap_or(ThresholdRule::default_for(labelled))
-    }
 }
 
 /// Parses `--scaling`.

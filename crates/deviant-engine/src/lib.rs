@@ -30,6 +30,6 @@ pub mod study;
 pub mod trial;
 
 pub use model::{Manifest, Model, Scored, TrainSpec, TrainingInfo};
-pub use protocol::{Protocol, ReportSet, Splits};
+pub use protocol::{FitTable, Protocol, ReportSet, Splits};
 pub use study::{NoObserver, Observer, Study, StudyResult, config_labels};
 pub use trial::{TestResult, Trial, TrialOutcome, run_trial};

@@ -37,7 +37,91 @@ pub struct TrainingRows<'a> {
     pub threshold: Option<Cow<'a, Table>>,
 }
 
+/// How `fit` (the CLI's and the Python package's) turns one table into splits.
+pub struct FitTable {
+    pub schema: Schema,
+    pub preprocess: PreprocessOptions,
+    /// The rule asked for; `None` takes the default for whether labelled rows choose it.
+    pub threshold_rule: Option<ThresholdRule>,
+    /// Detectors train on the anomalous rows too (by default only on the normal ones).
+    pub keep_anomalies: bool,
+    /// Whether the model learns from labels (a supervised learner, or one model per class):
+    /// then every labelled row is training material.
+    pub learns_labels: bool,
+}
+
+impl FitTable {
+    /// Splits of `table`, with `validation` (when given) choosing the threshold; no report
+    /// rows.
+    pub fn splits(self, table: Table, validation: Option<Table>) -> Splits {
+        let labelled = (self.learns_labels && table.labels.is_some()).then(|| table.clone());
+        let fit = match self.keep_anomalies {
+            true => table,
+            false => table.normal_rows(),
+        };
+        // A learner without a validation table keeps a labelled fifth of its rows back, so a
+        // labelled rule chooses its threshold either way.
+        let labelled_validation =
+            validation.as_ref().is_some_and(|v| v.labels.is_some()) || labelled.is_some();
+        Splits {
+            schema: self.schema,
+            preprocess: self.preprocess,
+            threshold_rule: self
+                .threshold_rule
+                .unwrap_or(ThresholdRule::default_for(labelled_validation)),
+            fit,
+            threshold: validation,
+            select: None,
+            labelled,
+            report: Vec::new(),
+        }
+    }
+}
+
 impl Splits {
+    /// Splits for model selection on one table: with labels, a stratified `labelled_share`
+    /// of the rows (drawn by `seed`) chooses among the candidates and their threshold, and
+    /// supervised learners train on the rest with its labels; without labels every row is
+    /// fit material. `rule: None` takes the default for whether labelled rows choose it.
+    pub fn for_selection(
+        schema: Schema,
+        preprocess: PreprocessOptions,
+        rule: Option<ThresholdRule>,
+        table: Table,
+        labelled_share: f64,
+        seed: u64,
+    ) -> Result<Splits> {
+        if !(labelled_share > 0.0 && labelled_share < 1.0) {
+            return Err(Error::config(
+                "labelled share",
+                "must be above 0 and below 1",
+            ));
+        }
+        let (fit, select, labelled) = match &table.labels {
+            Some(labels) => {
+                let all: Vec<usize> = (0..table.n_rows()).collect();
+                let (chosen, rest) = split_stratified(&all, labels, labelled_share, &mut rng(seed));
+                let labelled = table.select(&rest);
+                let fit = Table {
+                    labels: None,
+                    ..labelled.clone()
+                };
+                (fit, Some(table.select(&chosen)), Some(labelled))
+            }
+            None => (table, None, None),
+        };
+        Ok(Splits {
+            schema,
+            preprocess,
+            threshold_rule: rule.unwrap_or(ThresholdRule::default_for(select.is_some())),
+            fit,
+            threshold: select.clone(),
+            select,
+            labelled,
+            report: Vec::new(),
+        })
+    }
+
     /// The rows a model selection chooses by: the select rows, or without them the
     /// threshold rows when they are labelled (both are chosen on, never reported).
     pub fn selection_rows(&self) -> Option<&Table> {

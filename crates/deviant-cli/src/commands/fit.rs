@@ -6,7 +6,7 @@ use clap::Args;
 use deviant_core::FitContext;
 use deviant_data::{TableReader, infer_schema};
 use deviant_engine::classes::ClassModels;
-use deviant_engine::{Splits, TrainSpec, Trial, run_trial};
+use deviant_engine::{FitTable, TrainSpec, Trial, run_trial};
 
 use crate::args::{PipelineArgs, ReadArgs, SchemaArgs, detector_config};
 use crate::progress::Bars;
@@ -52,34 +52,21 @@ pub fn run(args: FitArgs, quiet: bool) -> Result<()> {
     let schema = infer_schema(&args.data, &read, &args.schema.options())?;
     let bars = Arc::new(Bars::new(quiet));
     let table = TableReader::open(&args.data, &read, &schema)?.read_all_with_progress(&*bars)?;
-    // Supervised learners train on every labelled row, detectors on the normal ones.
-    let learns = detector.needs_labels() || args.per_class;
-    let labelled = (learns && table.labels.is_some()).then(|| table.clone());
-    let table = if args.keep_anomalies {
-        table
-    } else {
-        table.normal_rows()
-    };
     let validation = match &args.validation {
         Some(path) => {
             Some(TableReader::open(path, &read, &schema)?.read_all_with_progress(&*bars)?)
         }
         None => None,
     };
-    // A learner without a validation table keeps a labelled fifth of its rows back, so a
-    // labelled rule chooses its threshold either way.
-    let labelled_validation =
-        validation.as_ref().is_some_and(|v| v.labels.is_some()) || labelled.is_some();
-    let splits = Splits {
+    let splits = FitTable {
         schema,
         preprocess: args.pipeline.preprocess(),
-        threshold_rule: args.pipeline.threshold_rule(labelled_validation),
-        fit: table,
-        threshold: validation,
-        select: None,
-        labelled,
-        report: Vec::new(),
-    };
+        threshold_rule: args.pipeline.threshold,
+        keep_anomalies: args.keep_anomalies,
+        // Supervised learners train on every labelled row, detectors on the normal ones.
+        learns_labels: detector.needs_labels() || args.per_class,
+    }
+    .splits(table, validation);
     let cx = FitContext::new(args.pipeline.seed).with_progress(bars);
     if args.per_class {
         let rows = splits.training_rows(true, args.pipeline.seed)?;

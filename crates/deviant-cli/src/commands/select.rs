@@ -9,8 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use deviant_core::FitContext;
 use deviant_core::fsutil::write_bytes_atomic;
-use deviant_core::split::{rng, split_stratified};
-use deviant_data::{Table, TableReader, infer_schema};
+use deviant_data::{TableReader, infer_schema};
 use deviant_detectors::catalogue::Layout;
 use deviant_engine::select::{Attempt, Corpus, SelectObserver, SelectOptions, Selection, select};
 use deviant_engine::{ReportSet, Splits, TrialOutcome};
@@ -100,26 +99,6 @@ pub fn run(args: SelectArgs, quiet: bool) -> Result<()> {
     let schema = infer_schema(&args.data, &read, &args.schema.options())?;
     let bars = Arc::new(Bars::new(quiet));
     let table = TableReader::open(&args.data, &read, &schema)?.read_all_with_progress(&*bars)?;
-    let (fit, select_rows, labelled) = match &table.labels {
-        Some(labels) => {
-            let all: Vec<usize> = (0..table.n_rows()).collect();
-            let (chosen, rest) = split_stratified(
-                &all,
-                labels,
-                args.labelled_share,
-                &mut rng(args.pipeline.seed),
-            );
-            // Supervised learners train on the other rows with their labels.
-            let labelled = table.select(&rest);
-            let fit = Table {
-                labels: None,
-                ..labelled.clone()
-            };
-            (fit, Some(table.select(&chosen)), Some(labelled))
-        }
-        None => (table, None, None),
-    };
-    let has_labels = select_rows.is_some();
     // A test table is a report set: measured only, and refused if it shares rows with the
     // data (the same file given twice).
     let report = match &args.test {
@@ -129,16 +108,15 @@ pub fn run(args: SelectArgs, quiet: bool) -> Result<()> {
         }],
         None => Vec::new(),
     };
-    let splits = Splits {
+    let mut splits = Splits::for_selection(
         schema,
-        preprocess: args.pipeline.preprocess(),
-        threshold_rule: args.pipeline.threshold_rule(has_labels),
-        fit,
-        threshold: select_rows.clone(),
-        select: select_rows,
-        labelled,
-        report,
-    };
+        args.pipeline.preprocess(),
+        args.pipeline.threshold,
+        table,
+        args.labelled_share,
+        args.pipeline.seed,
+    )?;
+    splits.report = report;
     let corpus = match &args.corpus {
         Some(path) => {
             let text = std::fs::read_to_string(path)

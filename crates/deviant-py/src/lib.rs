@@ -1,0 +1,816 @@
+//! `deviant._native`: the engine behind the Python package. The Python side (`python/deviant`)
+//! turns numpy arrays, pandas frames and paths into the frames this module reads, and keeps
+//! scikit-learn's conventions; everything that trains, scores or reads a file happens here,
+//! with the GIL released.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use deviant_core::detector::EpochRecord;
+use deviant_core::{
+    Cause, ColumnKind, ColumnSpec, Error, FitContext, Progress, Schema, Scoring, ThresholdRule,
+};
+use deviant_data::table::ColumnData;
+use deviant_data::{
+    PreprocessOptions, ReadOptions, Scaling, SchemaOptions, Table, TableReader, infer_schema,
+};
+use deviant_detectors::AnyConfig;
+use deviant_detectors::catalogue::Layout;
+use deviant_engine::select::{Attempt, Corpus, SelectObserver, SelectOptions, select};
+use deviant_engine::{FitTable, Model, Splits, Trial, run_trial};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTimeoutError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+use serde::Deserialize;
+
+create_exception!(
+    _native,
+    ModelVersionError,
+    PyValueError,
+    "A model directory written by another format version of deviant."
+);
+
+/// An engine error as the Python exception a caller can act on: bad input or parameters
+/// are `ValueError` with the CLI's message, another model format `ModelVersionError`, the
+/// file system `OSError`, a spent budget `TimeoutError`.
+fn py_err(error: Error) -> PyErr {
+    let text = error.to_string();
+    match error.cause() {
+        Cause::Input | Cause::Config | Cause::Format => PyValueError::new_err(text),
+        Cause::Version => ModelVersionError::new_err(text),
+        Cause::Io => PyOSError::new_err(text),
+        Cause::Budget => PyTimeoutError::new_err(text),
+        Cause::Diverged | Cause::Cancelled | Cause::Internal => PyRuntimeError::new_err(text),
+    }
+}
+
+fn value_err(text: impl Into<String>) -> PyErr {
+    PyValueError::new_err(text.into())
+}
+
+/// The options `fit` and `select` share, as the Python side sends them (JSON).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineOptions {
+    threshold: Option<String>,
+    #[serde(default = "standard")]
+    scaling: String,
+    #[serde(default)]
+    impute: bool,
+    #[serde(default = "default_seed")]
+    seed: u64,
+}
+
+fn standard() -> String {
+    "standard".into()
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+impl PipelineOptions {
+    fn parse(json: &str) -> PyResult<Self> {
+        serde_json::from_str(json).map_err(|e| value_err(format!("options: {e}")))
+    }
+
+    fn preprocess(&self) -> PyResult<PreprocessOptions> {
+        let scaling = match self.scaling.as_str() {
+            "standard" => Scaling::Standard,
+            "minmax" | "min-max" => Scaling::MinMax,
+            "none" => Scaling::None,
+            other => {
+                return Err(value_err(format!(
+                    "scaling `{other}` is not one of standard, minmax, none"
+                )));
+            }
+        };
+        Ok(PreprocessOptions {
+            scaling,
+            impute: self.impute,
+        })
+    }
+
+    fn threshold(&self) -> PyResult<Option<ThresholdRule>> {
+        self.threshold
+            .as_deref()
+            .map(|rule| rule.parse().map_err(py_err))
+            .transpose()
+    }
+}
+
+/// How to read a file given by path: the CLI's reading and schema flags.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileOptions {
+    label: Option<String>,
+    #[serde(default)]
+    normal: Vec<String>,
+    #[serde(default)]
+    categorical: Vec<String>,
+    #[serde(default)]
+    numeric: Vec<String>,
+    #[serde(default)]
+    ignore: Vec<String>,
+    delimiter: Option<char>,
+    names: Option<Vec<String>>,
+}
+
+impl FileOptions {
+    fn read(&self) -> PyResult<ReadOptions> {
+        let delimiter = match self.delimiter {
+            Some(c) if c.is_ascii() => Some(c as u8),
+            Some(c) => {
+                return Err(value_err(format!(
+                    "delimiter `{c}` is not one ASCII character"
+                )));
+            }
+            None => None,
+        };
+        Ok(ReadOptions {
+            delimiter,
+            names: self.names.clone(),
+            ignore: self.ignore.clone(),
+        })
+    }
+
+    fn schema(&self) -> SchemaOptions {
+        let normal = match self.normal.is_empty() {
+            true => vec!["0".to_string()],
+            false => self.normal.clone(),
+        };
+        SchemaOptions {
+            categorical: self.categorical.clone(),
+            numeric: self.numeric.clone(),
+            label: self
+                .label
+                .as_ref()
+                .map(|column| deviant_core::schema::LabelSpec {
+                    column: column.clone(),
+                    normal_values: normal,
+                }),
+            sample_rows: 0,
+        }
+    }
+
+    /// The whole file at `path` read as the CLI reads it, with the schema inferred.
+    fn table(&self, path: &str) -> deviant_core::Result<(Schema, Table)> {
+        let path = PathBuf::from(path);
+        let read = self
+            .read()
+            .map_err(|e| Error::config("read options", e.to_string()))?;
+        let schema = infer_schema(&path, &read, &self.schema())?;
+        let table = TableReader::open(&path, &read, &schema)?.read_all()?;
+        Ok((schema, table))
+    }
+}
+
+/// One input column as the Python side hands it over, copied out of Python's objects so
+/// the work can run without the GIL.
+enum Column {
+    Numeric(Vec<f64>),
+    Categorical(Vec<String>),
+}
+
+/// Rows from Python: named columns, or a matrix whose columns are named or positional;
+/// labels (1 = anomaly) when given.
+struct Frame {
+    names: Option<Vec<String>>,
+    columns: Vec<Column>,
+    labels: Option<Vec<u8>>,
+    source: String,
+    rows: usize,
+}
+
+/// The values of a C-contiguous numpy array of float64 or float32 (any shape), read in
+/// place through its `__array_interface__`: the Python side makes the array contiguous
+/// without copying one that already is, and the buffer protocol is not in the limited API of
+/// Python 3.10 that the wheel targets. Returns the values and the shape.
+fn numbers(obj: &Bound<'_, PyAny>) -> PyResult<(Vec<f64>, Vec<usize>)> {
+    let interface = obj
+        .getattr("__array_interface__")
+        .map_err(|_| value_err("numeric data must be a numpy array"))?;
+    let field = |key: &str| interface.get_item(key);
+    let (address, _read_only): (usize, bool) = field("data")?.extract()?;
+    let shape: Vec<usize> = field("shape")?.extract()?;
+    let typestr: String = field("typestr")?.extract()?;
+    if !field("strides")?.is_none() {
+        return Err(value_err("numeric data must be a C-contiguous array"));
+    }
+    let n: usize = shape.iter().product();
+    if n == 0 {
+        return Ok((Vec::new(), shape));
+    }
+    // SAFETY: numpy's array interface promises `n` contiguous items of `typestr` at `address`
+    // (strides None means C-contiguous), and `obj`, borrowed for this call with the GIL held,
+    // keeps the array alive while they are copied out.
+    let values = match typestr.as_str() {
+        "<f8" => unsafe { std::slice::from_raw_parts(address as *const f64, n) }.to_vec(),
+        "<f4" => unsafe { std::slice::from_raw_parts(address as *const f32, n) }
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect(),
+        other => {
+            return Err(value_err(format!(
+                "numeric data must be float64 or float32, not `{other}`"
+            )));
+        }
+    };
+    Ok((values, shape))
+}
+
+fn bytes_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    Ok(obj.cast::<PyBytes>()?.as_bytes().to_vec())
+}
+
+impl Frame {
+    /// `{"source": str, "names": [str] | None, "matrix": 2-D array}` or `{"source", "names",
+    /// "columns": [1-D float array | list of str]}`, with optional `"labels"`: bytes of 0/1.
+    fn from_py(frame: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let item = |key: &str| frame.get_item(key);
+        let source: String = match item("source")? {
+            Some(s) => s.extract()?,
+            None => "array".into(),
+        };
+        let names: Option<Vec<String>> = match item("names")? {
+            Some(n) if !n.is_none() => Some(n.extract()?),
+            _ => None,
+        };
+        let columns = if let Some(matrix) = item("matrix")? {
+            let (values, shape) = numbers(&matrix)?;
+            let [rows, cols] = shape[..] else {
+                return Err(value_err(format!(
+                    "expected a 2-D array, got {} dimensions",
+                    shape.len()
+                )));
+            };
+            // Row-major in, one vector per column out.
+            (0..cols)
+                .map(|c| Column::Numeric((0..rows).map(|r| values[r * cols + c]).collect()))
+                .collect()
+        } else {
+            let list =
+                item("columns")?.ok_or_else(|| value_err("a frame needs `matrix` or `columns`"))?;
+            let list = list.cast::<PyList>()?;
+            let mut columns = Vec::with_capacity(list.len());
+            for column in list.iter() {
+                if let Ok(cells) = column.extract::<Vec<Option<String>>>() {
+                    let cells = cells
+                        .into_iter()
+                        .map(|c| c.map_or(String::new(), |c| c.trim().to_string()))
+                        .collect();
+                    columns.push(Column::Categorical(cells));
+                } else {
+                    columns.push(Column::Numeric(numbers(&column)?.0));
+                }
+            }
+            columns
+        };
+        let rows = match columns.first() {
+            Some(Column::Numeric(v)) => v.len(),
+            Some(Column::Categorical(v)) => v.len(),
+            None => match item("rows")? {
+                Some(n) => n.extract()?,
+                None => 0,
+            },
+        };
+        let labels = match item("labels")? {
+            Some(l) if !l.is_none() => Some(bytes_of(&l)?),
+            _ => None,
+        };
+        if let Some(labels) = &labels
+            && labels.len() != rows
+        {
+            return Err(value_err(format!(
+                "y has {} labels but X has {rows} rows",
+                labels.len()
+            )));
+        }
+        Ok(Self {
+            names,
+            columns,
+            labels,
+            source,
+            rows,
+        })
+    }
+
+    /// The schema of a frame fitted on: its names (or `x0, x1, …`), each column's kind as
+    /// sent.
+    fn schema(&self) -> Schema {
+        let names = self
+            .names
+            .clone()
+            .unwrap_or_else(|| (0..self.columns.len()).map(|i| format!("x{i}")).collect());
+        Schema {
+            features: names
+                .into_iter()
+                .zip(&self.columns)
+                .map(|(name, column)| ColumnSpec {
+                    name,
+                    kind: match column {
+                        Column::Numeric(_) => ColumnKind::Numeric,
+                        Column::Categorical(_) => ColumnKind::Categorical,
+                    },
+                })
+                .collect(),
+            label: None,
+            ignored: Vec::new(),
+        }
+    }
+
+    /// The frame's rows under `schema`: columns matched by name when the frame has names,
+    /// else by position; a missing, unknown or wrongly typed column is an error naming it.
+    fn table(self, schema: &Schema) -> deviant_core::Result<Table> {
+        let expected = schema.features.len();
+        let order: Vec<usize> = match &self.names {
+            None => {
+                if self.columns.len() != expected {
+                    return Err(Error::FeatureCount {
+                        expected,
+                        found: self.columns.len(),
+                        context: format!(
+                            "{} (columns in order: {})",
+                            self.source,
+                            names_of(schema)
+                        ),
+                    });
+                }
+                (0..expected).collect()
+            }
+            Some(names) => {
+                let unknown: Vec<&str> = names
+                    .iter()
+                    .filter(|n| !schema.features.iter().any(|f| &f.name == *n))
+                    .map(String::as_str)
+                    .collect();
+                if !unknown.is_empty() {
+                    return Err(Error::input(
+                        &self.source,
+                        format!(
+                            "unknown column(s) {}: the model reads {}; drop the others",
+                            unknown.join(", "),
+                            names_of(schema)
+                        ),
+                    ));
+                }
+                schema
+                    .features
+                    .iter()
+                    .map(|f| {
+                        names.iter().position(|n| n == &f.name).ok_or_else(|| {
+                            Error::input(
+                                &self.source,
+                                format!(
+                                    "column `{}` is missing; the model reads {}",
+                                    f.name,
+                                    names_of(schema)
+                                ),
+                            )
+                        })
+                    })
+                    .collect::<deviant_core::Result<_>>()?
+            }
+        };
+        let mut taken: Vec<Option<Column>> = self.columns.into_iter().map(Some).collect();
+        let mut columns = Vec::with_capacity(expected);
+        for (spec, &at) in schema.features.iter().zip(&order) {
+            let column = taken[at].take().expect("each column is taken once");
+            columns.push(match (spec.kind, column) {
+                (ColumnKind::Numeric, Column::Numeric(v)) => ColumnData::Numeric(v),
+                (ColumnKind::Categorical, Column::Categorical(v)) => ColumnData::Categorical(v),
+                (ColumnKind::Categorical, Column::Numeric(v)) => {
+                    ColumnData::Categorical(v.iter().map(|x| x.to_string()).collect())
+                }
+                (ColumnKind::Numeric, Column::Categorical(_)) => {
+                    return Err(Error::input(
+                        &self.source,
+                        format!(
+                            "column `{}` holds text, but the model reads it as numbers",
+                            spec.name
+                        ),
+                    ));
+                }
+            });
+        }
+        Ok(Table {
+            source: self.source,
+            columns,
+            classes: self
+                .labels
+                .as_ref()
+                .map(|l| l.iter().map(u8::to_string).collect()),
+            labels: self.labels,
+            lines: (1..=self.rows as u64).collect(),
+        })
+    }
+}
+
+fn names_of(schema: &Schema) -> String {
+    let names: Vec<&str> = schema.features.iter().map(|f| f.name.as_str()).collect();
+    names.join(", ")
+}
+
+/// Progress reported to a Python callable `callback(event, payload)`: `("begin", {"phase",
+/// "total"})`, `("advance", {"n"})`, `("message", {"text"})`, `("finish", {})` and
+/// `("epoch", {"epoch", "train", "validation"})`. A callback that raises is dropped from
+/// then on, and the work goes on.
+struct PyProgress {
+    callback: Py<PyAny>,
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl PyProgress {
+    fn send(&self, event: &str, payload: serde_json::Value) {
+        use std::sync::atomic::Ordering;
+        if self.broken.load(Ordering::Relaxed) {
+            return;
+        }
+        Python::attach(|py| {
+            let payload = match pythonize(py, &payload) {
+                Ok(p) => p,
+                Err(_) => return,
+            };
+            if let Err(e) = self.callback.call1(py, (event, payload)) {
+                e.print(py);
+                self.broken.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+}
+
+impl Progress for PyProgress {
+    fn begin(&self, phase: &str, total: u64) {
+        self.send("begin", serde_json::json!({"phase": phase, "total": total}));
+    }
+    fn advance(&self, n: u64) {
+        self.send("advance", serde_json::json!({ "n": n }));
+    }
+    fn message(&self, text: &str) {
+        self.send("message", serde_json::json!({ "text": text }));
+    }
+    fn finish(&self) {
+        self.send("finish", serde_json::json!({}));
+    }
+    fn epoch(&self, record: &EpochRecord) {
+        self.send(
+            "epoch",
+            serde_json::to_value(record).unwrap_or(serde_json::Value::Null),
+        );
+    }
+}
+
+/// A JSON value as Python objects, through Python's own `json` module.
+fn pythonize<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+    py.import("json")?
+        .call_method1("loads", (value.to_string(),))
+}
+
+fn context(seed: u64, progress: Option<Py<PyAny>>) -> FitContext {
+    let cx = FitContext::new(seed);
+    match progress {
+        Some(callback) => cx.with_progress(Arc::new(PyProgress {
+            callback,
+            broken: Default::default(),
+        })),
+        None => cx,
+    }
+}
+
+/// Scores as float32 bytes, read on the Python side with `numpy.frombuffer`.
+fn score_bytes<'py>(py: Python<'py>, scores: &[f32]) -> Bound<'py, PyBytes> {
+    let bytes: Vec<u8> = scores.iter().flat_map(|s| s.to_le_bytes()).collect();
+    PyBytes::new(py, &bytes)
+}
+
+/// A trained model: the same directory `deviant fit` writes, held in memory.
+#[pyclass(module = "deviant._native", name = "Model", frozen)]
+struct PyModel {
+    model: RwLock<Model>,
+}
+
+impl PyModel {
+    fn wrap(model: Model) -> Self {
+        Self {
+            model: RwLock::new(model),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Model> {
+        self.model.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[pymethods]
+impl PyModel {
+    /// Trains `kind` with `params` (JSON) on a frame (see `Frame`) or, given a path, on the
+    /// file as `deviant fit` reads it; `options` (JSON) holds the threshold rule, scaling,
+    /// imputation and seed, and for a path the reading flags.
+    #[staticmethod]
+    #[pyo3(signature = (kind, params, data, options, file_options=None, progress=None))]
+    fn fit(
+        py: Python<'_>,
+        kind: &str,
+        params: &str,
+        data: &Bound<'_, PyAny>,
+        options: &str,
+        file_options: Option<&str>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let params: serde_json::Value =
+            serde_json::from_str(params).map_err(|e| value_err(format!("params: {e}")))?;
+        let config = AnyConfig::from_params(kind, &params).map_err(py_err)?;
+        let options = PipelineOptions::parse(options)?;
+        let input = Input::from_py(data, file_options)?;
+        let preprocess = options.preprocess()?;
+        let rule = options.threshold()?;
+        let cx = context(options.seed, progress);
+        // Arrays follow PyOD's convention (a detector fits every row it is given; labels
+        // are for the learners that need them), files the CLI's (a detector fits the rows
+        // the label column calls normal), so a file trains the same model both ways.
+        let keep_anomalies = matches!(input, Input::Frame(_));
+        let model = py.detach(|| {
+            let (schema, table) = input.table(None)?;
+            let splits = FitTable {
+                schema,
+                preprocess,
+                threshold_rule: rule,
+                keep_anomalies,
+                learns_labels: config.needs_labels(),
+            }
+            .splits(table, None);
+            let trial = Trial {
+                config: &config,
+                seed: options.seed,
+                budget: None,
+            };
+            run_trial(&splits, &trial, &cx).map(|outcome| outcome.model)
+        });
+        Ok(Self::wrap(model.map_err(py_err)?))
+    }
+
+    /// Reads a model directory written by `deviant fit`, `select`, the server or `save`.
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let model = py.detach(|| Model::load(&path)).map_err(py_err)?;
+        Ok(Self::wrap(model))
+    }
+
+    /// Writes the model directory atomically (the old one stays until the new one is whole).
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| self.read().save(&path)).map_err(py_err)
+    }
+
+    /// Raw scores of the rows (higher = more anomalous) as float32 bytes, and whether each
+    /// is flagged, as bytes of 0/1; a per-batch rule (top:P) flags within these rows.
+    fn score<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        file_options: Option<&str>,
+    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        let input = Input::from_py(data, file_options)?;
+        let scored = py
+            .detach(|| {
+                let model = self.read();
+                let (_, table) = input.table(Some(&model.manifest.schema))?;
+                let data = model.prepare(&table)?;
+                model.score(&data, Scoring::Batch)
+            })
+            .map_err(py_err)?;
+        let flags: Vec<u8> = scored.flags.iter().map(|&f| u8::from(f)).collect();
+        Ok((score_bytes(py, &scored.scores), PyBytes::new(py, &flags)))
+    }
+
+    /// Per-feature contributions of each row to its score, as float32 bytes of a
+    /// rows × features matrix (the preprocessed features, `feature_names`); `None` when the
+    /// kind cannot explain its scores.
+    fn explain<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let input = Input::from_py(data, None)?;
+        let contributions = py
+            .detach(|| {
+                let model = self.read();
+                let (_, table) = input.table(Some(&model.manifest.schema))?;
+                let data = model.prepare(&table)?;
+                let rows: Vec<usize> = (0..data.n_rows()).collect();
+                model.explain_rows(&data, &rows).transpose()
+            })
+            .map_err(py_err)?;
+        Ok(contributions.map(|c| {
+            let values: Vec<f32> = c.iter().copied().collect();
+            score_bytes(py, &values)
+        }))
+    }
+
+    /// Learns from more rows in place; false when the kind does not learn online.
+    fn partial_fit(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let input = Input::from_py(data, None)?;
+        py.detach(|| {
+            let mut model = self.model.write().unwrap_or_else(|e| e.into_inner());
+            let (_, table) = input.table(Some(&model.manifest.schema))?;
+            let data = model.prepare(&table)?;
+            model
+                .detector
+                .partial_fit(data.x.view())
+                .transpose()
+                .map(|o| o.is_some())
+        })
+        .map_err(py_err)
+    }
+
+    /// The manifest as JSON: detector, schema, preprocessor, threshold, training.
+    #[getter]
+    fn manifest(&self) -> PyResult<String> {
+        serde_json::to_string(&self.read().manifest)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    }
+
+    /// The rule that chose the threshold, as `--threshold` takes it (`contamination:0.1`).
+    #[getter]
+    fn threshold_rule(&self) -> String {
+        self.read().manifest.threshold.rule().to_string()
+    }
+
+    /// The threshold scores are flagged above, `None` for a per-batch rule.
+    #[getter]
+    fn threshold(&self) -> Option<f64> {
+        self.read().manifest.threshold.fixed()
+    }
+}
+
+/// Rows from Python: a frame, or a file path read as the CLI reads it.
+enum Input {
+    Frame(Frame),
+    File { path: String, options: FileOptions },
+}
+
+impl Input {
+    fn from_py(data: &Bound<'_, PyAny>, file_options: Option<&str>) -> PyResult<Self> {
+        if let Ok(frame) = data.cast::<PyDict>() {
+            return Ok(Input::Frame(Frame::from_py(frame)?));
+        }
+        let path: PathBuf = data
+            .extract()
+            .map_err(|_| value_err("expected an array, a DataFrame or a path"))?;
+        let options = match file_options {
+            Some(json) => {
+                serde_json::from_str(json).map_err(|e| value_err(format!("file options: {e}")))?
+            }
+            None => FileOptions::default(),
+        };
+        Ok(Input::File {
+            path: path.display().to_string(),
+            options,
+        })
+    }
+
+    /// The rows under `schema` (a fitted model's), or under the schema they bring.
+    fn table(self, schema: Option<&Schema>) -> deviant_core::Result<(Schema, Table)> {
+        match (self, schema) {
+            (Input::Frame(frame), Some(schema)) => {
+                let table = frame.table(schema)?;
+                Ok((schema.clone(), table))
+            }
+            (Input::Frame(frame), None) => {
+                let schema = frame.schema();
+                let table = frame.table(&schema)?;
+                Ok((schema, table))
+            }
+            (Input::File { path, options }, Some(schema)) => {
+                let read = options
+                    .read()
+                    .map_err(|e| Error::config("read options", e.to_string()))?;
+                let table = TableReader::open(&PathBuf::from(&path), &read, schema)?.read_all()?;
+                Ok((schema.clone(), table))
+            }
+            (Input::File { path, options }, None) => options.table(&path),
+        }
+    }
+}
+
+/// The selection's options as the Python side sends them (JSON).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelectionOptions {
+    budget_seconds: f64,
+    #[serde(default = "default_members")]
+    members: usize,
+    #[serde(default = "yes")]
+    deep: bool,
+    #[serde(default = "default_share")]
+    labelled_share: f64,
+    #[serde(default)]
+    layout: Option<String>,
+}
+
+fn default_members() -> usize {
+    5
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_share() -> f64 {
+    0.2
+}
+
+/// Hands each finished attempt to a Python callable as a dict.
+struct AttemptCallback(Option<Py<PyAny>>);
+
+impl SelectObserver for AttemptCallback {
+    fn attempted(&mut self, attempt: &Attempt) {
+        let Some(callback) = &self.0 else { return };
+        let Ok(value) = serde_json::to_value(attempt) else {
+            return;
+        };
+        Python::attach(|py| {
+            if let Err(e) = pythonize(py, &value).and_then(|v| callback.call1(py, (v,))) {
+                e.print(py);
+            }
+        });
+    }
+}
+
+/// `deviant select` on a frame or a file: returns the chosen model and the leaderboard
+/// (JSON, as `select --json` writes it).
+#[pyfunction]
+#[pyo3(signature = (data, options, selection, file_options=None, on_attempt=None, progress=None))]
+fn select_model(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    options: &str,
+    selection: &str,
+    file_options: Option<&str>,
+    on_attempt: Option<Py<PyAny>>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<(PyModel, String)> {
+    let options = PipelineOptions::parse(options)?;
+    let selection: SelectionOptions =
+        serde_json::from_str(selection).map_err(|e| value_err(format!("select options: {e}")))?;
+    if !(selection.budget_seconds.is_finite() && selection.budget_seconds > 0.0) {
+        return Err(value_err("budget must be a positive duration"));
+    }
+    let layout = match selection.layout.as_deref() {
+        None | Some("tabular") => Layout::Tabular,
+        Some("windows") => Layout::Windows,
+        Some("images") => Layout::Images,
+        Some(other) => {
+            return Err(value_err(format!(
+                "layout `{other}` is not one of tabular, windows, images"
+            )));
+        }
+    };
+    let input = Input::from_py(data, file_options)?;
+    let preprocess = options.preprocess()?;
+    let rule = options.threshold()?;
+    let cx = context(options.seed, progress);
+    let mut observer = AttemptCallback(on_attempt);
+    let result = py.detach(|| {
+        let (schema, table) = input.table(None)?;
+        let splits = Splits::for_selection(
+            schema,
+            preprocess,
+            rule,
+            table,
+            selection.labelled_share,
+            options.seed,
+        )?;
+        let select_options = SelectOptions {
+            layout,
+            budget: Duration::from_secs_f64(selection.budget_seconds),
+            members: selection.members,
+            deep: selection.deep,
+            corpus: Some(Corpus::shipped()?),
+            leave_out: Vec::new(),
+        };
+        let chosen = select(&splits, &select_options, &cx, &mut observer)?;
+        let board = chosen.leaderboard_json().to_string();
+        Ok::<_, Error>((chosen.model, board))
+    });
+    let (model, board) = result.map_err(py_err)?;
+    Ok((PyModel::wrap(model), board))
+}
+
+/// The catalogue as JSON: every kind with its summary, layouts, cost, whether it needs
+/// labels or learns online, its search space and its default parameters.
+#[pyfunction]
+fn catalogue() -> PyResult<String> {
+    serde_json::to_string(&AnyConfig::kinds()).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyModel>()?;
+    m.add_function(wrap_pyfunction!(catalogue, m)?)?;
+    m.add_function(wrap_pyfunction!(select_model, m)?)?;
+    m.add("ModelVersionError", m.py().get_type::<ModelVersionError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
