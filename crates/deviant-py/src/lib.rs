@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use deviant_core::detector::EpochRecord;
 use deviant_core::{
-    Cause, ColumnKind, ColumnSpec, Error, FitContext, Progress, Schema, Scoring, ThresholdRule,
+    Cause, ColumnKind, ColumnSpec, Dataset, Error, FitContext, Progress, Schema, Scoring,
+    ThresholdRule,
 };
 use deviant_data::table::ColumnData;
 use deviant_data::{
@@ -575,9 +576,7 @@ impl PyModel {
         let scored = py
             .detach(|| {
                 let model = self.read();
-                let (_, table) = input.table(Some(&model.manifest.schema))?;
-                let data = model.prepare(&table)?;
-                model.score(&data, Scoring::Batch)
+                model.score(&prepared(&model, input)?, Scoring::Batch)
             })
             .map_err(py_err)?;
         let flags: Vec<u8> = scored.flags.iter().map(|&f| u8::from(f)).collect();
@@ -596,8 +595,7 @@ impl PyModel {
         let contributions = py
             .detach(|| {
                 let model = self.read();
-                let (_, table) = input.table(Some(&model.manifest.schema))?;
-                let data = model.prepare(&table)?;
+                let data = prepared(&model, input)?;
                 let rows: Vec<usize> = (0..data.n_rows()).collect();
                 model.explain_rows(&data, &rows).transpose()
             })
@@ -613,8 +611,7 @@ impl PyModel {
         let input = Input::from_py(data, None)?;
         py.detach(|| {
             let mut model = self.model.write().unwrap_or_else(|e| e.into_inner());
-            let (_, table) = input.table(Some(&model.manifest.schema))?;
-            let data = model.prepare(&table)?;
+            let data = prepared(&model, input)?;
             model
                 .detector
                 .partial_fit(data.x.view())
@@ -642,6 +639,12 @@ impl PyModel {
     fn threshold(&self) -> Option<f64> {
         self.read().manifest.threshold.fixed()
     }
+}
+
+/// `input`'s rows as `model` reads them: under its schema, through its preprocessor.
+fn prepared(model: &Model, input: Input) -> deviant_core::Result<Dataset> {
+    let (_, table) = input.table(Some(&model.manifest.schema))?;
+    model.prepare(&table)
 }
 
 /// Rows from Python: a frame, or a file path read as the CLI reads it.
