@@ -20,8 +20,12 @@ KINDS = {"ae": {}, "iforest": {}, "pca": {}, "hbos": {}}
 
 
 def cli_scores(cli, model, data):
+    """The CLI's scores, read back as the float32 values it printed (it prints the shortest
+    decimal that rounds to each float32; read as float64, that decimal differs from the
+    float32 by up to half its last place)."""
     out = subprocess.run([cli, "score", str(model), str(data)], check=True, capture_output=True, text=True)
-    return np.array([float(line.split(",")[1]) for line in out.stdout.strip().splitlines()[1:]])
+    text = [line.split(",")[1] for line in out.stdout.strip().splitlines()[1:]]
+    return np.array(text, dtype=np.float32).astype(np.float64)
 
 
 def main():

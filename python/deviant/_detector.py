@@ -209,7 +209,7 @@ class BaseDetector(BaseEstimator):
             raise ValueError(f"{kind} is a supervised learner: fit(X, y) needs labels")
         frame = to_frame(X, y)
         file_options = json.dumps(read) if read else None
-        model = _native.Model.fit(
+        model, fit_scores = _native.Model.fit(
             kind,
             json.dumps(self._kind_params()),
             frame,
@@ -218,7 +218,12 @@ class BaseDetector(BaseEstimator):
             _progress_callback(progress),
         )
         self._fitted(model)
-        scores, flags = self._score(frame, file_options)
+        if fit_scores is not None and self.threshold_ is not None:
+            # Training scored these very rows to choose the threshold.
+            scores = np.frombuffer(fit_scores, dtype=np.float32).astype(np.float64)
+            flags = (scores >= self.threshold_).astype(np.int64)
+        else:
+            scores, flags = self._score(frame, file_options)
         self.decision_scores_ = scores
         self.labels_ = flags
         return self
@@ -266,7 +271,7 @@ class BaseDetector(BaseEstimator):
         return self._score(self._frame(X), json.dumps(read) if read else None)[0]
 
     def predict(self, X: Any, return_confidence: bool = False, **read: Any) -> Any:
-        """1 for each row scored above the threshold, else 0."""
+        """1 for each row scored at or above the threshold, else 0."""
         scores, flags = self._score(self._frame(X), json.dumps(read) if read else None)
         if return_confidence:
             return flags, self._confidence(scores)
@@ -318,7 +323,7 @@ class BaseDetector(BaseEstimator):
 
         k = int(n * (1 - contamination))
         conf = binom.cdf(k, n, p_anomaly)
-        flags = scores > (self.threshold_ if self.threshold_ is not None else np.inf)
+        flags = scores >= (self.threshold_ if self.threshold_ is not None else np.inf)
         return np.where(flags, conf, 1 - conf)
 
     def explain(self, X: Any) -> np.ndarray:

@@ -51,7 +51,7 @@ def test_score_matches_the_detector_row_for_row(spark, blobs):
     scored = deviant.spark.score(df, detector).toPandas().sort_values("id")
     expected = detector.decision_function(frame.drop(columns=["id"]))
     np.testing.assert_allclose(scored["anomaly_score"].to_numpy(), expected, rtol=1e-6)
-    np.testing.assert_array_equal(scored["is_anomaly"].to_numpy(), expected > detector.threshold_)
+    np.testing.assert_array_equal(scored["is_anomaly"].to_numpy(), expected >= detector.threshold_)
     assert set(scored.columns) == set(frame.columns) | {"anomaly_score", "is_anomaly"}
 
 

@@ -154,47 +154,64 @@ impl Preprocessor {
     /// Applies the fitted transforms to `table` (read under the same schema).
     pub fn transform(&self, table: &Table) -> Result<Array2<f32>> {
         let n = table.n_rows();
-        let mut out = Array2::<f32>::zeros((n, self.n_outputs()));
-        let mut at = 0;
-        for (column, data) in self.columns.iter().zip(&table.columns) {
-            match (column, data) {
-                (
-                    FittedColumn::Numeric {
-                        name,
-                        offset,
-                        scale,
-                        fill,
-                    },
-                    ColumnData::Numeric(values),
-                ) => {
-                    for (i, &v) in values.iter().enumerate() {
-                        let v = if v.is_finite() {
-                            v
-                        } else if self.options.impute {
-                            *fill
-                        } else {
-                            return Err(non_finite(table, i, name, v));
-                        };
-                        let scaled = ((v - offset) / scale) as f32;
-                        if !scaled.is_finite() {
-                            return Err(out_of_range(table, i, name, v));
+        let width = self.n_outputs();
+        let mut out = Array2::<f32>::zeros((n, width));
+        if n == 0 || width == 0 {
+            return Ok(out);
+        }
+        // Blocks of rows, each column written into the block while it is in cache: written
+        // column by column over the whole matrix, every cell was a cache miss.
+        const BLOCK: usize = 256;
+        let cells = out
+            .as_slice_mut()
+            .expect("a new matrix is in standard layout");
+        for (block, rows) in cells.chunks_mut(BLOCK * width).enumerate() {
+            let first = block * BLOCK;
+            let count = rows.len() / width;
+            let mut at = 0;
+            for (column, data) in self.columns.iter().zip(&table.columns) {
+                match (column, data) {
+                    (
+                        FittedColumn::Numeric {
+                            name,
+                            offset,
+                            scale,
+                            fill,
+                        },
+                        ColumnData::Numeric(values),
+                    ) => {
+                        for (r, &v) in values[first..first + count].iter().enumerate() {
+                            let v = if v.is_finite() {
+                                v
+                            } else if self.options.impute {
+                                *fill
+                            } else {
+                                return Err(non_finite(table, first + r, name, v));
+                            };
+                            let scaled = ((v - offset) / scale) as f32;
+                            if !scaled.is_finite() {
+                                return Err(out_of_range(table, first + r, name, v));
+                            }
+                            rows[r * width + at] = scaled;
                         }
-                        out[[i, at]] = scaled;
+                        at += 1;
                     }
-                    at += 1;
-                }
-                (FittedColumn::Categorical { categories, .. }, ColumnData::Categorical(values)) => {
-                    for (i, v) in values.iter().enumerate() {
-                        let slot = categories.binary_search(v).unwrap_or(categories.len());
-                        out[[i, at + slot]] = 1.0;
+                    (
+                        FittedColumn::Categorical { categories, .. },
+                        ColumnData::Categorical(values),
+                    ) => {
+                        for (r, v) in values[first..first + count].iter().enumerate() {
+                            let slot = categories.binary_search(v).unwrap_or(categories.len());
+                            rows[r * width + at + slot] = 1.0;
+                        }
+                        at += categories.len() + 1;
                     }
-                    at += categories.len() + 1;
-                }
-                _ => {
-                    return Err(Error::format(
-                        &table.source,
-                        "the table was read under another schema than the preprocessor's",
-                    ));
+                    _ => {
+                        return Err(Error::format(
+                            &table.source,
+                            "the table was read under another schema than the preprocessor's",
+                        ));
+                    }
                 }
             }
         }

@@ -54,6 +54,10 @@ pub struct Manifest {
 pub struct Model {
     pub manifest: Manifest,
     pub detector: Box<dyn Detector>,
+    /// The scores of the rows it was fitted on, when training chose the threshold on them;
+    /// kept so that a caller who wants them (PyOD's `decision_scores_`) need not score the
+    /// rows again. Not saved.
+    pub fit_scores: Option<Vec<f32>>,
 }
 
 /// What [`Model::train`] needs: raw rows in the roles a protocol gives them.
@@ -124,6 +128,7 @@ impl Model {
         seed: u64,
     ) -> Result<Self> {
         spec.check()?;
+        let mut fit_scores = None;
         let threshold = match (spec.threshold, spec.threshold_rows) {
             (ThresholdRule::TopPercent { .. } | ThresholdRule::Fixed { .. }, _) => {
                 spec.threshold.choose(&[], None, "none")?
@@ -133,9 +138,12 @@ impl Model {
                 let scores = score_vec(detector.as_ref(), &valid)?;
                 rule.choose(&scores, rows.labels.as_deref(), "validation")?
             }
-            (rule, None) => rule.choose(&score_vec(detector.as_ref(), train)?, None, "train")?,
+            (rule, None) => {
+                let scores = fit_scores.insert(score_vec(detector.as_ref(), train)?);
+                rule.choose(scores, None, "train")?
+            }
         };
-        Ok(Self::of(
+        let model = Self::of(
             spec.config,
             spec.schema,
             preprocessor,
@@ -144,7 +152,11 @@ impl Model {
             detector,
             fit_seconds,
             seed,
-        ))
+        );
+        Ok(Self {
+            fit_scores,
+            ..model
+        })
     }
 
     /// A fresh detector of `manifest`'s kind fitted on `rows`, rows its preprocessor made (a
@@ -213,7 +225,11 @@ impl Model {
                 summary: detector.fit_summary(),
             },
         };
-        Self { manifest, detector }
+        Self {
+            manifest,
+            detector,
+            fit_scores: None,
+        }
     }
 
     /// Writes the model directory atomically: a crash leaves the old one or none.
@@ -265,7 +281,11 @@ impl Model {
                 ),
             ));
         }
-        Ok(Self { manifest, detector })
+        Ok(Self {
+            manifest,
+            detector,
+            fit_scores: None,
+        })
     }
 
     /// Preprocesses raw rows exactly as at training time.

@@ -185,11 +185,12 @@ struct Frame {
     rows: usize,
 }
 
-/// The values of a C-contiguous numpy array of float64 or float32 (any shape), read in
-/// place through its `__array_interface__`: the Python side makes the array contiguous
-/// without copying one that already is, and the buffer protocol is not in the limited API of
-/// Python 3.10 that the wheel targets. Returns the values and the shape.
-fn numbers(obj: &Bound<'_, PyAny>) -> PyResult<(Vec<f64>, Vec<usize>)> {
+/// The values of a C-contiguous numpy array of float64 or float32 as columns: a 1-D array
+/// is one column, a 2-D array's columns are its columns. Read in place through the array's
+/// `__array_interface__` (the Python side makes the array contiguous without copying one
+/// that already is; the buffer protocol is not in the limited API of Python 3.10 that the
+/// wheel targets), in one pass over its rows.
+fn columns_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<f64>>> {
     let interface = obj
         .getattr("__array_interface__")
         .map_err(|_| value_err("numeric data must be a numpy array"))?;
@@ -200,26 +201,47 @@ fn numbers(obj: &Bound<'_, PyAny>) -> PyResult<(Vec<f64>, Vec<usize>)> {
     if !field("strides")?.is_none() {
         return Err(value_err("numeric data must be a C-contiguous array"));
     }
-    let n: usize = shape.iter().product();
+    let (rows, cols) = match shape[..] {
+        [rows] => (rows, 1),
+        [rows, cols] => (rows, cols),
+        _ => {
+            return Err(value_err(format!(
+                "expected a 1-D or 2-D array, got {} dimensions",
+                shape.len()
+            )));
+        }
+    };
+    fn split<T: Copy + Into<f64>>(values: &[T], rows: usize, cols: usize) -> Vec<Vec<f64>> {
+        let mut columns: Vec<Vec<f64>> = (0..cols).map(|_| Vec::with_capacity(rows)).collect();
+        for row in values.chunks_exact(cols.max(1)) {
+            for (column, &v) in columns.iter_mut().zip(row) {
+                column.push(v.into());
+            }
+        }
+        columns
+    }
+    let n = rows * cols;
     if n == 0 {
-        return Ok((Vec::new(), shape));
+        return Ok(vec![Vec::new(); cols]);
     }
     // SAFETY: numpy's array interface promises `n` contiguous items of `typestr` at `address`
     // (strides None means C-contiguous), and `obj`, borrowed for this call with the GIL held,
     // keeps the array alive while they are copied out.
-    let values = match typestr.as_str() {
-        "<f8" => unsafe { std::slice::from_raw_parts(address as *const f64, n) }.to_vec(),
-        "<f4" => unsafe { std::slice::from_raw_parts(address as *const f32, n) }
-            .iter()
-            .map(|&v| f64::from(v))
-            .collect(),
-        other => {
-            return Err(value_err(format!(
-                "numeric data must be float64 or float32, not `{other}`"
-            )));
-        }
-    };
-    Ok((values, shape))
+    match typestr.as_str() {
+        "<f8" => Ok(split(
+            unsafe { std::slice::from_raw_parts(address as *const f64, n) },
+            rows,
+            cols,
+        )),
+        "<f4" => Ok(split(
+            unsafe { std::slice::from_raw_parts(address as *const f32, n) },
+            rows,
+            cols,
+        )),
+        other => Err(value_err(format!(
+            "numeric data must be float64 or float32, not `{other}`"
+        ))),
+    }
 }
 
 fn bytes_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
@@ -240,16 +262,9 @@ impl Frame {
             _ => None,
         };
         let columns = if let Some(matrix) = item("matrix")? {
-            let (values, shape) = numbers(&matrix)?;
-            let [rows, cols] = shape[..] else {
-                return Err(value_err(format!(
-                    "expected a 2-D array, got {} dimensions",
-                    shape.len()
-                )));
-            };
-            // Row-major in, one vector per column out.
-            (0..cols)
-                .map(|c| Column::Numeric((0..rows).map(|r| values[r * cols + c]).collect()))
+            columns_of(&matrix)?
+                .into_iter()
+                .map(Column::Numeric)
                 .collect()
         } else {
             let list =
@@ -264,7 +279,8 @@ impl Frame {
                         .collect();
                     columns.push(Column::Categorical(cells));
                 } else {
-                    columns.push(Column::Numeric(numbers(&column)?.0));
+                    let values = columns_of(&column)?.into_iter().next().unwrap_or_default();
+                    columns.push(Column::Numeric(values));
                 }
             }
             columns
@@ -508,18 +524,19 @@ impl PyModel {
 impl PyModel {
     /// Trains `kind` with `params` (JSON) on a frame (see `Frame`) or, given a path, on the
     /// file as `deviant fit` reads it; `options` (JSON) holds the threshold rule, scaling,
-    /// imputation and seed, and for a path the reading flags.
+    /// imputation and seed, `file_options` the reading flags for a path. Returns the model
+    /// and, when training scored exactly the given rows, their scores (float32 bytes).
     #[staticmethod]
     #[pyo3(signature = (kind, params, data, options, file_options=None, progress=None))]
-    fn fit(
-        py: Python<'_>,
+    fn fit<'py>(
+        py: Python<'py>,
         kind: &str,
         params: &str,
         data: &Bound<'_, PyAny>,
         options: &str,
         file_options: Option<&str>,
         progress: Option<Py<PyAny>>,
-    ) -> PyResult<Self> {
+    ) -> PyResult<(Self, Option<Bound<'py, PyBytes>>)> {
         let params: serde_json::Value =
             serde_json::from_str(params).map_err(|e| value_err(format!("params: {e}")))?;
         let config = AnyConfig::from_params(kind, &params).map_err(py_err)?;
@@ -549,7 +566,14 @@ impl PyModel {
             };
             run_trial(&splits, &trial, &cx).map(|outcome| outcome.model)
         });
-        Ok(Self::wrap(model.map_err(py_err)?))
+        let mut model = model.map_err(py_err)?;
+        // The fitted rows are the given rows, in order, only when a detector kept every row.
+        let scores = match keep_anomalies && !config.needs_labels() {
+            true => model.fit_scores.take(),
+            false => None,
+        };
+        let scores = scores.map(|s| score_bytes(py, &s));
+        Ok((Self::wrap(model), scores))
     }
 
     /// Reads a model directory written by `deviant fit`, `select`, the server or `save`.

@@ -228,14 +228,20 @@ pub fn save_weights<M: Module>(module: &M, dir: &Path) -> Result<()> {
 }
 
 /// Loads the weights in the model folder `dir` into `module` (built with the saved shapes).
+/// The file is read whole first: burn's own file loading reads tensors lazily, so a model
+/// whose folder was then replaced or removed (a temporary copy, a redeployed model) failed
+/// at its first score.
 pub fn load_weights<M: Module>(module: M, dir: &Path) -> Result<M> {
     let path = dir.join(WEIGHTS);
-    module.try_load_file(&path).map_err(|e| {
-        Error::format(
-            path.display(),
-            format!("cannot load the weights ({e}); was the model saved by another version?"),
-        )
-    })
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+        .and_then(|record| module.try_load_record(record))
+        .map_err(|e| {
+            Error::format(
+                path.display(),
+                format!("cannot load the weights ({e}); was the model saved by another version?"),
+            )
+        })
 }
 
 /// A hidden-layer nonlinearity.
