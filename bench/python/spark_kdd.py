@@ -38,7 +38,8 @@ def main():
         started = time.perf_counter()
         subprocess.run([args.deviant, "score", args.model, args.data, "-q", "-o", str(out)], check=True, capture_output=True)
         cli_seconds = time.perf_counter() - started
-        cli = pd.read_csv(out)["score"].to_numpy()
+        # The CLI prints each float32 score as the shortest decimal that rounds to it.
+        cli = pd.read_csv(out, dtype={"score": str})["score"].to_numpy(dtype=np.float32).astype(np.float64)
 
     from pyspark.sql import SparkSession
 
