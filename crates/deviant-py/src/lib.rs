@@ -293,6 +293,16 @@ impl Frame {
                 None => 0,
             },
         };
+        let lengths_differ = columns.iter().any(|c| match c {
+            Column::Numeric(v) => v.len() != rows,
+            Column::Categorical(v) => v.len() != rows,
+        });
+        if lengths_differ {
+            return Err(value_err("the columns of a frame must have one length"));
+        }
+        if names.as_ref().is_some_and(|n| n.len() != columns.len()) {
+            return Err(value_err("a frame needs one name per column"));
+        }
         let labels = match item("labels")? {
             Some(l) if !l.is_none() => Some(bytes_of(&l)?),
             _ => None,
@@ -394,7 +404,12 @@ impl Frame {
         let mut taken: Vec<Option<Column>> = self.columns.into_iter().map(Some).collect();
         let mut columns = Vec::with_capacity(expected);
         for (spec, &at) in schema.features.iter().zip(&order) {
-            let column = taken[at].take().expect("each column is taken once");
+            let column = taken[at].take().ok_or_else(|| {
+                Error::input(
+                    &self.source,
+                    format!("column `{}` is read twice", spec.name),
+                )
+            })?;
             columns.push(match (spec.kind, column) {
                 (ColumnKind::Numeric, Column::Numeric(v)) => ColumnData::Numeric(v),
                 (ColumnKind::Categorical, Column::Categorical(v)) => ColumnData::Categorical(v),
