@@ -207,7 +207,7 @@ class BaseDetector(BaseEstimator):
             y = None
         if info["needs_labels"] and y is None and not read.get("label"):
             raise ValueError(f"{kind} is a supervised learner: fit(X, y) needs labels")
-        frame = to_frame(X, y)
+        frame = to_frame(X, y, read=read)
         file_options = json.dumps(read) if read else None
         model, fit_scores = _native.Model.fit(
             kind,
@@ -245,11 +245,11 @@ class BaseDetector(BaseEstimator):
     def _schema(self) -> list[dict]:
         return json.loads(self.model_.manifest)["schema"]["features"]
 
-    def _frame(self, X: Any) -> Any:
+    def _frame(self, X: Any, read: Any = None) -> Any:
         check_is_fitted(self, "model_")
         if is_dataframe(X):
-            return to_frame(X, schema=self._schema())
-        frame = to_frame(X)
+            return to_frame(X, schema=self._schema(), read=read)
+        frame = to_frame(X, read=read)
         found = n_columns(frame)
         if found is not None and found != self.n_features_in_:
             raise ValueError(
@@ -268,11 +268,11 @@ class BaseDetector(BaseEstimator):
     # -- scoring ----------------------------------------------------------------------
     def decision_function(self, X: Any, **read: Any) -> np.ndarray:
         """The anomaly score of each row of `X` (higher = more anomalous), float64."""
-        return self._score(self._frame(X), json.dumps(read) if read else None)[0]
+        return self._score(self._frame(X, read), json.dumps(read) if read else None)[0]
 
     def predict(self, X: Any, return_confidence: bool = False, **read: Any) -> Any:
         """1 for each row scored at or above the threshold, else 0."""
-        scores, flags = self._score(self._frame(X), json.dumps(read) if read else None)
+        scores, flags = self._score(self._frame(X, read), json.dumps(read) if read else None)
         if return_confidence:
             return flags, self._confidence(scores)
         return flags
@@ -512,7 +512,7 @@ def select(
     stratified `labelled_share` of the rows chooses; without, the benchmark corpus shipped
     in the package predicts. Returns the fitted detector and the leaderboard (a pandas
     DataFrame when pandas is installed, else a list of dicts)."""
-    frame = to_frame(X, y)
+    frame = to_frame(X, y, read=read)
     options = json.dumps({"threshold": threshold, "seed": int(random_state)})
     selection = json.dumps(
         {

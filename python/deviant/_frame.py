@@ -106,13 +106,21 @@ def _matrix(X: Any, source: str) -> dict:
     return {"source": source, "names": None, "matrix": np.ascontiguousarray(X), "rows": X.shape[0]}
 
 
-def to_frame(X: Any, y: Any = None, schema: list[dict] | None = None, source: str = "X") -> Any:
+def to_frame(
+    X: Any, y: Any = None, schema: list[dict] | None = None, source: str = "X", read: Any = None
+) -> Any:
     """A path as it is, else the frame dict of `X` (with `y` as labels); `schema`, the fitted
-    model's feature columns, decides how a DataFrame's columns are read."""
+    model's feature columns, decides how a DataFrame's columns are read. `read`, the options
+    for reading a file, are refused with anything else."""
     if is_path(X):
         if y is not None:
             raise ValueError("with a path, name the label column (label=...) instead of giving y")
         return os.fspath(X)
+    if read:
+        raise ValueError(
+            f"{', '.join(sorted(read))}: reading options apply to a path; with an array or a "
+            "DataFrame, give labels as y"
+        )
     frame = _dataframe(X, schema, source) if is_dataframe(X) else _matrix(X, source)
     labels = _labels(y, frame["rows"])
     if labels is not None:

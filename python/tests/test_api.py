@@ -126,6 +126,8 @@ def test_bad_input_raises_the_cli_message(blobs):
         det.decision_function(X[:, 0])
     with pytest.raises(ValueError, match="contamination"):
         deviant.PCA(contamination=0.9).fit(X)
+    with pytest.raises(ValueError, match="label: reading options apply to a path"):
+        deviant.PCA().fit(X, label="y")
     imputed = deviant.PCA(impute=True).fit(bad)
     assert np.isfinite(imputed.decision_scores_).all()
 
