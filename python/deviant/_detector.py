@@ -124,6 +124,32 @@ def _flat(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def model_files(model: Any) -> dict[str, bytes]:
+    """A native model's directory as {relative path: bytes}, for a pickle or a broadcast."""
+    with tempfile.TemporaryDirectory() as tmp:
+        target = os.path.join(tmp, "model")
+        model.save(target)
+        files = {}
+        for root, _, names in os.walk(target):
+            for name in names:
+                full = os.path.join(root, name)
+                with open(full, "rb") as f:
+                    files[os.path.relpath(full, target)] = f.read()
+    return files
+
+
+def model_from_files(files: dict[str, bytes]) -> Any:
+    """The native model of `model_files`' output (it reads every file at load, so the
+    temporary folder may go)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for rel, data in files.items():
+            full = os.path.join(tmp, rel)
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "wb") as f:
+                f.write(data)
+        return _native.Model.load(tmp)
+
+
 def _progress_callback(progress: Any) -> Callable | None:
     """`progress=True` shows a tqdm bar when tqdm is installed; a callable gets every event."""
     if progress is None or progress is False:
@@ -345,29 +371,14 @@ class BaseDetector(BaseEstimator):
         state = self.__dict__.copy()
         model = state.pop("model_", None)
         if model is not None:
-            with tempfile.TemporaryDirectory() as tmp:
-                target = os.path.join(tmp, "model")
-                model.save(target)
-                files = {}
-                for root, _, names in os.walk(target):
-                    for name in names:
-                        full = os.path.join(root, name)
-                        with open(full, "rb") as f:
-                            files[os.path.relpath(full, target)] = f.read()
-            state["_model_files"] = files
+            state["_model_files"] = model_files(model)
         return state
 
     def __setstate__(self, state: dict) -> None:
         files = state.pop("_model_files", None)
         self.__dict__.update(state)
         if files is not None:
-            with tempfile.TemporaryDirectory() as tmp:
-                for rel, data in files.items():
-                    full = os.path.join(tmp, rel)
-                    os.makedirs(os.path.dirname(full), exist_ok=True)
-                    with open(full, "wb") as f:
-                        f.write(data)
-                self.model_ = _native.Model.load(tmp)
+            self.model_ = model_from_files(files)
 
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()

@@ -12,35 +12,20 @@ executors need no shared file system, only this package installed.
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from typing import Any, Iterator
 
-from ._detector import BaseDetector, Detector, load
+from ._detector import BaseDetector, Detector, load, model_from_files, model_files
 from ._frame import to_frame
 
 #: Models loaded in this (executor) process, by the key `score` gave them: each loads once.
 _LOADED: dict[str, Any] = {}
 
 
-def _model_files(detector: BaseDetector) -> dict[str, bytes]:
-    state = detector.__getstate__()
-    return state["_model_files"]
-
-
 def _load_broadcast(key: str, broadcast: Any) -> Any:
-    from . import _native
-
     model = _LOADED.get(key)
     if model is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            for rel, data in broadcast.value.items():
-                full = os.path.join(tmp, rel)
-                os.makedirs(os.path.dirname(full), exist_ok=True)
-                with open(full, "wb") as f:
-                    f.write(data)
-            model = _native.Model.load(tmp)
-        _LOADED[key] = model
+        model = _LOADED[key] = model_from_files(broadcast.value)
     return model
 
 
@@ -69,7 +54,7 @@ def score(
         if name in df.columns:
             raise ValueError(f"the DataFrame already has a column `{name}`; name another")
     spark = df.sparkSession
-    broadcast = spark.sparkContext.broadcast(_model_files(detector))
+    broadcast = spark.sparkContext.broadcast(model_files(detector.model_))
     key = uuid.uuid4().hex
     model_names = [f["name"] for f in schema]
     out_schema = StructType(

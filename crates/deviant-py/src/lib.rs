@@ -120,13 +120,14 @@ struct FileOptions {
 }
 
 impl FileOptions {
-    fn read(&self) -> PyResult<ReadOptions> {
+    fn read(&self) -> deviant_core::Result<ReadOptions> {
         let delimiter = match self.delimiter {
             Some(c) if c.is_ascii() => Some(c as u8),
             Some(c) => {
-                return Err(value_err(format!(
-                    "delimiter `{c}` is not one ASCII character"
-                )));
+                return Err(Error::config(
+                    "delimiter",
+                    format!("`{c}` is not one ASCII character"),
+                ));
             }
             None => None,
         };
@@ -159,9 +160,7 @@ impl FileOptions {
     /// The whole file at `path` read as the CLI reads it, with the schema inferred.
     fn table(&self, path: &str) -> deviant_core::Result<(Schema, Table)> {
         let path = PathBuf::from(path);
-        let read = self
-            .read()
-            .map_err(|e| Error::config("read options", e.to_string()))?;
+        let read = self.read()?;
         let schema = infer_schema(&path, &read, &self.schema())?;
         let table = TableReader::open(&path, &read, &schema)?.read_all()?;
         Ok((schema, table))
@@ -725,9 +724,7 @@ impl Input {
                 Ok((schema, table))
             }
             (Input::File { path, options }, Some(schema)) => {
-                let read = options
-                    .read()
-                    .map_err(|e| Error::config("read options", e.to_string()))?;
+                let read = options.read()?;
                 let table = TableReader::open(&PathBuf::from(&path), &read, schema)?.read_all()?;
                 Ok((schema.clone(), table))
             }
