@@ -27,6 +27,7 @@ def select(
     random_state: int = ...,
     progress: Any = ...,
     on_attempt: Callable[[dict[str, Any]], None] | None = ...,
+    fit_runner: Callable[[bytes, str], str] | None = ...,
     **read: Any,
 ) -> tuple[BaseDetector, Any]: ...
 

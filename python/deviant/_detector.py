@@ -516,13 +516,20 @@ def select(
     random_state: int = 42,
     progress: Any = None,
     on_attempt: Callable[[dict], None] | None = None,
+    fit_runner: Callable[[bytes, str], str] | None = None,
     **read: Any,
 ) -> tuple[BaseDetector, Any]:
     """`deviant select` from Python: chooses, tunes and ensembles detectors for `X` within
     `budget` (seconds, or "90s", "5m", "1h"). With labels (`y`, or `label=` for a path) a
     stratified `labelled_share` of the rows chooses; without, the benchmark corpus shipped
     in the package predicts. Returns the fitted detector and the leaderboard (a pandas
-    DataFrame when pandas is installed, else a list of dicts)."""
+    DataFrame when pandas is installed, else a list of dicts).
+
+    `fit_runner`, when given, runs each round of candidate fits elsewhere:
+    `fit_runner(rows, fits)` gets the selection's rows (bytes, the same object every round)
+    and the round's fits (a JSON list), fits each with `deviant._native.SearchRows(rows).fit`
+    and returns their results as a JSON list in the same order (`deviant.spark.select`
+    passes one that runs them as Spark tasks). The chosen ones are fitted again here."""
     frame = to_frame(X, y, read=read)
     options = json.dumps({"threshold": threshold, "seed": int(random_state)})
     selection = json.dumps(
@@ -540,6 +547,7 @@ def select(
         json.dumps(read) if read else None,
         on_attempt,
         _progress_callback(progress),
+        fit_runner,
     )
     detector = _from_model(model)
     scores, flags = detector._score(frame, json.dumps(read) if read else None)

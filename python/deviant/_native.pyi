@@ -29,6 +29,10 @@ class Model:
     @property
     def threshold_rule(self) -> str: ...
 
+class SearchRows:
+    def __init__(self, data: bytes) -> None: ...
+    def fit(self, fit: str) -> str: ...
+
 def catalogue() -> str: ...
 def select_model(
     data: Any,
@@ -37,4 +41,5 @@ def select_model(
     file_options: str | None = ...,
     on_attempt: Callable[[dict[str, Any]], None] | None = ...,
     progress: Callable[[str, dict[str, Any]], None] | None = ...,
+    runner: Callable[[bytes, str], str] | None = ...,
 ) -> tuple[Model, str]: ...

@@ -67,3 +67,38 @@ def test_fit_on_a_sample_then_score_from_a_model_directory(spark, blobs, tmp_pat
     assert len(scored) == len(frame)
     with pytest.raises(ValueError, match="no column"):
         deviant.spark.score(df.drop("f0"), detector)
+
+
+def test_select_runs_its_fits_as_spark_tasks_and_chooses_what_local_select_chooses(spark, blobs):
+    X, y = blobs
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    frame["label"] = y
+    df = spark.createDataFrame(frame, schema=list(frame.columns)).coalesce(1)
+    options = dict(budget="120s", deep=False, members=3)
+    here, here_board = deviant.select(frame.drop(columns=["label"]), y, random_state=3, **options)
+    context = spark.sparkContext
+    context.setJobGroup("deviant-select", "the selection's fits")
+    there, there_board = deviant.spark.select(df, label="label", seed=3, **options)
+    context.setLocalProperty("spark.jobGroup.id", None)
+    # Two rounds of fits at most, each one Spark job of one task a candidate.
+    assert context.statusTracker().getJobIdsForGroup("deviant-select")
+    fitted = there_board[there_board["status"] == "fitted"]
+    assert len(fitted) >= 10
+    chosen = lambda board: sorted(board[board["chosen"]]["label"])  # noqa: E731
+    assert chosen(here_board) == chosen(there_board)
+    assert here.selection_["model"] == there.selection_["model"]
+    np.testing.assert_array_equal(here.decision_scores_, there.decision_scores_)
+    np.testing.assert_allclose(
+        fitted["select_roc_auc"].to_numpy(),
+        here_board.set_index("label").loc[fitted["label"], "select_roc_auc"].to_numpy(),
+    )
+
+
+def test_select_without_labels_ranks_by_the_corpus_and_fits_on_spark(spark, blobs):
+    X, _ = blobs
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    df = spark.createDataFrame(frame).coalesce(1)
+    chosen, board = deviant.spark.select(df, budget=60, deep=False, members=2)
+    assert chosen.selection_["strategy"] == "corpus"
+    assert board["chosen"].sum() == 2
+    assert chosen.decision_function(frame).shape == (len(frame),)

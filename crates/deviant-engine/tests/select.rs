@@ -6,7 +6,9 @@ use std::time::Duration;
 use deviant_core::metrics::roc_auc;
 use deviant_core::{FitContext, NoProgress, Scoring};
 use deviant_detectors::AnyConfig;
-use deviant_engine::select::{SelectOptions, select};
+use deviant_engine::select::{
+    CandidateFit, FitResult, FitRunner, SearchRows, SelectOptions, select, select_with,
+};
 use deviant_engine::{Model, NoObserver, Protocol, Splits};
 
 mod common;
@@ -157,4 +159,75 @@ fn without_labelled_training_rows_no_learner_is_tried() {
     )
     .unwrap();
     assert!(selection.leaderboard.iter().all(|a| !a.supervised));
+}
+
+/// Fits as a cluster's tasks would: from the rows' bytes, each round's fits in any order.
+struct Elsewhere {
+    rounds: usize,
+    fits: usize,
+}
+
+impl FitRunner for Elsewhere {
+    fn run(
+        &mut self,
+        rows: &SearchRows,
+        fits: &[CandidateFit],
+    ) -> deviant_core::Result<Vec<FitResult>> {
+        let shipped = SearchRows::from_bytes(&rows.to_bytes()?)?;
+        self.rounds += 1;
+        self.fits += fits.len();
+        let mut results: Vec<(usize, FitResult)> = fits
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, fit)| Ok((i, shipped.fit(fit, &FitContext::new(99))?.1)))
+            .collect::<deviant_core::Result<_>>()?;
+        results.sort_by_key(|&(i, _)| i);
+        Ok(results.into_iter().map(|(_, r)| r).collect())
+    }
+}
+
+#[test]
+fn fits_run_elsewhere_choose_what_fits_run_here_choose() {
+    // With labels (two rounds of halving) and without (rounds of the best-placed kinds).
+    let labelled = splits(12_000, 5);
+    assert!(
+        labelled.fit.lines.len() > 4_096,
+        "a first round on a subsample"
+    );
+    let mut unlabelled = splits(1_500, 5);
+    unlabelled.threshold = None;
+    unlabelled.threshold_rule = deviant_core::ThresholdRule::Contamination { fraction: 0.1 };
+    for (splits, rounds) in [(labelled, 2), (unlabelled, 1)] {
+        let options = options(Duration::from_secs(300));
+        let cx = FitContext::new(7);
+        let here = select(&splits, &options, &cx, &mut NoObserver).unwrap();
+        let mut elsewhere = Elsewhere { rounds: 0, fits: 0 };
+        let there = select_with(
+            &splits,
+            &options,
+            &cx,
+            &mut NoObserver,
+            Some(&mut elsewhere),
+        )
+        .unwrap();
+        assert_eq!(elsewhere.rounds, rounds);
+        assert!(elsewhere.fits >= 3);
+        assert_eq!(here.strategy, there.strategy);
+        assert_eq!(here.model.manifest.detector, there.model.manifest.detector);
+        let chosen = |s: &deviant_engine::select::Selection| -> Vec<(String, Option<f64>)> {
+            let mut c: Vec<_> = s
+                .leaderboard
+                .iter()
+                .filter(|a| a.chosen)
+                .map(|a| (a.label.clone(), a.select_roc_auc))
+                .collect();
+            c.sort_by(|a, b| a.0.cmp(&b.0));
+            c
+        };
+        assert_eq!(chosen(&here), chosen(&there));
+        let rows = &splits.report[0].rows;
+        let score = |m: &Model| m.score(&m.prepare(rows).unwrap(), Scoring::Batch).unwrap();
+        assert_eq!(score(&here.model).scores, score(&there.model).scores);
+    }
 }

@@ -18,7 +18,10 @@ use deviant_data::{
 };
 use deviant_detectors::AnyConfig;
 use deviant_detectors::catalogue::Layout;
-use deviant_engine::select::{Attempt, Corpus, SelectObserver, SelectOptions, select};
+use deviant_engine::select::{
+    Attempt, CandidateFit, Corpus, FitResult, FitRunner, SearchRows, SelectObserver, SelectOptions,
+    select_with,
+};
 use deviant_engine::{FitTable, Model, Splits, Trial, run_trial};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTimeoutError, PyValueError};
@@ -777,10 +780,76 @@ impl SelectObserver for AttemptCallback {
     }
 }
 
+/// Hands each round of candidate fits to a Python callable `run(rows: bytes, fits: str) ->
+/// str`: the rows as [`SearchRows::to_bytes`] writes them (the same object every round, so
+/// the callable can ship them once) and the fits as a JSON list; it returns the results as a
+/// JSON list in the same order.
+struct PyFitRunner {
+    run: Py<PyAny>,
+    rows: Option<Py<PyBytes>>,
+    /// What the callable raised, raised again once the selection has stopped.
+    raised: Option<PyErr>,
+}
+
+impl FitRunner for PyFitRunner {
+    fn run(
+        &mut self,
+        rows: &SearchRows,
+        fits: &[CandidateFit],
+    ) -> deviant_core::Result<Vec<FitResult>> {
+        let fits = serde_json::to_string(fits).map_err(Error::internal)?;
+        if self.rows.is_none() {
+            let bytes = rows.to_bytes()?;
+            self.rows = Some(Python::attach(|py| PyBytes::new(py, &bytes).unbind()));
+        }
+        let answer = Python::attach(|py| {
+            let bytes = self.rows.as_ref().map(|b| b.clone_ref(py));
+            self.run
+                .call1(py, (bytes, fits))
+                .and_then(|r| r.extract::<String>(py))
+        });
+        match answer {
+            Ok(json) => serde_json::from_str(&json)
+                .map_err(|e| Error::internal(format!("the fit runner's results: {e}"))),
+            Err(e) => {
+                self.raised = Some(e);
+                Err(Error::internal("the fit runner raised an exception"))
+            }
+        }
+    }
+}
+
+/// A selection's rows where its fits run (a Spark executor): built once from the bytes the
+/// fit runner was handed, then fitting one candidate per call.
+#[pyclass(module = "deviant._native", name = "SearchRows", frozen)]
+struct PySearchRows(SearchRows);
+
+#[pymethods]
+impl PySearchRows {
+    #[new]
+    fn new(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        let rows = py.detach(|| SearchRows::from_bytes(data)).map_err(py_err)?;
+        Ok(Self(rows))
+    }
+
+    /// Fits one candidate (a JSON object of the runner's list) and returns its result as
+    /// JSON.
+    fn fit(&self, py: Python<'_>, fit: &str) -> PyResult<String> {
+        let fit: CandidateFit =
+            serde_json::from_str(fit).map_err(|e| value_err(format!("candidate fit: {e}")))?;
+        let (_, result) = py
+            .detach(|| self.0.fit(&fit, &FitContext::new(fit.seed)))
+            .map_err(py_err)?;
+        serde_json::to_string(&result).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    }
+}
+
 /// `deviant select` on a frame or a file: returns the chosen model and the leaderboard
-/// (JSON, as `select --json` writes it).
+/// (JSON, as `select --json` writes it). With `runner`, each round of candidate fits is
+/// handed to it (see [`PyFitRunner`]).
 #[pyfunction]
-#[pyo3(signature = (data, options, selection, file_options=None, on_attempt=None, progress=None))]
+#[pyo3(signature = (data, options, selection, file_options=None, on_attempt=None, progress=None, runner=None))]
+#[allow(clippy::too_many_arguments)]
 fn select_model(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
@@ -789,6 +858,7 @@ fn select_model(
     file_options: Option<&str>,
     on_attempt: Option<Py<PyAny>>,
     progress: Option<Py<PyAny>>,
+    runner: Option<Py<PyAny>>,
 ) -> PyResult<(PyModel, String)> {
     let options = PipelineOptions::parse(options)?;
     let selection: SelectionOptions =
@@ -811,6 +881,11 @@ fn select_model(
     let rule = options.threshold()?;
     let cx = context(options.seed, progress);
     let mut observer = AttemptCallback(on_attempt);
+    let mut runner = runner.map(|run| PyFitRunner {
+        run,
+        rows: None,
+        raised: None,
+    });
     let result = py.detach(|| {
         let (schema, table) = input.table(None)?;
         let splits = Splits::for_selection(
@@ -829,10 +904,14 @@ fn select_model(
             corpus: Some(Corpus::shipped()?),
             leave_out: Vec::new(),
         };
-        let chosen = select(&splits, &select_options, &cx, &mut observer)?;
+        let runner = runner.as_mut().map(|r| -> &mut dyn FitRunner { r });
+        let chosen = select_with(&splits, &select_options, &cx, &mut observer, runner)?;
         let board = chosen.leaderboard_json().to_string();
         Ok::<_, Error>((chosen.model, board))
     });
+    if let Some(raised) = runner.and_then(|r| r.raised) {
+        return Err(raised);
+    }
     let (model, board) = result.map_err(py_err)?;
     Ok((PyModel::wrap(model), board))
 }
@@ -847,6 +926,7 @@ fn catalogue() -> PyResult<String> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyModel>()?;
+    m.add_class::<PySearchRows>()?;
     m.add_function(wrap_pyfunction!(catalogue, m)?)?;
     m.add_function(wrap_pyfunction!(select_model, m)?)?;
     m.add("ModelVersionError", m.py().get_type::<ModelVersionError>())?;

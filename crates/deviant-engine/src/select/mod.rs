@@ -14,17 +14,19 @@
 
 mod candidates;
 mod corpus;
+mod fits;
 mod meta;
 mod stack;
 
 pub use candidates::{Candidate, candidates, learners};
 pub use corpus::{CORPUS_VERSION, Corpus, CorpusSet};
+pub use fits::{CandidateFit, FitResult, FitRunner, RowShare, SearchRows};
 pub use meta::{META_FEATURES, meta_features};
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use deviant_core::metrics::{average_precision, roc_auc};
+use deviant_core::metrics::roc_auc;
 use deviant_core::{Dataset, Detector, Error, FitContext, Result};
 use deviant_data::{Preprocessor, Table};
 use deviant_detectors::AnyConfig;
@@ -156,20 +158,31 @@ const FIXED_ORDER: &[&str] = &[
 /// Labelled rows needed of each class to select on them; with fewer, selection is
 /// unsupervised.
 const MIN_PER_CLASS: usize = 5;
-/// Above this many fit rows, the first round of halving fits on a subsample of this size.
-const FIRST_ROUND_ROWS: usize = 4096;
 /// The share of the budget candidates may fit in; the rest is left for assembling the
 /// chosen model (scoring the training rows for an ensemble's scales, the threshold).
 const FITTING_SHARE: f64 = 0.9;
 /// Folds of the stack's cross-validation.
 const FOLDS: usize = 5;
 
-/// Chooses a model for `splits` under `options` (see the module's documentation).
+/// Chooses a model for `splits` under `options` (see the module's documentation), fitting
+/// every candidate in this process.
 pub fn select(
     splits: &Splits,
     options: &SelectOptions,
     cx: &FitContext,
     observer: &mut dyn SelectObserver,
+) -> Result<Selection> {
+    select_with(splits, options, cx, observer, None)
+}
+
+/// [`select`], with each round of candidate fits handed to `runner` when one is given (the
+/// chosen ones are then fitted again here, on the same rows with the same seed).
+pub fn select_with(
+    splits: &Splits,
+    options: &SelectOptions,
+    cx: &FitContext,
+    observer: &mut dyn SelectObserver,
+    runner: Option<&mut dyn FitRunner>,
 ) -> Result<Selection> {
     let started = Instant::now();
     refuse_leaks(splits)?;
@@ -200,10 +213,14 @@ pub fn select(
         pool.extend(learners(options.layout));
     }
     pool.retain(|c| options.deep || c.cost != Cost::Deep);
+    let rows = SearchRows::new(train, learner_rows, labelled);
     let mut search = Search {
         deadline: started + options.budget.mul_f64(FITTING_SHARE),
         kind_seconds: Default::default(),
         budget: options.budget,
+        rows: &rows,
+        // Shortened to the search's lifetime.
+        runner: runner.map(|r| -> &mut dyn FitRunner { r }),
         cx,
         observer,
         leaderboard: Vec::new(),
@@ -213,15 +230,9 @@ pub fn select(
         detector,
         config,
         reasons,
-    } = match labelled {
-        Some((valid, labels)) => {
-            let rows = Rows {
-                train: &train,
-                labelled: learner_rows.as_ref(),
-            };
-            search.with_labels(&pool, rows, &valid, &labels, options.members)?
-        }
-        None => search.without_labels(&pool, &train, options)?,
+    } = match rows.valid.is_some() {
+        true => search.with_labels(&pool, options.members)?,
+        false => search.without_labels(&pool, options)?,
     };
     let fit_seconds = started.elapsed().as_secs_f64();
     let model = Model::assemble(
@@ -234,7 +245,7 @@ pub fn select(
             threshold: splits.threshold_rule,
         },
         preprocessor,
-        &train,
+        &rows.train,
         detector,
         fit_seconds,
         cx.seed,
@@ -322,36 +333,13 @@ fn labelled_rows(preprocessor: &Preprocessor, rows: &Table) -> Result<Option<(Da
     Ok(Some((preprocessor.dataset(rows)?, labels)))
 }
 
-/// What candidates train on: detectors the fit rows, supervised learners the labelled rows.
-#[derive(Clone, Copy)]
-struct Rows<'a> {
-    train: &'a Dataset,
-    labelled: Option<&'a Dataset>,
-}
-
-impl<'a> Rows<'a> {
-    fn for_candidate(&self, candidate: &Candidate) -> &'a Dataset {
-        match (candidate.config.needs_labels(), self.labelled) {
-            (true, Some(labelled)) => labelled,
-            _ => self.train,
-        }
-    }
-
-    /// At most `FIRST_ROUND_ROWS` evenly spaced rows of each (both when few enough).
-    fn subsample(&self) -> (Dataset, Option<Dataset>) {
-        let thin = |data: &Dataset| {
-            let step = data.n_rows().div_ceil(FIRST_ROUND_ROWS).max(1);
-            let rows: Vec<usize> = (0..data.n_rows()).step_by(step).collect();
-            data.select(&rows)
-        };
-        (thin(self.train), self.labelled.map(thin))
-    }
-}
-
 /// A fitted candidate.
 struct Fitted {
     candidate: Candidate,
-    detector: Box<dyn Detector>,
+    /// The rows it was fitted on.
+    share: RowShare,
+    /// `None` when it was fitted elsewhere (by a [`FitRunner`]).
+    detector: Option<Box<dyn Detector>>,
     /// Its scores of the labelled rows (selection with labels).
     scores: Vec<f32>,
     auc: f64,
@@ -362,6 +350,8 @@ struct Search<'a> {
     /// The longest fit of each kind so far.
     kind_seconds: std::collections::HashMap<&'static str, f64>,
     budget: Duration,
+    rows: &'a SearchRows,
+    runner: Option<&'a mut dyn FitRunner>,
     cx: &'a FitContext,
     observer: &'a mut dyn SelectObserver,
     leaderboard: Vec<Attempt>,
@@ -398,13 +388,51 @@ impl Search<'_> {
         });
     }
 
-    /// Fits `candidate` on `train` with what is left of the budget; `None` (recorded) when
-    /// it failed or the budget ran out. `valid` is scored when given.
-    fn fit(
+    /// Fits each of `picks` (a candidate, its rows, its predicted advantage): one after
+    /// another here, or as one round handed to the runner. `None` (recorded) for each that
+    /// failed or found the budget spent.
+    fn fit_round(
+        &mut self,
+        picks: &[(&Candidate, RowShare, Option<f64>)],
+    ) -> Result<Vec<Option<Fitted>>> {
+        let Some(runner) = self.runner.as_deref_mut() else {
+            return picks
+                .iter()
+                .map(|&(candidate, share, predicted)| self.fit_here(candidate, share, predicted))
+                .collect();
+        };
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let fits: Vec<CandidateFit> = picks
+            .iter()
+            .map(|&(candidate, share, _)| CandidateFit {
+                config: candidate.config.clone(),
+                rows: share,
+                seed: self.cx.seed,
+                deadline: fits::deadline_in(left),
+            })
+            .collect();
+        let results = runner.run(self.rows, &fits)?;
+        if results.len() != fits.len() {
+            return Err(Error::internal(format!(
+                "the fit runner returned {} results for {} fits",
+                results.len(),
+                fits.len()
+            )));
+        }
+        Ok(picks
+            .iter()
+            .zip(results)
+            .map(|(&(candidate, share, predicted), result)| {
+                self.keep(candidate, share, predicted, None, result)
+            })
+            .collect())
+    }
+
+    /// Fits `candidate` in this process with what is left of the budget.
+    fn fit_here(
         &mut self,
         candidate: &Candidate,
-        train: &Dataset,
-        valid: Option<(&Dataset, &[u8])>,
+        share: RowShare,
         predicted: Option<f64>,
     ) -> Result<Option<Fitted>> {
         let left = self.deadline.saturating_duration_since(Instant::now());
@@ -427,66 +455,52 @@ impl Search<'_> {
             );
             return Ok(None);
         }
-        let started = Instant::now();
-        let result = candidate
-            .config
-            .fit(train, &self.cx.clone().with_budget(left))
-            .and_then(|detector| {
-                let (scores, auc, ap) = match valid {
-                    Some((rows, labels)) => {
-                        let scores = detector.score(rows.view())?.to_vec();
-                        let auc = roc_auc(&scores, labels)?;
-                        let ap = average_precision(&scores, labels)?;
-                        (scores, Some(auc), Some(ap))
-                    }
-                    None => (Vec::new(), None, None),
-                };
-                Ok((detector, scores, auc, ap))
-            });
-        let fit_seconds = started.elapsed().as_secs_f64();
-        let slowest = self.kind_seconds.entry(kind).or_insert(0.0);
-        *slowest = slowest.max(fit_seconds);
-        let mut attempt = Attempt {
-            rows: train.n_rows(),
-            fit_seconds,
-            status: "fitted".into(),
-            ..Attempt::of(candidate, predicted)
+        let fit = CandidateFit {
+            config: candidate.config.clone(),
+            rows: share,
+            seed: self.cx.seed,
+            deadline: fits::deadline_in(left),
         };
-        match result {
-            Ok((detector, scores, auc, ap)) => {
-                attempt.select_roc_auc = auc;
-                attempt.select_average_precision = ap;
-                self.record(attempt);
-                Ok(Some(Fitted {
-                    candidate: candidate.clone(),
-                    detector,
-                    scores,
-                    auc: auc.unwrap_or(0.0),
-                }))
-            }
-            Err(Error::Cancelled) => Err(Error::Cancelled),
-            Err(e) => {
-                attempt.status = match e {
-                    Error::BudgetExceeded { .. } => "stopped: budget spent".into(),
-                    e => format!("failed: {e}"),
-                };
-                self.record(attempt);
-                Ok(None)
-            }
-        }
+        let (detector, result) = self.rows.fit(&fit, self.cx)?;
+        let slowest = self.kind_seconds.entry(kind).or_insert(0.0);
+        *slowest = slowest.max(result.fit_seconds);
+        Ok(self.keep(candidate, share, predicted, detector, result))
     }
 
-    fn without_labels(
+    /// Records a fit's attempt, and keeps the candidate unless it failed.
+    fn keep(
         &mut self,
-        pool: &[Candidate],
-        train: &Dataset,
-        options: &SelectOptions,
-    ) -> Result<Choice> {
+        candidate: &Candidate,
+        share: RowShare,
+        predicted: Option<f64>,
+        detector: Option<Box<dyn Detector>>,
+        result: FitResult,
+    ) -> Option<Fitted> {
+        self.record(Attempt {
+            rows: result.rows,
+            fit_seconds: result.fit_seconds,
+            status: result.failure.clone().unwrap_or_else(|| "fitted".into()),
+            select_roc_auc: result.roc_auc,
+            select_average_precision: result.average_precision,
+            ..Attempt::of(candidate, predicted)
+        });
+        result.failure.is_none().then(|| Fitted {
+            candidate: candidate.clone(),
+            share,
+            detector,
+            auc: result.roc_auc.unwrap_or(0.0),
+            scores: result.scores,
+        })
+    }
+
+    fn without_labels(&mut self, pool: &[Candidate], options: &SelectOptions) -> Result<Choice> {
         let configs: Vec<AnyConfig> = pool.iter().map(|c| c.config.clone()).collect();
         let predicted = match &options.corpus {
-            Some(corpus) => {
-                corpus.predict(&meta_features(train.view()), &configs, &options.leave_out)
-            }
+            Some(corpus) => corpus.predict(
+                &meta_features(self.rows.train.view()),
+                &configs,
+                &options.leave_out,
+            ),
             None => vec![None; pool.len()],
         };
         let by_corpus = predicted.iter().any(Option::is_some);
@@ -509,29 +523,61 @@ impl Search<'_> {
                 order.sort_by_key(|&i| rank(i));
             }
         }
-        let mut members: Vec<Fitted> = Vec::new();
+        let unusable = |i: usize| !by_corpus && !FIXED_ORDER.contains(&pool[i].config.kind());
+        // In rounds, each of the best-placed untried candidates of kinds not yet in, as many
+        // as places are free: what fitting them one by one in order would choose, when
+        // every fit of a round may run at once.
+        let mut members: Vec<(usize, Fitted)> = Vec::new();
+        let mut tried = vec![false; pool.len()];
+        while members.len() < options.members {
+            let mut kinds: Vec<&str> = members
+                .iter()
+                .map(|(_, m)| m.candidate.config.kind())
+                .collect();
+            let mut round = Vec::new();
+            for (place, &i) in order.iter().enumerate() {
+                let kind = pool[i].config.kind();
+                if round.len() + members.len() == options.members {
+                    break;
+                }
+                if !tried[i] && !unusable(i) && !kinds.contains(&kind) {
+                    kinds.push(kind);
+                    round.push(place);
+                }
+            }
+            if round.is_empty() {
+                break;
+            }
+            let picks: Vec<_> = round
+                .iter()
+                .map(|&place| {
+                    let i = order[place];
+                    tried[i] = true;
+                    (&pool[i], RowShare::All, predicted[i])
+                })
+                .collect();
+            let fitted = self.fit_round(&picks)?;
+            members.extend(
+                round
+                    .into_iter()
+                    .zip(fitted)
+                    .filter_map(|(p, f)| Some((p, f?))),
+            );
+        }
+        members.sort_by_key(|&(place, _)| place);
+        let members: Vec<Fitted> = members.into_iter().map(|(_, m)| m).collect();
         for &i in &order {
-            let candidate = &pool[i];
-            let unusable = !by_corpus && !FIXED_ORDER.contains(&candidate.config.kind());
-            if members.len() >= options.members
-                || members
-                    .iter()
-                    .any(|m| m.candidate.config.kind() == candidate.config.kind())
-                || unusable
-            {
-                let why = if members.len() >= options.members {
-                    "the ensemble is full"
-                } else if unusable {
-                    "not in the fixed order used without a corpus"
-                } else {
-                    "a better-placed configuration of its kind is in"
-                };
-                self.not_tried(candidate, predicted[i], why);
+            if tried[i] {
                 continue;
             }
-            if let Some(fitted) = self.fit(candidate, train, None, predicted[i])? {
-                members.push(fitted);
-            }
+            let why = if members.len() >= options.members {
+                "the ensemble is full"
+            } else if unusable(i) {
+                "not in the fixed order used without a corpus"
+            } else {
+                "a better-placed configuration of its kind is in"
+            };
+            self.not_tried(&pool[i], predicted[i], why);
         }
         let strategy = if by_corpus { "corpus" } else { "fixed order" };
         let names: Vec<&str> = members.iter().map(|m| m.candidate.label.as_str()).collect();
@@ -546,7 +592,7 @@ impl Search<'_> {
                 names.join(", ")
             ),
         }];
-        let (detector, config) = self.combine(members, None, train, &mut reasons)?;
+        let (detector, config) = self.combine(members, None, &mut reasons)?;
         Ok(Choice {
             strategy,
             detector,
@@ -555,53 +601,40 @@ impl Search<'_> {
         })
     }
 
-    fn with_labels(
-        &mut self,
-        pool: &[Candidate],
-        rows: Rows<'_>,
-        valid: &Dataset,
-        labels: &[u8],
-        members: usize,
-    ) -> Result<Choice> {
-        let train = rows.train;
+    fn with_labels(&mut self, pool: &[Candidate], members: usize) -> Result<Choice> {
+        let rows = self.rows;
+        let (_, labels) = rows.valid.as_ref().expect("labelled select rows");
         let mut reasons = vec![format!(
             "{} labelled rows ({} anomalies): candidates compete on their ROC AUC",
             labels.len(),
             labels.iter().filter(|&&l| l == 1).count()
         )];
         let mut fitted = Vec::new();
-        let largest = train.n_rows().max(rows.labelled.map_or(0, Dataset::n_rows));
-        if largest > FIRST_ROUND_ROWS {
-            let (sample, labelled_sample) = rows.subsample();
-            let sampled = Rows {
-                train: &sample,
-                labelled: labelled_sample.as_ref(),
-            };
-            let mut first = Vec::new();
-            for candidate in pool {
-                let data = sampled.for_candidate(candidate);
-                first.extend(self.fit(candidate, data, Some((valid, labels)), None)?);
-            }
+        if rows.has_sample() {
+            let picks: Vec<_> = pool.iter().map(|c| (c, RowShare::Sample, None)).collect();
+            let mut first: Vec<Fitted> = self.fit_round(&picks)?.into_iter().flatten().collect();
             first.sort_by(|a, b| b.auc.total_cmp(&a.auc));
             let keep = (first.len() / 3).max(members).min(first.len());
             reasons.push(format!(
                 "first round on {} of {} rows: the best {keep} of {} go on",
-                sample.n_rows(),
-                train.n_rows(),
+                rows.for_config(&pool[0].config, RowShare::Sample).n_rows(),
+                rows.train.n_rows(),
                 pool.len()
             ));
+            first.truncate(keep);
+            let finalists: Vec<Candidate> = first.iter().map(|f| f.candidate.clone()).collect();
+            let picks: Vec<_> = finalists.iter().map(|c| (c, RowShare::All, None)).collect();
             // A finalist the budget cuts short keeps its first-round fit.
-            for early in first.into_iter().take(keep) {
-                let candidate = early.candidate.clone();
-                let data = rows.for_candidate(&candidate);
-                let full = self.fit(&candidate, data, Some((valid, labels)), None)?;
-                fitted.push(full.unwrap_or(early));
-            }
+            let full = self.fit_round(&picks)?;
+            fitted.extend(
+                first
+                    .into_iter()
+                    .zip(full)
+                    .map(|(early, full)| full.unwrap_or(early)),
+            );
         } else {
-            for candidate in pool {
-                let data = rows.for_candidate(candidate);
-                fitted.extend(self.fit(candidate, data, Some((valid, labels)), None)?);
-            }
+            let picks: Vec<_> = pool.iter().map(|c| (c, RowShare::All, None)).collect();
+            fitted.extend(self.fit_round(&picks)?.into_iter().flatten());
         }
         if fitted.is_empty() {
             return Err(self.nothing_fitted());
@@ -673,7 +706,7 @@ impl Search<'_> {
                 predicted: None,
                 select_roc_auc: Some(option.objective),
                 select_average_precision: None,
-                rows: train.n_rows(),
+                rows: rows.train.n_rows(),
                 fit_seconds: 0.0,
                 status: "combined".into(),
                 chosen: false,
@@ -698,7 +731,7 @@ impl Search<'_> {
             .iter()
             .map(|&i| by_index[i].take().expect("distinct"))
             .collect();
-        let (detector, config) = self.combine(members, chosen.weights, train, &mut reasons)?;
+        let (detector, config) = self.combine(members, chosen.weights, &mut reasons)?;
         Ok(Choice {
             strategy: "labelled rows",
             detector,
@@ -712,14 +745,14 @@ impl Search<'_> {
         &mut self,
         members: Vec<Fitted>,
         weights: Option<Vec<f64>>,
-        train: &Dataset,
         reasons: &mut Vec<String>,
     ) -> Result<(Box<dyn Detector>, AnyConfig)> {
         match members.len() {
             0 => Err(self.nothing_fitted()),
             1 => {
                 let only = members.into_iter().next().expect("one");
-                Ok((only.detector, only.candidate.config))
+                let config = only.candidate.config.clone();
+                Ok((self.detector_of(only)?, config))
             }
             n => {
                 let config = EnsembleConfig {
@@ -729,9 +762,25 @@ impl Search<'_> {
                 reasons.push(format!(
                     "an ensemble of {n}, each member's score ranked among its training scores"
                 ));
-                let detectors = members.into_iter().map(|m| m.detector).collect();
-                let ensemble = config.assemble(detectors, train)?;
+                let detectors = members
+                    .into_iter()
+                    .map(|m| self.detector_of(m))
+                    .collect::<Result<_>>()?;
+                let ensemble = config.assemble(detectors, &self.rows.train)?;
                 Ok((Box::new(ensemble), AnyConfig::Ensemble(config)))
+            }
+        }
+    }
+
+    /// `fitted`'s detector: the one fitted here, or (fitted elsewhere) the same fit again
+    /// here, on the same rows with the same seed. The fit already finished within its
+    /// budget, so it is not cut short now.
+    fn detector_of(&self, fitted: Fitted) -> Result<Box<dyn Detector>> {
+        match fitted.detector {
+            Some(detector) => Ok(detector),
+            None => {
+                let rows = self.rows.for_config(&fitted.candidate.config, fitted.share);
+                fitted.candidate.config.fit(rows, self.cx)
             }
         }
     }
