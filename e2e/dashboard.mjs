@@ -84,6 +84,10 @@ try {
   page.setDefaultTimeout(30_000);
   const scriptErrors = [];
   page.on("pageerror", (e) => scriptErrors.push(e.message));
+  // The pages carry no inline script: a Content-Security-Policy refusal is a failure.
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) scriptErrors.push(m.text());
+  });
 
   await step("upload", async () => {
     await page.goto(base + "/");
@@ -147,6 +151,11 @@ try {
     await page.waitForSelector("#predictions:not([hidden])");
     assert.equal(await page.locator("#predictions tbody tr").count(), 2);
     assert.ok(await page.getAttribute("#download", "href"), "a CSV to download");
+    const [saved] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+    const download = readFileSync(await saved.path(), "utf8");
+    assert.equal(download.trim().split("\n").length, 3, "a header and two scored rows");
+    assert.equal(await page.evaluate(() => deviant.csvText("=HYPERLINK(1)")), `"'=HYPERLINK(1)"`, "formulas stay text");
+    assert.equal(await page.evaluate(() => deviant.csvText('a "b"')), '"a ""b"""');
     await page.screenshot({ path: join(shots, "predict-390.png"), fullPage: true });
   });
 

@@ -5,81 +5,12 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::*;
 use predicates::str::contains;
-use tempfile::TempDir;
 
-fn deviant() -> assert_cmd::Command {
-    let mut cmd = cargo_bin_cmd!("deviant");
-    cmd.arg("--quiet");
-    cmd
-}
+mod common;
 
-/// A deterministic table: normal rows near (0, 0) with protocol tcp/udp, anomalies far away
-/// with protocol icmp. Every `anomaly_every`-th row is an anomaly (0 = none).
-fn table(rows: usize, anomaly_every: usize, seed: u64) -> String {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    let mut uniform = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-    };
-    let mut text = String::from("a,b,c,proto,label\n");
-    for i in 0..rows {
-        let anomaly = anomaly_every > 0 && i % anomaly_every == anomaly_every - 1;
-        let (a, b) = (uniform(), uniform());
-        if anomaly {
-            writeln!(text, "{},{},{},icmp,1", 4.0 + a, -4.0 + b, 3.0 + uniform()).unwrap();
-        } else {
-            let proto = if i % 3 == 0 { "udp" } else { "tcp" };
-            writeln!(text, "{a},{b},{},{proto},0", a + b + 0.05 * uniform()).unwrap();
-        }
-    }
-    text
-}
-
-struct Workspace {
-    dir: TempDir,
-}
-
-impl Workspace {
-    fn new() -> Self {
-        Workspace {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    /// Trains a PCA model on normal rows, threshold chosen on a labelled validation table.
-    fn fitted_model(&self) -> PathBuf {
-        let train = self.write("train.csv", &table(400, 0, 1));
-        let validation = self.write("validation.csv", &table(200, 5, 2));
-        let model = self.path("model");
-        deviant()
-            .args(["fit", "-d", "pca", "--label", "label", "--out"])
-            .arg(&model)
-            .arg("--validation")
-            .arg(&validation)
-            .arg(&train)
-            .assert()
-            .success()
-            .stdout(contains("threshold:").and(contains("best-f1, chosen on validation")));
-        model
-    }
-}
+use common::{Workspace, deviant, http, table};
 
 /// Scores `data` with `model` into `scores.csv` and reads back (line, score, flag) rows.
 fn score_file(ws: &Workspace, model: &Path, data: &Path, extra: &[&str]) -> Vec<(usize, f64, u8)> {
@@ -1051,33 +982,6 @@ fn nslkdd_data_and_bench_from_a_folder_of_release_files() {
         .stderr(contains("not one of standard, minmax, none"));
 }
 
-/// One HTTP/1.1 request over a plain socket: (status code, body).
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-) -> std::io::Result<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr)?;
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map_or(String::new(), |(_, b)| b.to_string());
-    Ok((status, body))
-}
-
 #[test]
 fn serve_answers_on_a_socket_and_guards_its_token() {
     let ws = Workspace::new();
@@ -1718,4 +1622,83 @@ fn stream_gathers_points_of_each_series_into_windows_for_a_seq2seq_model() {
         .assert()
         .code(2)
         .stderr(contains("whole number of steps"));
+}
+
+#[test]
+fn serve_over_tls_answers_https_and_its_session_cookie_is_secure() {
+    let ws = Workspace::new();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert = ws.write("cert.pem", &certified.cert.pem());
+    let key = ws.write("key.pem", &certified.signing_key.serialize_pem());
+    deviant()
+        .args(["serve", "--tls-cert"])
+        .arg(&cert)
+        .arg("--home")
+        .arg(ws.path("home"))
+        .assert()
+        .failure()
+        .stderr(contains("--tls-key"));
+
+    let port = common::free_port();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("deviant"))
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--tls-cert",
+        ])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .arg("--home")
+        .arg(ws.path("home"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let banner = lines.next().unwrap().unwrap();
+    lines.next();
+    let token = lines.next().unwrap().unwrap().trim().to_string();
+    let trusted = ureq::tls::Certificate::from_pem(certified.cert.pem().as_bytes())
+        .unwrap()
+        .to_owned();
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
+            trusted,
+        ])))
+        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let base = format!("https://localhost:{port}");
+    let started = std::time::Instant::now();
+    let health = loop {
+        match agent.get(format!("{base}/api/v1/health")).call() {
+            Ok(response) => break response,
+            Err(_) if started.elapsed().as_secs() < 30 => {
+                std::thread::sleep(std::time::Duration::from_millis(100))
+            }
+            Err(e) => panic!("no HTTPS answer: {e}"),
+        }
+    };
+    let signed_in = agent
+        .post(format!("{base}/login"))
+        .send_form([("token", token.as_str())])
+        .unwrap();
+    let plain = http(&format!("127.0.0.1:{port}"), "GET", "/api/v1/health", None);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(banner.contains("https://"), "{banner}");
+    assert_eq!(health.status(), 200);
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    // Plain HTTP on the TLS port gets no answer from the API.
+    assert!(plain.map_or(true, |(status, _)| status != 200));
 }

@@ -40,11 +40,12 @@ pub enum Error {
         expected: u32,
     },
 
-    #[error("{path}: {source}")]
+    /// The message names the reason itself, so the reason is not also the error's source
+    /// (an error chain would print it twice).
+    #[error("{path}: {reason}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        reason: std::io::Error,
     },
 
     #[error("training diverged at epoch {epoch}: the {loss} loss became {value}; {remedy}")]
@@ -98,10 +99,10 @@ pub enum Cause {
 
 impl Error {
     /// An [`Error::Io`] for `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, reason: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            reason,
         }
     }
 

@@ -97,8 +97,10 @@ impl Splits {
                 "must be above 0 and below 1",
             ));
         }
+        // Labels of one class choose nothing: the table is then as if unlabelled.
+        let both_classes = |labels: &[u8]| labels.contains(&0) && labels.contains(&1);
         let (fit, select, labelled) = match &table.labels {
-            Some(labels) => {
+            Some(labels) if both_classes(labels) => {
                 let all: Vec<usize> = (0..table.n_rows()).collect();
                 let (chosen, rest) = split_stratified(&all, labels, labelled_share, &mut rng(seed));
                 let labelled = table.select(&rest);
@@ -108,7 +110,14 @@ impl Splits {
                 };
                 (fit, Some(table.select(&chosen)), Some(labelled))
             }
-            None => (table, None, None),
+            _ => (
+                Table {
+                    labels: None,
+                    ..table
+                },
+                None,
+                None,
+            ),
         };
         Ok(Splits {
             schema,

@@ -231,3 +231,19 @@ fn fits_run_elsewhere_choose_what_fits_run_here_choose() {
         assert_eq!(score(&here.model).scores, score(&there.model).scores);
     }
 }
+
+#[test]
+fn a_label_column_of_one_class_selects_as_if_unlabelled() {
+    let mut data = common::planted(500, 3, 2);
+    data.labels = Some(ndarray::Array1::zeros(500));
+    let table = deviant_data::Table::from_dataset(&data, "normal.csv");
+    let schema = deviant_core::Schema::numeric(&data.feature_names);
+    let preprocess = deviant_data::PreprocessOptions::default();
+    let splits = Splits::for_selection(schema, preprocess, None, table, 0.2, 1).unwrap();
+    assert!(splits.select.is_none() && splits.threshold.is_none());
+    assert_eq!(splits.fit.n_rows(), 500);
+    assert_eq!(
+        splits.threshold_rule,
+        deviant_core::ThresholdRule::default_for(false)
+    );
+}

@@ -12,6 +12,14 @@ deviant.errorText = async (response) => {
   }
 };
 
+// A text cell for a CSV download, quoted. Text that a spreadsheet would read as a formula
+// (it starts with =, +, -, @, a tab or a carriage return) gets a leading apostrophe, so that
+// a column named "=HYPERLINK(…)" in someone's data stays text.
+deviant.csvText = (text) => {
+  const formula = /^[=+\-@\t\r]/.test(text) ? "'" : "";
+  return '"' + formula + String(text).replace(/"/g, '""') + '"';
+};
+
 // Upload with a progress bar, then open the dataset's page.
 deviant.upload = (form) => {
   const bar = form.querySelector("progress");
@@ -256,7 +264,7 @@ deviant.predict = (form, runId) => {
     const csv = ["row,score,anomaly,top_features"];
     const body = scored.rows.map((r, i) => {
       const features = (r.top_features || []).map((f) => f.feature + " (" + f.contribution.toPrecision(3) + ")").join("; ");
-      csv.push([i + 1, r.score, r.anomaly ? 1 : 0, '"' + features + '"'].join(","));
+      csv.push([i + 1, r.score, r.anomaly ? 1 : 0, deviant.csvText(features)].join(","));
       const tr = document.createElement("tr");
       for (const [text, cls] of [[i + 1, "num"], [r.score.toPrecision(5), "num"], [r.anomaly ? "anomaly" : "normal", r.anomaly ? "status failed" : ""], [features, ""]]) {
         const td = document.createElement("td");
@@ -380,3 +388,26 @@ deviant.liveStream = (streamId) => {
     await fetch("/api/v1/streams/" + streamId + "/stop", { method: "POST" });
   });
 };
+
+// Pages name what their elements need in data-init (and the run or stream in data-id), and
+// carry no script of their own, so that the Content-Security-Policy can forbid inline script.
+const embedded = (id) => JSON.parse(document.getElementById(id).textContent);
+const starters = {
+  upload: (el) => deviant.upload(el),
+  sortable: (el) => deviant.sortable(el),
+  train: (el) => deviant.train(el, embedded("detectors"), embedded("datasets-json")),
+  compare: (el) => deviant.compare(el),
+  follow: (el) => deviant.follow(el.dataset.id),
+  cancel: (el) => el.addEventListener("click", () =>
+    fetch("/api/v1/runs/" + el.dataset.id + "/cancel", { method: "POST" })),
+  threshold: (el) => deviant.threshold(JSON.parse(el.textContent)),
+  predict: (el) => deviant.predict(el, el.dataset.id),
+  leaderboard: (el) => deviant.liveLeaderboard(el.dataset.id),
+  "start-stream": (el) => deviant.startStream(el),
+  stream: (el) => deviant.liveStream(el.dataset.id),
+};
+document.addEventListener("DOMContentLoaded", () => {
+  for (const el of document.querySelectorAll("[data-init]")) {
+    starters[el.dataset.init](el);
+  }
+});

@@ -30,7 +30,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use crate::jobs::{self, RunRequest};
 use crate::pages::token_in;
 use crate::streams;
-use crate::{AppState, RunEvent, lock};
+use crate::{Access, AppState, RunEvent, lock, security};
 
 /// An error answered as `{"error": "…"}` with its status. Messages name what was wrong and
 /// how to fix it; internal failures say only that they happened (details go to the log).
@@ -38,6 +38,8 @@ use crate::{AppState, RunEvent, lock};
 pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
+    /// Seconds after which a refused request may be sent again (a 429's `Retry-After`).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -45,6 +47,15 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A 429: try again in `seconds`.
+    pub(crate) fn too_many(message: impl Into<String>, seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds.max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, message)
         }
     }
 
@@ -93,7 +104,13 @@ impl From<MultipartError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
+        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -167,19 +184,23 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::pages::routes(state.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(max_upload))
+        .layer(middleware::from_fn(security::headers))
         .with_state(state)
 }
 
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if state.token_ok(token_in(request.headers())) {
-        next.run(request).await
-    } else {
-        ApiError::new(
+    match state.access(
+        security::client_of(request.extensions()),
+        token_in(request.headers()),
+    ) {
+        Access::Allowed => next.run(request).await,
+        Access::Throttled(wait) => security::too_many_wrong_tokens(wait).into_response(),
+        Access::Denied => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "send the API token printed at the server's first start as `Authorization: Bearer \
              TOKEN` (`deviant serve --new-token` makes a new one)",
         )
-        .into_response()
+        .into_response(),
     }
 }
 
@@ -681,12 +702,30 @@ async fn score(
         let top = query.top_features.unwrap_or(request.top_features);
         (Rows::Json(request.rows), top)
     };
+    let max_rows = state.config().max_score_rows;
+    let too_many = move |rows: usize| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{rows} rows in one request; the server scores at most {max_rows} a request \
+                 (`deviant serve --max-score-rows`): send them in batches"
+            ),
+        )
+    };
+    if let Rows::Json(rows) = &rows
+        && rows.len() > max_rows
+    {
+        return Err(too_many(rows.len()));
+    }
     blocking(move || {
         let model = model(&state, &id)?;
         let table = match &rows {
             Rows::Json(rows) => Table::from_json_rows(&model.manifest.schema, rows, "rows")?,
             Rows::Csv(body) => csv_rows(&model, body)?,
         };
+        if table.n_rows() > max_rows {
+            return Err(too_many(table.n_rows()));
+        }
         let data = model.prepare(&table)?;
         let scoring = match query.batch {
             true => Scoring::Batch,

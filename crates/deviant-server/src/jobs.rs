@@ -22,6 +22,7 @@ use deviant_store::{DatasetRecord, RunOutcome, RunRecord, RunStatus, new_id};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
+use crate::api::{ApiError, ApiResult};
 use crate::{AppState, LiveRun, RunEvent, lock};
 
 fn default_normal() -> Vec<String> {
@@ -56,6 +57,9 @@ pub struct TestScores {
 pub(crate) const EXPLAINED: &str = "explained.json";
 /// Highest-scoring test rows explained per run.
 const EXPLAINED_ROWS: usize = 20;
+/// The `Retry-After` of a run refused because the queue is full: about the time a queued
+/// run takes to start when workers are busy with short fits.
+const QUEUE_RETRY_SECONDS: u64 = 30;
 /// Flagged rows averaged into the feature importance, at most.
 const IMPORTANCE_ROWS: usize = 20_000;
 
@@ -241,7 +245,7 @@ impl AppState {
         &self,
         request: &RunRequest,
         dataset: &DatasetRecord,
-    ) -> Result<RunRecord> {
+    ) -> ApiResult<RunRecord> {
         request.check(dataset)?;
         let record = RunRecord::queued(
             new_id(),
@@ -249,16 +253,37 @@ impl AppState {
             request.detector.clone(),
             serde_json::to_value(request).expect("requests serialise"),
         );
-        self.store().insert_run(&record)?;
-        let (events, _) = broadcast::channel(64);
-        lock(&self.inner.live).insert(
-            record.id.clone(),
-            LiveRun {
-                cancel: Arc::new(AtomicBool::new(false)),
-                events,
-                last: RunEvent::new(RunStatus::Queued, "queued", String::new()),
-            },
-        );
+        // The place in the queue is taken before the run is registered, so that two requests
+        // at once cannot both take the last one.
+        {
+            let mut live = lock(&self.inner.live);
+            let waiting = live
+                .values()
+                .filter(|run| run.last.status == RunStatus::Queued)
+                .count();
+            if waiting >= self.inner.config.max_queued_runs {
+                return Err(ApiError::too_many(
+                    format!(
+                        "{waiting} runs are waiting for a worker, the most this server queues \
+                         (`deviant serve --max-queued-runs`); try again when one has started"
+                    ),
+                    QUEUE_RETRY_SECONDS,
+                ));
+            }
+            let (events, _) = broadcast::channel(64);
+            live.insert(
+                record.id.clone(),
+                LiveRun {
+                    cancel: Arc::new(AtomicBool::new(false)),
+                    events,
+                    last: RunEvent::new(RunStatus::Queued, "queued", String::new()),
+                },
+            );
+        }
+        if let Err(e) = self.store().insert_run(&record) {
+            lock(&self.inner.live).remove(&record.id);
+            return Err(e.into());
+        }
         lock(&self.inner.jobs)
             .send(record.id.clone())
             .map_err(|_| Error::internal("the training workers have stopped"))?;

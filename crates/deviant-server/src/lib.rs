@@ -11,6 +11,7 @@ mod api;
 mod jobs;
 mod openapi;
 mod pages;
+mod security;
 mod streams;
 
 use std::collections::HashMap;
@@ -43,6 +44,12 @@ pub struct ServerConfig {
     pub require_token: bool,
     /// Training jobs run at once.
     pub workers: usize,
+    /// Runs that may wait for a worker; past it, new runs get a 429.
+    pub max_queued_runs: usize,
+    /// Rows one score request may carry; past it, a 413.
+    pub max_score_rows: usize,
+    /// Whether the server answers over TLS: the session cookie is then `Secure`.
+    pub tls: bool,
 }
 
 /// The last thing a run reported, as sent to event-stream listeners.
@@ -89,6 +96,15 @@ struct Inner {
     live: Mutex<HashMap<String, LiveRun>>,
     models: Mutex<HashMap<String, Arc<Model>>>,
     streams: Mutex<HashMap<String, streams::LiveStream>>,
+    throttle: security::Throttle,
+}
+
+/// What an authentication check allows.
+pub(crate) enum Access {
+    Allowed,
+    Denied,
+    /// The client sent too many wrong tokens: refused for this many more seconds.
+    Throttled(u64),
 }
 
 /// Everything the handlers share.
@@ -116,6 +132,8 @@ impl AppState {
     /// was generated now (first start, or `new_token`): it is shown once and stored hashed.
     pub fn start(config: ServerConfig, new_token: bool) -> Result<(Self, Option<String>)> {
         let store = Store::open(&config.home)?;
+        // A registry damaged outside the server is refused before anything is served from it.
+        store.integrity_check()?;
         let mut fresh = None;
         let token_sha256 = if config.require_token {
             match store.setting(TOKEN_SETTING)? {
@@ -144,6 +162,7 @@ impl AppState {
                 live: Mutex::new(HashMap::new()),
                 models: Mutex::new(HashMap::new()),
                 streams: Mutex::new(HashMap::new()),
+                throttle: Default::default(),
                 config,
             }),
         };
@@ -171,11 +190,23 @@ impl AppState {
         &self.inner.config
     }
 
-    /// Whether `token` is the API token (always true without authentication).
-    fn token_ok(&self, token: Option<&str>) -> bool {
-        match &self.inner.token_sha256 {
-            None => true,
-            Some(hash) => token.is_some_and(|t| sha256_hex(t) == *hash),
+    /// Whether `client`, sending `token`, may go on (always without authentication). A
+    /// throttled client is refused before its token is looked at; a wrong token counts
+    /// against its client, a missing one does not.
+    pub(crate) fn access(&self, client: std::net::IpAddr, token: Option<&str>) -> Access {
+        let Some(hash) = &self.inner.token_sha256 else {
+            return Access::Allowed;
+        };
+        if let Some(wait) = self.inner.throttle.refused(client) {
+            return Access::Throttled(wait);
+        }
+        match token {
+            Some(token) if security::token_matches(token, hash) => Access::Allowed,
+            Some(_) => {
+                self.inner.throttle.wrong_token(client);
+                Access::Denied
+            }
+            None => Access::Denied,
         }
     }
 }

@@ -29,9 +29,43 @@ fn reference(name: &str) -> Value {
 
 /// The specification.
 pub fn spec() -> Value {
+    let mut spec = paths();
+    // Every call that needs the token may meet the wrong-token throttle.
+    let throttled = with_retry_after(error_response(
+        "This client sent too many wrong API tokens lately (10 a minute); refused until \
+         `Retry-After` seconds have passed.",
+    ));
+    for path in spec["paths"].as_object_mut().expect("paths").values_mut() {
+        for operation in path.as_object_mut().expect("a path").values_mut() {
+            let open = operation["security"].as_array().is_some_and(Vec::is_empty);
+            if let Some(responses) = operation.get_mut("responses").filter(|_| !open) {
+                responses
+                    .as_object_mut()
+                    .expect("responses")
+                    .entry("429")
+                    .or_insert_with(|| throttled.clone());
+            }
+        }
+    }
+    spec
+}
+
+fn with_retry_after(mut response: Value) -> Value {
+    response["headers"] = json!({"Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 1}
+    }});
+    response
+}
+
+fn paths() -> Value {
     let unauthorized = error_response("Missing or wrong API token.");
     let not_found = error_response("No such id.");
     let invalid = error_response("The request is well-formed but its content is not usable.");
+    let queue_full = with_retry_after(error_response(
+        "The run queue is full (`deviant serve --max-queued-runs`, default 64), or this client \
+         sent too many wrong API tokens lately; try again after `Retry-After` seconds.",
+    ));
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -124,7 +158,8 @@ pub fn spec() -> Value {
                         "400": error_response("Not JSON."),
                         "401": unauthorized,
                         "404": not_found,
-                        "422": invalid
+                        "422": invalid,
+                        "429": queue_full
                     }
                 }
             },
@@ -158,7 +193,8 @@ pub fn spec() -> Value {
                         "400": error_response("Not JSON."),
                         "401": unauthorized,
                         "404": not_found,
-                        "422": invalid
+                        "422": invalid,
+                        "429": queue_full
                     }
                 }
             },
@@ -288,6 +324,7 @@ pub fn spec() -> Value {
                         "400": error_response("Neither a JSON score request nor CSV."),
                         "401": unauthorized, "404": not_found,
                         "409": error_response("The run has no model (yet)."),
+                        "413": error_response("More rows than the server scores in one request (`deviant serve --max-score-rows`, default 100,000): send them in batches."),
                         "422": error_response("A row lacks a column, has an unknown one, a cell does not parse or is not finite once scaled (the message names the row and column), or the model's threshold is per batch and `batch` is not set.")
                     }
                 }

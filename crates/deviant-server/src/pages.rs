@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use axum::Router;
 use axum::extract::{Form, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -24,9 +24,9 @@ use deviant_report::{
 use deviant_store::{RunRecord, RunStatus};
 use serde::Deserialize;
 
-use crate::AppState;
 use crate::api::{ApiError, summary_of};
 use crate::jobs::{EXPLAINED, Explained, IMPORTANCE, LEADERBOARD, SELECT, TEST_SCORES, TestScores};
+use crate::{Access, AppState, security};
 
 /// The session cookie holding the API token (HttpOnly, SameSite=Strict).
 pub(crate) const COOKIE: &str = "deviant_token";
@@ -67,10 +67,13 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
 }
 
 async fn require_session(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if state.token_ok(token_in(request.headers())) {
-        next.run(request).await
-    } else {
-        Redirect::to("/login").into_response()
+    match state.access(
+        security::client_of(request.extensions()),
+        token_in(request.headers()),
+    ) {
+        Access::Allowed => next.run(request).await,
+        Access::Throttled(wait) => security::too_many_wrong_tokens(wait).into_response(),
+        Access::Denied => Redirect::to("/login").into_response(),
     }
 }
 
@@ -170,9 +173,20 @@ async fn login_page() -> Html<String> {
     )
 }
 
-async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let token = form.token.trim();
-    if !state.token_ok(Some(token)) || token.contains(';') {
+    let access = match token.contains(';') {
+        true => Access::Denied,
+        false => state.access(security::client_of(&extensions), Some(token)),
+    };
+    if let Access::Throttled(wait) = access {
+        return security::too_many_wrong_tokens(wait).into_response();
+    }
+    if !matches!(access, Access::Allowed) {
         let page = layout(
             "Sign in",
             r#"<p class="error">That is not the API token.</p><p><a href="/login">Try again</a></p>"#,
@@ -182,7 +196,10 @@ async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Re
     (
         [(
             header::SET_COOKIE,
-            format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"),
+            format!(
+                "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{}",
+                if state.config().tls { "; Secure" } else { "" }
+            ),
         )],
         Redirect::to("/"),
     )
@@ -192,18 +209,17 @@ async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Re
 async fn datasets_page(State(state): State<AppState>) -> Result<Html<String>, PageError> {
     let datasets = state.store().datasets()?;
     let mut body = String::from(
-        r#"<div class="card"><form id="upload" class="grid" enctype="multipart/form-data">
+        r#"<div class="card"><form id="upload" class="grid" enctype="multipart/form-data" data-init="upload">
 <label>Table (.csv or .tsv, optionally .gz; JSON rows: .json, .ndjson; a workbook: .xlsx, .xls, .ods; .parquet)<input type="file" name="file" required></label>
 <label>Name (optional)<input name="name"></label>
 <div class="wide"><button type="submit">Upload</button> <progress value="0" max="1"></progress></div>
-<p class="error wide"></p></form></div>
-<script>deviant.upload(document.getElementById("upload"));</script>"#,
+<p class="error wide"></p></form></div>"#,
     );
     if datasets.is_empty() {
         body.push_str(r#"<p class="muted">No datasets yet: upload a table to begin.</p>"#);
     } else {
         body.push_str(
-            r#"<div class="card scroll"><table id="datasets"><thead><tr><th class="sortable">name</th><th class="sortable num">rows</th><th class="sortable num">columns</th><th class="num">size</th><th>uploaded</th><th></th></tr></thead><tbody>"#,
+            r#"<div class="card scroll"><table id="datasets" data-init="sortable"><thead><tr><th class="sortable">name</th><th class="sortable num">rows</th><th class="sortable num">columns</th><th class="num">size</th><th>uploaded</th><th></th></tr></thead><tbody>"#,
         );
         for d in &datasets {
             let _ = write!(
@@ -217,9 +233,7 @@ async fn datasets_page(State(state): State<AppState>) -> Result<Html<String>, Pa
                 when = when(d.created_unix),
             );
         }
-        body.push_str(
-            r#"</tbody></table></div><script>deviant.sortable(document.getElementById("datasets"));</script>"#,
-        );
+        body.push_str("</tbody></table></div>");
     }
     Ok(layout("Datasets", &body))
 }
@@ -362,7 +376,7 @@ async fn train_page(
         );
     }
     let body = format!(
-        r#"<div class="card"><form id="train" class="grid">
+        r#"<div class="card"><form id="train" class="grid" data-init="train">
 <label>Dataset<select name="dataset">{dataset_options}</select></label>
 <label>Detector<select name="detector">{detector_options}</select><span id="detector-help" class="muted"></span></label>
 <label>Label column (optional: without it nothing is measured)<select name="label"></select></label>
@@ -377,8 +391,7 @@ async fn train_page(
 <div class="wide"><button type="submit">Start training</button></div>
 <p class="error wide"></p></form></div>
 <script type="application/json" id="detectors">{detectors}</script>
-<script type="application/json" id="datasets-json">{datasets_json}</script>
-<script>deviant.train(document.getElementById("train"), JSON.parse(document.getElementById("detectors").textContent), JSON.parse(document.getElementById("datasets-json").textContent));</script>"#,
+<script type="application/json" id="datasets-json">{datasets_json}</script>"#,
         detectors = embedded_json(&kinds),
         datasets_json = embedded_json(&datasets),
     );
@@ -421,7 +434,7 @@ async fn runs_page(
         ));
     }
     let mut body = String::from(
-        r#"<div class="card scroll"><table id="runs"><thead><tr><th></th><th class="sortable">detector</th><th class="sortable">dataset</th><th class="sortable">status</th><th class="sortable">labels</th><th class="sortable num">ROC AUC</th><th class="sortable num">AP</th><th class="sortable num">precision</th><th class="sortable num">recall</th><th class="sortable num">F1</th><th class="sortable num">F2</th><th class="sortable num">accuracy</th><th class="sortable num">train ROC AUC</th><th class="sortable num">train F1</th><th class="sortable num">train accuracy</th><th class="sortable num">fit s</th><th>started</th></tr></thead><tbody>"#,
+        r#"<div class="card scroll"><table id="runs" data-init="sortable"><thead><tr><th></th><th class="sortable">detector</th><th class="sortable">dataset</th><th class="sortable">status</th><th class="sortable">labels</th><th class="sortable num">ROC AUC</th><th class="sortable num">AP</th><th class="sortable num">precision</th><th class="sortable num">recall</th><th class="sortable num">F1</th><th class="sortable num">F2</th><th class="sortable num">accuracy</th><th class="sortable num">train ROC AUC</th><th class="sortable num">train F1</th><th class="sortable num">train accuracy</th><th class="sortable num">fit s</th><th>started</th></tr></thead><tbody>"#,
     );
     let cell =
         |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
@@ -453,8 +466,7 @@ async fn runs_page(
         );
     }
     body.push_str(
-        r#"</tbody></table></div><p><button id="compare">Compare ticked runs</button></p>
-<script>deviant.sortable(document.getElementById("runs")); deviant.compare(document.getElementById("compare"));</script>"#,
+        r#"</tbody></table></div><p><button id="compare" data-init="compare">Compare ticked runs</button></p>"#,
     );
     Ok(layout("Runs", &body))
 }
@@ -488,8 +500,7 @@ async fn run_page(
     if !run.status.is_final() {
         let _ = write!(
             body,
-            r#"<div class="card"><progress id="progress" value="0" max="1"></progress><p id="progress-text" class="muted">{status}</p><svg id="live-loss" viewBox="0 0 600 160" width="100%" height="160" hidden role="img" aria-label="loss per epoch"></svg><button id="cancel">Cancel</button></div>
-<script>deviant.follow("{id}"); document.getElementById("cancel").addEventListener("click", () => fetch("/api/v1/runs/{id}/cancel", {{method: "POST"}}));</script>"#
+            r#"<div class="card" data-init="follow" data-id="{id}"><progress id="progress" value="0" max="1"></progress><p id="progress-text" class="muted">{status}</p><svg id="live-loss" viewBox="0 0 600 160" width="100%" height="160" hidden role="img" aria-label="loss per epoch"></svg><button id="cancel" data-init="cancel" data-id="{id}">Cancel</button></div>"#
         );
     }
     if let Some(error) = &run.error {
@@ -523,8 +534,7 @@ async fn run_page(
 <div class="scroll"><table><thead><tr><th></th><th class="num">flagged normal</th><th class="num">flagged anomaly</th></tr></thead><tbody>
 <tr><td>actual normal</td><td class="num" id="c-tn">{tn}</td><td class="num" id="c-fp">{fp}</td></tr>
 <tr><td>actual anomaly</td><td class="num" id="c-fn">{fnn}</td><td class="num" id="c-tp">{tp}</td></tr></tbody></table></div></div>
-<script type="application/json" id="scores">{data}</script>
-<script>deviant.threshold(JSON.parse(document.getElementById("scores").textContent));</script>"#,
+<script type="application/json" id="scores" data-init="threshold">{data}</script>"#,
             n = t.scores.len(),
             rule = escape(
                 run.metrics
@@ -731,15 +741,14 @@ async fn predict_page(
         .join(",");
     let body = format!(
         r#"<p class="muted">Model of run <a href="/runs/{id}">{id}</a> ({detector}). Paste rows as CSV with a header row or as a JSON array of objects; columns: {columns}.</p>
-<div class="card"><form id="predict" class="grid">
+<div class="card"><form id="predict" class="grid" data-init="predict" data-id="{id}">
 <label class="wide">Rows<textarea name="rows" spellcheck="false">{header}
 </textarea></label>
 <label>…or a CSV file<input type="file" name="file" accept=".csv,.txt,.json"></label>
 <div class="wide"><button type="submit">Score</button></div>
 <p class="error wide"></p></form></div>
 <div id="predictions" class="card scroll" hidden><p><a id="download" class="button" download="scores.csv">Download as CSV</a></p>
-<table><thead><tr><th class="num">row</th><th class="num">score</th><th>flag</th><th>top features</th></tr></thead><tbody></tbody></table></div>
-<script>deviant.predict(document.getElementById("predict"), "{id}");</script>"#,
+<table><thead><tr><th class="num">row</th><th class="num">score</th><th>flag</th><th>top features</th></tr></thead><tbody></tbody></table></div>"#,
         detector = escape(&run.detector),
         columns = escape(&header.replace(',', ", ")),
         header = escape(&header),
@@ -763,7 +772,14 @@ fn leaderboard_section(state: &AppState, id: &str, finished: bool) -> String {
             escape(reason.as_str().unwrap_or_default())
         );
     }
-    out.push_str(r#"<div class="scroll"><table id="leaderboard"><thead><tr><th>configuration</th><th>status</th><th>labels</th><th class="num">predicted</th><th class="num">validation ROC AUC</th><th class="num">rows</th><th class="num">fit s</th></tr></thead><tbody>"#);
+    let live = match finished {
+        true => String::new(),
+        false => format!(r#" data-init="leaderboard" data-id="{id}""#),
+    };
+    let _ = write!(
+        out,
+        r#"<div class="scroll"><table id="leaderboard"{live}><thead><tr><th>configuration</th><th>status</th><th>labels</th><th class="num">predicted</th><th class="num">validation ROC AUC</th><th class="num">rows</th><th class="num">fit s</th></tr></thead><tbody>"#
+    );
     let number = |v: &serde_json::Value, digits: usize| {
         v.as_f64()
             .map_or(String::new(), |v| format!("{v:.digits$}"))
@@ -788,8 +804,5 @@ fn leaderboard_section(state: &AppState, id: &str, finished: bool) -> String {
         );
     }
     out.push_str("</tbody></table></div></div>");
-    if !finished {
-        let _ = write!(out, r#"<script>deviant.liveLeaderboard("{id}");</script>"#);
-    }
     out
 }

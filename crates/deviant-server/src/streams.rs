@@ -363,14 +363,13 @@ pub(crate) async fn streams_page(State(state): State<AppState>) -> Result<Html<S
         .collect();
     let _ = write!(
         body,
-        r#"<h2>Start a stream</h2><div class="card"><form id="start-stream" class="grid">
+        r#"<h2>Start a stream</h2><div class="card"><form id="start-stream" class="grid" data-init="start-stream">
 <label>Model of run<select name="run">{options}</select></label>
 <label>Source<input name="source" placeholder="redis://127.0.0.1:6379/flows" required></label>
 <label>Also write scores to (optional)<input name="sink" placeholder="redis://127.0.0.1:6379/scores"></label>
 <label>Drift window in rows (0: off)<input name="drift" type="number" min="0" value="0"></label>
 <div class="wide"><button type="submit">Start</button></div>
-<p class="error wide"></p></form></div>
-<script>deviant.startStream(document.getElementById("start-stream"));</script>"#
+<p class="error wide"></p></form></div>"#
     );
     Ok(layout("Streams", &body))
 }
@@ -384,10 +383,9 @@ pub(crate) async fn stream_page(
     let body = format!(
         r#"<p class="muted">Model of run <a href="/runs/{run}">{run}</a> on {source}{sink}.</p>
 <div class="card"><p><span id="state">{state}</span> · <b id="rows">{rows}</b> rows · <b id="flagged-count">{flagged}</b> flagged · <b id="refused">{refused}</b> refused · <b id="rate">{rate:.0}</b> rows/s · lag <b id="lag">{lag:.1}</b> ms <button id="stop">Stop</button></p>
-<svg id="live-scores" viewBox="0 0 600 200" role="img" aria-label="recent scores and the threshold"></svg></div>
+<svg id="live-scores" viewBox="0 0 600 200" role="img" aria-label="recent scores and the threshold" data-init="stream" data-id="{id}"></svg></div>
 <h2>Flagged rows</h2><div class="card scroll"><table id="flagged"><thead><tr><th>id or line</th><th class="num">score</th><th>top features</th></tr></thead><tbody></tbody></table></div>
-<h2>Drift and refits</h2><ul id="drifts"></ul>
-<script>deviant.liveStream("{id}");</script>"#,
+<h2>Drift and refits</h2><ul id="drifts"></ul>"#,
         run = view.run,
         source = escape(&view.source),
         sink = view

@@ -18,13 +18,21 @@ struct Server {
 }
 
 fn server_with(max_upload_bytes: usize) -> Server {
+    server_configured(|config| config.max_upload_bytes = max_upload_bytes)
+}
+
+fn server_configured(change: impl FnOnce(&mut ServerConfig)) -> Server {
     let home = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         home: home.path().to_path_buf(),
-        max_upload_bytes,
+        max_upload_bytes: 1 << 20,
         require_token: true,
         workers: 1,
+        max_queued_runs: 64,
+        max_score_rows: 100_000,
+        tls: false,
     };
+    change(&mut config);
     let (state, token) = AppState::start(config, false).unwrap();
     Server {
         app: app(state),
@@ -194,6 +202,130 @@ async fn the_dashboard_asks_for_the_token_once() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(css.as_str().unwrap().contains("@media"));
+}
+
+/// A request from `ip`, as `serve` hands it over (with the client's address).
+fn from_client(ip: [u8; 4], request: axum::http::request::Builder) -> Request<Body> {
+    let address = std::net::SocketAddr::from((ip, 40_000));
+    request
+        .extension(axum::extract::ConnectInfo(address))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_burst_of_wrong_tokens_is_throttled_per_client() {
+    let s = server();
+    let attempt = |ip: [u8; 4], token: &str| {
+        from_client(
+            ip,
+            Request::get("/api/v1/datasets")
+                .header(header::AUTHORIZATION, format!("Bearer {token}")),
+        )
+    };
+    for _ in 0..10 {
+        let (status, _) = s.call(attempt([10, 0, 0, 1], "guess")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The eleventh is refused before its token is looked at, the right one included.
+    for token in ["guess", s.token.as_str()] {
+        let response = s
+            .app
+            .clone()
+            .oneshot(attempt([10, 0, 0, 1], token))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait: u64 = response.headers()[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    }
+    // The dashboard's sign-in counts against the same client.
+    let login = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [10, 0, 0, 1],
+            1,
+        ))))
+        .body(Body::from(format!("token={}", s.token)))
+        .unwrap();
+    let (status, _) = s.call(login).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Another client, and calls without a token, are not held back.
+    let (status, _) = s.call(attempt([10, 0, 0, 2], &s.token)).await;
+    assert_eq!(status, StatusCode::OK);
+    for _ in 0..20 {
+        let (status, _) = s
+            .call(from_client([10, 0, 0, 3], Request::get("/api/v1/datasets")))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_no_inline_script() {
+    let s = server();
+    let (_, upload) = s.upload("flows.csv", table(60).as_bytes()).await;
+    let dataset = upload["id"].as_str().unwrap().to_string();
+    let pages = [
+        "/",
+        "/train",
+        "/runs",
+        "/streams",
+        &format!("/datasets/{dataset}"),
+    ];
+    for page in pages {
+        let response = s
+            .app
+            .clone()
+            .oneshot(s.request("GET", page).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{page}");
+        let headers = response.headers().clone();
+        let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            policy.contains("script-src 'self'") && !policy.contains("unsafe-inline"),
+            "{policy}"
+        );
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        let html = String::from_utf8(
+            response
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec(),
+        )
+        .unwrap();
+        // Every script is the shared file or a JSON data block, which does not run.
+        for script in html.split("<script").skip(1) {
+            let tag = &script[..script.find('>').unwrap()];
+            assert!(
+                tag.contains(r#"src="/assets/app.js""#)
+                    || tag.contains(r#"type="application/json""#),
+                "{page}: inline script <script{tag}>"
+            );
+        }
+        assert!(!html.contains(" onclick="), "{page}");
+    }
+    let (status, _) = s.get("/api/v1/health").await;
+    assert_eq!(status, StatusCode::OK);
+    let response = s
+        .app
+        .clone()
+        .oneshot(Request::get("/api/v1/health").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+        "nosniff"
+    );
 }
 
 #[tokio::test]
@@ -727,6 +859,83 @@ async fn a_selection_is_a_run_with_a_leaderboard() {
 }
 
 #[tokio::test]
+async fn a_full_queue_refuses_runs_and_a_large_score_request_is_refused() {
+    let s = server_configured(|c| {
+        c.max_queued_runs = 1;
+        c.max_score_rows = 50;
+    });
+    let (_, dataset) = s.upload("traffic.csv", table(400).as_bytes()).await;
+    let long = json!({
+        "dataset": dataset["id"], "detector": "ae", "label": "label",
+        "params": {"training": {"epochs": 1000000, "patience": 0}}
+    });
+    let (status, first) = s.post_json("/api/v1/runs", long.clone()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    let first = first["id"].as_str().unwrap().to_string();
+    // Once the one worker has it, one more may wait and the next is refused.
+    let started = Instant::now();
+    while s.get(&format!("/api/v1/runs/{first}")).await.1["status"] != "running" {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the first run never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, second) = s.post_json("/api/v1/runs", long.clone()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{second}");
+    let refused = s
+        .app
+        .clone()
+        .oneshot(
+            s.request("POST", "/api/v1/runs")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(long.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()[header::RETRY_AFTER], "30");
+    let body = refused.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("--max-queued-runs"));
+    for id in [first.as_str(), second["id"].as_str().unwrap()] {
+        s.post_json(&format!("/api/v1/runs/{id}/cancel"), json!({}))
+            .await;
+        s.finished(id).await;
+    }
+
+    // Score requests: at most 50 rows, as JSON or CSV.
+    let (status, run) = s
+        .post_json(
+            "/api/v1/runs",
+            json!({"dataset": dataset["id"], "detector": "iforest", "label": "label"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    let id = run["id"].as_str().unwrap();
+    assert_eq!(s.finished(id).await["status"], "succeeded");
+    let row = json!({"bytes": 5000, "duration": 60, "proto": "udp"});
+    let score = format!("/api/v1/runs/{id}/score");
+    let (status, _) = s
+        .post_json(&score, json!({"rows": vec![row.clone(); 50]}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = s.post_json(&score, json!({"rows": vec![row; 51]})).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(error_of(&body).contains("at most 50") && error_of(&body).contains("--max-score-rows"));
+    let csv = format!("bytes,duration,proto\n{}", "1,1,tcp\n".repeat(51));
+    let (status, body) = s
+        .call(
+            s.request("POST", &score)
+                .header(header::CONTENT_TYPE, "text/csv")
+                .body(Body::from(csv))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+}
+
+#[tokio::test]
 async fn a_running_training_can_be_cancelled() {
     let s = server();
     let (_, dataset) = s.upload("traffic.csv", table(400).as_bytes()).await;
@@ -945,7 +1154,7 @@ async fn a_run_streams_from_redis_with_live_events_and_a_page() {
 
     let (status, page) = s.get(&format!("/streams/{stream_id}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.as_str().unwrap().contains("deviant.liveStream"));
+    assert!(page.as_str().unwrap().contains(r#"data-init="stream""#));
     let (status, page) = s.get("/streams").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.as_str().unwrap().contains(&stream_id));

@@ -9,8 +9,9 @@
 //! ```
 //!
 //! Files are written atomically by their writers; a run that was queued or running when the
-//! server stopped is marked failed when the store is opened again, and its model folder, if
-//! any half of one exists, is never registered.
+//! server stopped is marked failed when the store is opened again, and what a crash left
+//! behind (a dataset folder no row names, a model folder of a run without a model) is
+//! removed then, so nothing half-written is ever served.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -195,7 +196,58 @@ impl Store {
                 params![now_unix()],
             )
             .map_err(db_error)?;
+        store.remove_unregistered()?;
         Ok(store)
+    }
+
+    /// SQLite's own check of the database file: `Ok` when it reports no problem.
+    pub fn integrity_check(&self) -> Result<()> {
+        let report: Vec<String> = self
+            .db
+            .prepare("PRAGMA integrity_check")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(db_error)?;
+        match report.as_slice() {
+            [ok] if ok == "ok" => Ok(()),
+            problems => Err(Error::internal(format!(
+                "registry database: the integrity check found {}",
+                problems.join("; ")
+            ))),
+        }
+    }
+
+    /// Removes the dataset, model and run folders that no registry row accounts for: what an
+    /// upload, a training run or a save that a crash cut short left on disk.
+    fn remove_unregistered(&self) -> Result<()> {
+        let ids = |sql: &str| -> Result<std::collections::HashSet<String>> {
+            let mut statement = self.db.prepare(sql).map_err(db_error)?;
+            let rows = statement.query_map([], |r| r.get(0)).map_err(db_error)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_error)
+        };
+        let datasets = ids("SELECT id FROM datasets")?;
+        let runs = ids("SELECT id FROM runs")?;
+        let models = ids("SELECT id FROM runs WHERE has_model")?;
+        for (folder, keep) in [
+            ("datasets", &datasets),
+            ("runs", &runs),
+            ("models", &models),
+        ] {
+            let Ok(entries) = std::fs::read_dir(self.home.join(folder)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !keep.contains(&name) {
+                    let path = entry.path();
+                    let removed = match entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        true => std::fs::remove_dir_all(&path),
+                        false => std::fs::remove_file(&path),
+                    };
+                    removed.map_err(|e| Error::io(&path, e))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn migrate(&self, path: &Path) -> Result<()> {

@@ -25,6 +25,18 @@ pub struct ServeArgs {
     /// Training jobs run at once.
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
+    /// Runs that may wait for a worker; more are refused with 429 and Retry-After.
+    #[arg(long, default_value_t = 64)]
+    pub max_queued_runs: usize,
+    /// Rows one score request may carry; more are refused with 413.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_score_rows: usize,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM); needs --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Print the OpenAPI 3.1 document of the API and exit.
     #[arg(long)]
     pub print_openapi: bool,
@@ -54,15 +66,33 @@ pub fn run(args: ServeArgs) -> Result<()> {
         max_upload_bytes: args.max_upload_mb.saturating_mul(1 << 20),
         require_token: !args.no_auth,
         workers: args.workers,
+        max_queued_runs: args.max_queued_runs,
+        max_score_rows: args.max_score_rows,
+        tls: args.tls_cert.is_some(),
     };
     let (state, token) = AppState::start(config, args.new_token)
         .with_context(|| format!("opening the registry in {}", home.display()))?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.addr)
-            .await
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "reading the TLS certificate {} and key {} (PEM files)",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?,
+            ),
+            _ => None,
+        };
+        let listener = std::net::TcpListener::bind(args.addr)
             .with_context(|| format!("listening on {}", args.addr))?;
-        println!("deviant serve: http://{}/api/v1 (data in {})", args.addr, home.display());
+        listener.set_nonblocking(true)?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("deviant serve: {scheme}://{}/api/v1 (data in {})", args.addr, home.display());
         match (token, args.no_auth) {
             (Some(token), _) => println!(
                 "API token (shown once, stored hashed; send it as `Authorization: Bearer …`):\n{token}"
@@ -72,11 +102,23 @@ pub fn run(args: ServeArgs) -> Result<()> {
             }
             (None, true) => println!("authentication off (--no-auth)"),
         }
-        axum::serve(listener, app(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serving")
+        // Each request knows its client's address, which wrong tokens are counted by.
+        let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+        let handle = axum_server::Handle::new();
+        let stopping = handle.clone();
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            stopping.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+        });
+        match tls {
+            Some(tls) => {
+                axum_server::from_tcp_rustls(listener, tls)?
+                    .handle(handle)
+                    .serve(service)
+                    .await
+            }
+            None => axum_server::from_tcp(listener)?.handle(handle).serve(service).await,
+        }
+        .context("serving")
     })
 }

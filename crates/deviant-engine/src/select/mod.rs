@@ -11,6 +11,10 @@
 //!   on the labelled rows; then the best single candidate, rank-averaged ensembles of the
 //!   best few, and a stack whose weights are learned from the labels compete on that
 //!   objective (the stack by cross-validation, since its weights saw the labels).
+//!
+//! Each round of candidate fits is independent work ([`CandidateFit`] over [`SearchRows`]):
+//! [`select_with`] can hand rounds to a [`FitRunner`] that runs them elsewhere (Spark tasks,
+//! from Python).
 
 mod candidates;
 mod corpus;
