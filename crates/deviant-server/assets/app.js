@@ -391,23 +391,25 @@ deviant.liveStream = (streamId) => {
 
 // Pages name what their elements need in data-init (and the run or stream in data-id), and
 // carry no script of their own, so that the Content-Security-Policy can forbid inline script.
+// Attributes are read with getAttribute: a form's `dataset` is its control named "dataset".
 const embedded = (id) => JSON.parse(document.getElementById(id).textContent);
+const idOf = (el) => el.getAttribute("data-id");
 const starters = {
   upload: (el) => deviant.upload(el),
   sortable: (el) => deviant.sortable(el),
   train: (el) => deviant.train(el, embedded("detectors"), embedded("datasets-json")),
   compare: (el) => deviant.compare(el),
-  follow: (el) => deviant.follow(el.dataset.id),
+  follow: (el) => deviant.follow(idOf(el)),
   cancel: (el) => el.addEventListener("click", () =>
-    fetch("/api/v1/runs/" + el.dataset.id + "/cancel", { method: "POST" })),
+    fetch("/api/v1/runs/" + idOf(el) + "/cancel", { method: "POST" })),
   threshold: (el) => deviant.threshold(JSON.parse(el.textContent)),
-  predict: (el) => deviant.predict(el, el.dataset.id),
-  leaderboard: (el) => deviant.liveLeaderboard(el.dataset.id),
+  predict: (el) => deviant.predict(el, idOf(el)),
+  leaderboard: (el) => deviant.liveLeaderboard(idOf(el)),
   "start-stream": (el) => deviant.startStream(el),
-  stream: (el) => deviant.liveStream(el.dataset.id),
+  stream: (el) => deviant.liveStream(idOf(el)),
 };
 document.addEventListener("DOMContentLoaded", () => {
   for (const el of document.querySelectorAll("[data-init]")) {
-    starters[el.dataset.init](el);
+    starters[el.getAttribute("data-init")](el);
   }
 });
