@@ -184,6 +184,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::pages::routes(state.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(max_upload))
+        .layer(middleware::from_fn(errors_as_json))
         .layer(middleware::from_fn(security::headers))
         .with_state(state)
 }
@@ -202,6 +203,32 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
         )
         .into_response(),
     }
+}
+
+/// The API's errors are JSON `{"error": …}`, also where axum answers before a handler runs
+/// (a body, a query or a Content-Type its extractors refuse): their plain-text message is
+/// wrapped.
+async fn errors_as_json(request: Request, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !(api
+        && plain
+        && (response.status().is_client_error() || response.status().is_server_error()))
+    {
+        return response;
+    }
+    let status = response.status();
+    // Rejection messages are a line or two; anything longer is cut.
+    let text = match axum::body::to_bytes(response.into_body(), 64 * 1024).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    ApiError::new(status, text).into_response()
 }
 
 async fn health() -> Json<Value> {

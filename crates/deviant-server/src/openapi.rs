@@ -35,15 +35,41 @@ pub fn spec() -> Value {
         "This client sent too many wrong API tokens lately (10 a minute); refused until \
          `Retry-After` seconds have passed.",
     ));
+    // Every call with a body may send one that is not JSON (or multipart) as documented,
+    // or one past the upload limit.
+    let with_body = [
+        (
+            "400",
+            error_response("The body or the query does not parse."),
+        ),
+        (
+            "413",
+            error_response(
+                "Larger than the server's upload limit (`deviant serve --max-upload-mb`).",
+            ),
+        ),
+        (
+            "415",
+            error_response("The body's Content-Type is not the one documented."),
+        ),
+    ];
     for path in spec["paths"].as_object_mut().expect("paths").values_mut() {
         for operation in path.as_object_mut().expect("a path").values_mut() {
             let open = operation["security"].as_array().is_some_and(Vec::is_empty);
-            if let Some(responses) = operation.get_mut("responses").filter(|_| !open) {
-                responses
-                    .as_object_mut()
-                    .expect("responses")
-                    .entry("429")
-                    .or_insert_with(|| throttled.clone());
+            let has_body = operation.get("requestBody").is_some();
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            if !open {
+                responses.entry("429").or_insert_with(|| throttled.clone());
+            }
+            if has_body {
+                for (status, response) in &with_body {
+                    responses.entry(*status).or_insert_with(|| response.clone());
+                }
             }
         }
     }
@@ -104,7 +130,7 @@ fn paths() -> Value {
                     "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {
                         "type": "object", "required": ["file"],
                         "properties": {
-                            "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                            "file": {"type": "string", "contentMediaType": "application/octet-stream", "minLength": 1},
                             "name": {"type": "string", "description": "Shown name; default the file's name."}
                         }
                     }}}},
@@ -211,7 +237,8 @@ fn paths() -> Value {
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {
                         "type": "object", "required": ["run", "source"], "additionalProperties": false,
                         "properties": {
-                            "run": {"type": "string"}, "source": {"type": "string"},
+                            "run": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+                            "source": {"type": "string", "pattern": "^(redis|nats)://"},
                             "sink": {"type": "string"}, "group": {"type": "string"},
                             "learn": {"type": "boolean"}, "drift_window": {"type": "integer", "minimum": 2}
                         }
@@ -353,7 +380,7 @@ fn paths() -> Value {
                     "created_unix": {"type": "integer"}
                 }},
                 "RunRequest": {"type": "object", "required": ["dataset", "detector"], "properties": {
-                    "dataset": {"type": "string"},
+                    "dataset": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
                     "detector": {"type": "string", "description": "A kind from /api/v1/detectors, or `select` to let model selection choose."},
                     "params": {"type": "object"},
                     "label": {"type": ["string", "null"]},

@@ -329,6 +329,44 @@ async fn pages_carry_security_headers_and_no_inline_script() {
 }
 
 #[tokio::test]
+async fn requests_axum_refuses_before_a_handler_get_json_errors_too() {
+    let s = server();
+    // No Content-Type on a JSON body, a query that does not parse, a multipart body without
+    // its boundary: each a documented status with a JSON `error`.
+    let no_type = s
+        .request("POST", "/api/v1/runs")
+        .body(Body::from("{}"))
+        .unwrap();
+    let (status, body) = s.call(no_type).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(error_of(&body).contains("Content-Type"), "{body}");
+    let bad_query = s
+        .request(
+            "POST",
+            "/api/v1/runs/0000000000000000/score?top_features=many",
+        )
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"rows": []}"#))
+        .unwrap();
+    let (status, body) = s.call(bad_query).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_of(&body).contains("top_features"), "{body}");
+    let no_boundary = s
+        .request("POST", "/api/v1/datasets")
+        .header(header::CONTENT_TYPE, "multipart/form-data")
+        .body(Body::from("x"))
+        .unwrap();
+    let (status, body) = s.call(no_boundary).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_of(&body).contains("boundary"), "{body}");
+    let spec = deviant_server::openapi_spec();
+    let responses = &spec["paths"]["/api/v1/runs"]["post"]["responses"];
+    for code in ["400", "413", "415", "429"] {
+        assert!(responses.get(code).is_some(), "{code} is documented");
+    }
+}
+
+#[tokio::test]
 async fn bad_uploads_are_refused_with_their_reason() {
     let s = server_with(4096);
     let (status, body) = s.upload("table.feather", b"ARROW1").await;
