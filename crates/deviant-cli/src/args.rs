@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use deviant_core::ThresholdRule;
 use deviant_core::schema::LabelSpec;
-use deviant_data::{ReadOptions, Scaling, SchemaOptions};
+use deviant_data::{ReadLimits, ReadOptions, Scaling, SchemaOptions};
 use deviant_detectors::AnyConfig;
 use serde_json::Value;
 
@@ -22,6 +22,12 @@ pub struct ReadArgs {
     /// Columns to leave out (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub ignore: Vec<String>,
+    /// The most columns a table may have.
+    #[arg(long, default_value_t = ReadLimits::default().max_columns)]
+    pub max_columns: usize,
+    /// The longest line a table may have, in MiB.
+    #[arg(long, default_value_t = ReadLimits::default().max_line_bytes >> 20)]
+    pub max_line_mb: usize,
 }
 
 impl ReadArgs {
@@ -35,6 +41,11 @@ impl ReadArgs {
             delimiter,
             names: self.names.clone(),
             ignore: self.ignore.clone(),
+            limits: ReadLimits {
+                max_columns: self.max_columns,
+                max_line_bytes: self.max_line_mb.saturating_mul(1 << 20),
+                ..ReadLimits::default()
+            },
         })
     }
 }

@@ -18,6 +18,6 @@ pub mod table;
 
 pub use preprocess::{PreprocessOptions, Preprocessor, Scaling};
 pub use table::{
-    Header, JsonCells, ReadOptions, SchemaOptions, Table, TableBuilder, TableReader, infer_schema,
-    schema_options_for_label,
+    Header, JsonCells, ReadLimits, ReadOptions, SchemaOptions, Table, TableBuilder, TableReader,
+    expanded_bytes, infer_schema, schema_options_for_label,
 };

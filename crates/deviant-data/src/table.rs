@@ -21,6 +21,107 @@ pub struct ReadOptions {
     /// Columns to skip: left out of an inferred schema, and passed over when a file is read
     /// against a schema that does not know them.
     pub ignore: Vec<String>,
+    pub limits: ReadLimits,
+}
+
+/// What one delimited file may hold, so that a hostile or broken file is refused with the
+/// limit it broke instead of exhausting memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Bytes of the file once decompressed (a gzip bomb stops here).
+    pub max_bytes: u64,
+    pub max_columns: usize,
+    /// Bytes of one line.
+    pub max_line_bytes: usize,
+    /// Bytes of one cell.
+    pub max_cell_bytes: usize,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: u64::MAX,
+            max_columns: 10_000,
+            max_line_bytes: 16 << 20,
+            max_cell_bytes: 1 << 20,
+        }
+    }
+}
+
+/// The decompressed bytes of a file, refused past [`ReadLimits::max_bytes`] in all or
+/// [`ReadLimits::max_line_bytes`] in one line.
+struct Bounded<R> {
+    inner: R,
+    limits: ReadLimits,
+    read: u64,
+    line: usize,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read > self.limits.max_bytes {
+            return Err(std::io::Error::other(format!(
+                "the file expands past {} bytes, the most that is read (a decompression bomb, \
+                 or a file for a larger limit)",
+                self.limits.max_bytes
+            )));
+        }
+        // The line under way continues into the first segment; the last is left open.
+        let mut segments = buf[..n].split(|&b| b == b'\n');
+        let mut open = self.line + segments.next().map_or(0, <[u8]>::len);
+        let mut longest = open;
+        for segment in segments {
+            open = segment.len();
+            longest = longest.max(open);
+        }
+        self.line = open;
+        if longest > self.limits.max_line_bytes {
+            return Err(std::io::Error::other(format!(
+                "a line is longer than {} bytes, the most a line may hold (`--max-line-mb`)",
+                self.limits.max_line_bytes
+            )));
+        }
+        Ok(n)
+    }
+}
+
+/// How many bytes `path` holds once decompressed, read through without parsing (in constant
+/// memory); refused past `opts.limits.max_bytes`.
+pub fn expanded_bytes(path: &Path, opts: &ReadOptions) -> Result<u64> {
+    let mut bytes = open_bytes(path, opts)?;
+    std::io::copy(&mut bytes, &mut std::io::sink())
+        .map_err(|e| Error::format(display_name(path), e.to_string()))
+}
+
+/// A cell longer than `limits` allows, as the error for its line and column.
+fn check_cells(
+    record: &csv::StringRecord,
+    names: &[String],
+    limits: &ReadLimits,
+    file: &str,
+    line: u64,
+) -> Result<()> {
+    match record
+        .iter()
+        .position(|cell| cell.len() > limits.max_cell_bytes)
+    {
+        None => Ok(()),
+        Some(i) => Err(Error::Cell {
+            file: file.into(),
+            line,
+            column: names
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("#{}", i + 1)),
+            reason: format!(
+                "the cell holds {} bytes, more than the {} a cell may hold",
+                record[i].len(),
+                limits.max_cell_bytes
+            ),
+        }),
+    }
 }
 
 /// What schema inference may not guess by itself.
@@ -76,18 +177,29 @@ fn display_name(path: &Path) -> String {
     path.display().to_string()
 }
 
-fn open_reader(path: &Path, opts: &ReadOptions) -> Result<csv::Reader<Box<dyn Read + Send>>> {
+/// `path`'s bytes, decompressed when it is gzipped, within `opts.limits`.
+fn open_bytes(path: &Path, opts: &ReadOptions) -> Result<Box<dyn Read + Send>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut buffered = BufReader::with_capacity(1 << 16, file);
     let gzipped = buffered
         .fill_buf()
         .map_err(|e| Error::io(path, e))?
         .starts_with(&[0x1f, 0x8b]);
-    let reader: Box<dyn Read + Send> = if gzipped {
+    let inner: Box<dyn Read + Send> = if gzipped {
         Box::new(MultiGzDecoder::new(buffered))
     } else {
         Box::new(buffered)
     };
+    Ok(Box::new(Bounded {
+        inner,
+        limits: opts.limits,
+        read: 0,
+        line: 0,
+    }))
+}
+
+fn open_reader(path: &Path, opts: &ReadOptions) -> Result<csv::Reader<Box<dyn Read + Send>>> {
+    let reader = open_bytes(path, opts)?;
     let delimiter = opts.delimiter.unwrap_or_else(|| {
         let name = path.to_string_lossy().to_lowercase();
         let name = name.trim_end_matches(".gz");
@@ -123,6 +235,17 @@ fn read_header(
             remedy: "the file needs a header row and at least one data row".into(),
         });
     }
+    if record.len() > opts.limits.max_columns {
+        return Err(Error::format(
+            display_name(path),
+            format!(
+                "the header has {} columns, more than the {} a table may have (`--max-columns`)",
+                record.len(),
+                opts.limits.max_columns
+            ),
+        ));
+    }
+    check_cells(&record, &[], &opts.limits, &display_name(path), 1)?;
     let names: Vec<String> = record.iter().map(|s| s.trim().to_string()).collect();
     let mut seen = HashSet::new();
     for (i, name) in names.iter().enumerate() {
@@ -294,6 +417,9 @@ pub struct TableReader {
 struct ColumnMap {
     header: Header,
     schema: Schema,
+    /// The file's column names, for errors about a cell.
+    names: Vec<String>,
+    limits: ReadLimits,
 }
 
 enum Source {
@@ -327,6 +453,8 @@ impl TableReader {
             columns: ColumnMap {
                 header: Header::new(&file, &names, schema, &read.ignore)?,
                 schema: schema.clone(),
+                names,
+                limits: read.limits,
             },
             source,
         })
@@ -429,6 +557,7 @@ impl ColumnMap {
             if record.len() == 1 && record[0].trim().is_empty() {
                 continue;
             }
+            check_cells(record, &self.names, &self.limits, &self.header.file, line)?;
             rows.push_record(&self.header, record, line)?;
         }
         Ok(rows.take())

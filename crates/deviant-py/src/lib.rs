@@ -138,6 +138,7 @@ impl FileOptions {
             delimiter,
             names: self.names.clone(),
             ignore: self.ignore.clone(),
+            ..ReadOptions::default()
         })
     }
 

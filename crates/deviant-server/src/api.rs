@@ -18,7 +18,9 @@ use deviant_data::excel::workbook_to_csv;
 use deviant_data::json::json_to_csv;
 use deviant_data::parquet::parquet_to_csv;
 use deviant_data::summary::{TableSummary, summarize};
-use deviant_data::{ReadOptions, SchemaOptions, Table, TableReader, infer_schema};
+use deviant_data::{
+    ReadLimits, ReadOptions, SchemaOptions, Table, TableReader, expanded_bytes, infer_schema,
+};
 use deviant_detectors::AnyConfig;
 use deviant_engine::Model;
 use deviant_store::{ColumnInfo, DatasetRecord, RunRecord, is_id, new_id, now_unix};
@@ -286,6 +288,7 @@ pub(crate) async fn summary_of(
 ) -> ApiResult<TableSummary> {
     let dir = state.store().dataset_dir(&dataset.id);
     let data = dir.join(&dataset.file);
+    let options = state.read_options();
     blocking(move || {
         let stored = std::fs::read(dir.join(SUMMARY))
             .ok()
@@ -293,7 +296,6 @@ pub(crate) async fn summary_of(
         match stored {
             Some(summary) => Ok(summary),
             None => {
-                let options = ReadOptions::default();
                 let schema = infer_schema(&data, &options, &SchemaOptions::default())?;
                 let table = TableReader::open(&data, &options, &schema)?.read_all()?;
                 Ok(store_summary(&dir, &schema, &table)?)
@@ -411,14 +413,27 @@ async fn upload_dataset(
     let name = name
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| file_name.clone());
+    let options = state.read_options();
+    // The first pass only counts what the file expands to; lines are measured when it is
+    // parsed.
+    let counting = ReadOptions {
+        limits: ReadLimits {
+            max_line_bytes: usize::MAX,
+            ..options.limits
+        },
+        ..ReadOptions::default()
+    };
     let record = blocking(move || {
         let id = new_id();
         let dir = state.store().dataset_dir(&id);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let path = dir.join(stored);
-        let read = || -> deviant_core::Result<(deviant_core::Schema, usize)> {
+        let mut expands_too_far = false;
+        let mut read = || -> deviant_core::Result<(deviant_core::Schema, usize)> {
             write_bytes_atomic(&path, &upload_kind.convert(&bytes, &file_name)?)?;
-            let options = ReadOptions::default();
+            // Read through once without parsing, in constant memory, so that a file that
+            // expands past the limit is refused before any of it is held.
+            expanded_bytes(&path, &counting).inspect_err(|_| expands_too_far = true)?;
             let schema = infer_schema(&path, &options, &SchemaOptions::default())?;
             let table = TableReader::open(&path, &options, &schema)?.read_all()?;
             // Summarised now, while the table is in memory, for the explore page and API.
@@ -429,9 +444,16 @@ async fn upload_dataset(
             Ok(read) => read,
             Err(error) => {
                 let _ = std::fs::remove_dir_all(&dir);
-                let message = error.to_string().replace(stored, &file_name);
+                // The client knows its file by its own name, not the server's path.
+                let message = error
+                    .to_string()
+                    .replace(&path.display().to_string(), &file_name);
                 return Err(match error {
                     Error::Io { .. } => error.into(),
+                    _ if expands_too_far => ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("{message} (`deviant serve --max-expanded-mb`)"),
+                    ),
                     _ => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message),
                 });
             }
@@ -676,11 +698,11 @@ struct ScoreQuery {
 
 /// Reads a CSV body under the model's schema through the file reader, so its errors name
 /// the line and column exactly as for a file.
-fn csv_rows(model: &Model, body: &[u8]) -> deviant_core::Result<Table> {
+fn csv_rows(model: &Model, body: &[u8], read: &ReadOptions) -> deviant_core::Result<Table> {
     let path = std::env::temp_dir().join(format!("deviant-score-{}.csv", new_id()));
     write_bytes_atomic(&path, body)?;
-    let read = TableReader::open(&path, &ReadOptions::default(), &model.manifest.schema)
-        .and_then(|reader| reader.read_all());
+    let read =
+        TableReader::open(&path, read, &model.manifest.schema).and_then(|reader| reader.read_all());
     let _ = std::fs::remove_file(&path);
     read.map_err(|e| match e {
         Error::Cell {
@@ -748,7 +770,7 @@ async fn score(
         let model = model(&state, &id)?;
         let table = match &rows {
             Rows::Json(rows) => Table::from_json_rows(&model.manifest.schema, rows, "rows")?,
-            Rows::Csv(body) => csv_rows(&model, body)?,
+            Rows::Csv(body) => csv_rows(&model, body, &state.read_options())?,
         };
         if table.n_rows() > max_rows {
             return Err(too_many(table.n_rows()));

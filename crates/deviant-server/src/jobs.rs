@@ -415,7 +415,7 @@ fn train(state: &AppState, id: &str, cancel: Arc<AtomicBool>) -> Result<RunOutco
     let path = state.store().dataset_dir(&dataset.id).join(&dataset.file);
     let read = ReadOptions {
         ignore: request.ignore.clone(),
-        ..ReadOptions::default()
+        ..state.read_options()
     };
     let schema_options = SchemaOptions {
         label: request.label.as_ref().map(|column| LabelSpec {

@@ -40,6 +40,9 @@ pub struct ServerConfig {
     pub home: PathBuf,
     /// The largest upload accepted, in bytes.
     pub max_upload_bytes: usize,
+    /// What a table may hold: `max_bytes` bounds what an upload expands to once
+    /// decompressed (a gzip bomb is refused with a 413 before it is parsed).
+    pub read_limits: deviant_data::ReadLimits,
     /// Whether every call but health and the spec needs the API token.
     pub require_token: bool,
     /// Training jobs run at once.
@@ -188,6 +191,14 @@ impl AppState {
 
     fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+
+    /// How the server reads tables: within its limits.
+    fn read_options(&self) -> deviant_data::ReadOptions {
+        deviant_data::ReadOptions {
+            limits: self.inner.config.read_limits,
+            ..Default::default()
+        }
     }
 
     /// Whether `client`, sending `token`, may go on (always without authentication). A

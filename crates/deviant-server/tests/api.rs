@@ -26,6 +26,10 @@ fn server_configured(change: impl FnOnce(&mut ServerConfig)) -> Server {
     let mut config = ServerConfig {
         home: home.path().to_path_buf(),
         max_upload_bytes: 1 << 20,
+        read_limits: deviant_data::ReadLimits {
+            max_bytes: 4 << 20,
+            ..Default::default()
+        },
         require_token: true,
         workers: 1,
         max_queued_runs: 64,
@@ -403,6 +407,35 @@ async fn bad_uploads_are_refused_with_their_reason() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     error_of(&body);
     // Nothing of the refused uploads is left.
+    assert_eq!(s.get("/api/v1/datasets").await.1, json!([]));
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_and_a_header_too_wide_are_refused_naming_their_limit() {
+    use std::io::Write;
+    let s = server();
+    // 16 MiB of rows in about 16 KiB, against a 4 MiB limit on what an upload expands to.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(b"a,b\n").unwrap();
+    for _ in 0..(4 << 20) {
+        gz.write_all(b"0,0\n").unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    let (status, body) = s.upload("flows.csv.gz", &bomb).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let message = error_of(&body);
+    assert!(
+        message.contains("flows.csv.gz") && message.contains("--max-expanded-mb"),
+        "{message}"
+    );
+    let header: Vec<String> = (0..20_000).map(|i| format!("c{i}")).collect();
+    let wide = format!("{}\n{}\n", header.join(","), vec!["1"; 20_000].join(","));
+    let (status, body) = s.upload("wide.csv", wide.as_bytes()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        error_of(&body).contains("more than the 10000 a table may have"),
+        "{body}"
+    );
     assert_eq!(s.get("/api/v1/datasets").await.1, json!([]));
 }
 

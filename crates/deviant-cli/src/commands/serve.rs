@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use deviant_data::ReadLimits;
 use deviant_server::{AppState, ServerConfig, app};
 
 #[derive(Debug, Args)]
@@ -22,6 +23,15 @@ pub struct ServeArgs {
     /// The largest upload accepted, in MiB.
     #[arg(long, default_value_t = 512)]
     pub max_upload_mb: usize,
+    /// The most an uploaded table may expand to once decompressed, in MiB.
+    #[arg(long, default_value_t = 512)]
+    pub max_expanded_mb: u64,
+    /// The most columns a table may have.
+    #[arg(long, default_value_t = ReadLimits::default().max_columns)]
+    pub max_columns: usize,
+    /// The longest line a table may have, in MiB.
+    #[arg(long, default_value_t = ReadLimits::default().max_line_bytes >> 20)]
+    pub max_line_mb: usize,
     /// Training jobs run at once.
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
@@ -64,6 +74,12 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let config = ServerConfig {
         home: home.clone(),
         max_upload_bytes: args.max_upload_mb.saturating_mul(1 << 20),
+        read_limits: ReadLimits {
+            max_bytes: args.max_expanded_mb.saturating_mul(1 << 20),
+            max_columns: args.max_columns,
+            max_line_bytes: args.max_line_mb.saturating_mul(1 << 20),
+            ..ReadLimits::default()
+        },
         require_token: !args.no_auth,
         workers: args.workers,
         max_queued_runs: args.max_queued_runs,

@@ -92,6 +92,8 @@ fn sample_text_columns(
         if record.len() == 1 && record[0].trim().is_empty() {
             continue;
         }
+        let line = record.position().map_or(0, |p| p.line());
+        check_cells(&record, &names, &read.limits, &file, line)?;
         for (i, cell) in record.iter().enumerate().take(names.len()) {
             if numeric[i] && parse_number(cell).is_err() {
                 numeric[i] = false;

@@ -329,3 +329,73 @@ fn bad_rows_are_refused_with_their_reason_and_keep_their_id() {
         }
     }
 }
+
+#[test]
+fn limits_stop_a_gzip_bomb_a_wide_header_a_long_line_and_a_long_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let limited = |limits: ReadLimits| ReadOptions {
+        limits,
+        ..ReadOptions::default()
+    };
+    // 8 MiB of rows in a few KiB of gzip.
+    let bomb = dir.path().join("bomb.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&bomb).unwrap(),
+        flate2::Compression::best(),
+    );
+    gz.write_all(b"a,b\n").unwrap();
+    for _ in 0..(1 << 20) {
+        gz.write_all(b"0,0\n").unwrap();
+    }
+    gz.finish().unwrap();
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 64 << 10);
+    let small = limited(ReadLimits {
+        max_bytes: 1 << 20,
+        ..ReadLimits::default()
+    });
+    let err = expanded_bytes(&bomb, &small).unwrap_err().to_string();
+    assert!(err.contains("expands past 1048576 bytes"), "{err}");
+    let err = read_table(&bomb, &small, &SchemaOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("expands past"), "{err}");
+    assert_eq!(
+        expanded_bytes(&bomb, &ReadOptions::default()).unwrap(),
+        4 + 4 * (1 << 20)
+    );
+
+    let header: Vec<String> = (0..20).map(|i| format!("c{i}")).collect();
+    let wide = write(&dir, "wide.csv", &format!("{}\n", header.join(",")));
+    let narrow = limited(ReadLimits {
+        max_columns: 10,
+        ..ReadLimits::default()
+    });
+    let err = infer_schema(&wide, &narrow, &SchemaOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("20 columns, more than the 10"), "{err}");
+
+    let long = write(&dir, "long.csv", &format!("a,b\n1,{}\n", "9".repeat(5000)));
+    let short_lines = limited(ReadLimits {
+        max_line_bytes: 1000,
+        ..ReadLimits::default()
+    });
+    let err = infer_schema(&long, &short_lines, &SchemaOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("longer than 1000 bytes") && err.contains("--max-line-mb"),
+        "{err}"
+    );
+    let short_cells = limited(ReadLimits {
+        max_cell_bytes: 100,
+        ..ReadLimits::default()
+    });
+    let err = infer_schema(&long, &short_cells, &SchemaOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line 2, column `b`") && err.contains("more than the 100 a cell may hold"),
+        "{err}"
+    );
+}
