@@ -142,6 +142,12 @@ impl Server {
     }
 }
 
+/// A response's whole body as text.
+async fn text_of(response: axum::response::Response) -> String {
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
 fn error_of(body: &Value) -> &str {
     body["error"]
         .as_str()
@@ -297,16 +303,7 @@ async fn pages_carry_security_headers_and_no_inline_script() {
         );
         assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-        let html = String::from_utf8(
-            response
-                .into_body()
-                .collect()
-                .await
-                .unwrap()
-                .to_bytes()
-                .to_vec(),
-        )
-        .unwrap();
+        let html = text_of(response).await;
         // Every script is the shared file or a JSON data block, which does not run.
         for script in html.split("<script").skip(1) {
             let tag = &script[..script.find('>').unwrap()];
@@ -967,8 +964,7 @@ async fn a_full_queue_refuses_runs_and_a_large_score_request_is_refused() {
         .unwrap();
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(refused.headers()[header::RETRY_AFTER], "30");
-    let body = refused.into_body().collect().await.unwrap().to_bytes();
-    assert!(String::from_utf8_lossy(&body).contains("--max-queued-runs"));
+    assert!(text_of(refused).await.contains("--max-queued-runs"));
     for id in [first.as_str(), second["id"].as_str().unwrap()] {
         s.post_json(&format!("/api/v1/runs/{id}/cancel"), json!({}))
             .await;
@@ -1033,16 +1029,7 @@ async fn a_running_training_can_be_cancelled() {
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let stream = events.await.unwrap().unwrap();
-    let text = String::from_utf8(
-        stream
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    let text = text_of(stream).await;
     let events: Vec<Value> = text
         .lines()
         .filter_map(|l| l.strip_prefix("data: "))
