@@ -126,9 +126,15 @@ fn file_name(path: &Path) -> String {
 }
 
 /// For crash tests: when the environment variable `DEVIANT_FAULT` names this point, the
-/// process dies here at once, as under `kill -9` (no destructor runs, nothing is flushed).
+/// process dies here at once, as under `kill -9` (no destructor runs, nothing is flushed,
+/// and no core is dumped).
 pub fn fault_point(name: &str) {
     if std::env::var_os("DEVIANT_FAULT").is_some_and(|v| v == name) {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::process::{Signal, getpid, kill_process};
+            let _ = kill_process(getpid(), Signal::KILL);
+        }
         std::process::abort();
     }
 }
