@@ -30,6 +30,11 @@ pub enum Error {
     #[error("{file}: {reason}")]
     Format { file: String, reason: String },
 
+    /// A file larger than a limit allows once decompressed or converted (a decompression
+    /// bomb, or a file for a larger limit).
+    #[error("{file}: {reason}")]
+    TooLarge { file: String, reason: String },
+
     #[error(
         "{path}: written by format version {found}, this build reads version {expected}; \
          retrain the model with this version of deviant"
@@ -132,7 +137,8 @@ impl Error {
             Error::Empty { .. }
             | Error::FeatureCount { .. }
             | Error::Cell { .. }
-            | Error::InvalidInput { .. } => Cause::Input,
+            | Error::InvalidInput { .. }
+            | Error::TooLarge { .. } => Cause::Input,
             Error::InvalidConfig { .. } => Cause::Config,
             Error::Format { .. } => Cause::Format,
             Error::Version { .. } => Cause::Version,

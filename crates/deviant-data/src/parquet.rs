@@ -7,10 +7,24 @@ use ::parquet::record::Field;
 use bytes::Bytes;
 use deviant_core::{Error, Result};
 
-/// CSV text for the rows of the Parquet file in `bytes`; `name` names it in errors.
-pub fn parquet_to_csv(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
+use crate::table::too_large;
+
+/// CSV text for the rows of the Parquet file in `bytes`, refused with [`Error::TooLarge`]
+/// when its pages would expand (or the CSV grow) past `max_bytes`; `name` names it in
+/// errors.
+pub fn parquet_to_csv(bytes: &[u8], name: &str, max_bytes: u64) -> Result<Vec<u8>> {
     let reader = SerializedFileReader::new(Bytes::copy_from_slice(bytes))
         .map_err(|e| Error::format(name, format!("not a readable Parquet file: {e}")))?;
+    // The row groups' uncompressed sizes, declared in the footer, before any page is read.
+    let declared: i64 = reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|group| group.total_byte_size().max(0))
+        .sum();
+    if declared as u64 > max_bytes {
+        return Err(too_large(name, max_bytes));
+    }
     let columns: Vec<String> = reader
         .metadata()
         .file_metadata()
@@ -40,6 +54,9 @@ pub fn parquet_to_csv(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
             })
             .collect::<Result<Vec<String>>>()?;
         out.write_record(&cells).map_err(csv_error)?;
+        if out.get_ref().len() as u64 > max_bytes {
+            return Err(too_large(name, max_bytes));
+        }
         count += 1;
     }
     if count == 0 {
@@ -113,7 +130,7 @@ mod tests {
     #[test]
     fn flat_columns_become_csv_whatever_the_compression() {
         for compression in [Compression::UNCOMPRESSED, Compression::SNAPPY] {
-            let csv = parquet_to_csv(&file(compression), "flows.parquet").unwrap();
+            let csv = parquet_to_csv(&file(compression), "flows.parquet", u64::MAX).unwrap();
             assert_eq!(
                 String::from_utf8(csv).unwrap(),
                 "bytes,proto\n10.5,tcp\n3.0,\"u,dp\"\n"
@@ -123,11 +140,19 @@ mod tests {
 
     #[test]
     fn a_file_that_is_not_parquet_is_named() {
-        let err = parquet_to_csv(b"PAR1 but no more", "flows.parquet").unwrap_err();
+        let err = parquet_to_csv(b"PAR1 but no more", "flows.parquet", u64::MAX).unwrap_err();
         assert!(
             err.to_string()
                 .contains("flows.parquet: not a readable Parquet file"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_file_that_expands_past_the_limit_is_refused() {
+        let bytes = file(Compression::SNAPPY);
+        let err = parquet_to_csv(&bytes, "bomb.parquet", 10).unwrap_err();
+        assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+        assert!(err.to_string().contains("expands past 10 bytes"), "{err}");
     }
 }

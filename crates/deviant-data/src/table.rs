@@ -62,11 +62,7 @@ impl<R: Read> Read for Bounded<R> {
         let n = self.inner.read(buf)?;
         self.read += n as u64;
         if self.read > self.limits.max_bytes {
-            return Err(std::io::Error::other(format!(
-                "the file expands past {} bytes, the most that is read (a decompression bomb, \
-                 or a file for a larger limit)",
-                self.limits.max_bytes
-            )));
+            return Err(std::io::Error::other(expands_past(self.limits.max_bytes)));
         }
         // The line under way continues into the first segment; the last is left open.
         let mut segments = buf[..n].split(|&b| b == b'\n');
@@ -88,11 +84,39 @@ impl<R: Read> Read for Bounded<R> {
 }
 
 /// How many bytes `path` holds once decompressed, read through without parsing (in constant
-/// memory); refused past `opts.limits.max_bytes`.
+/// memory); [`Error::TooLarge`] past `opts.limits.max_bytes`.
 pub fn expanded_bytes(path: &Path, opts: &ReadOptions) -> Result<u64> {
-    let mut bytes = open_bytes(path, opts)?;
-    std::io::copy(&mut bytes, &mut std::io::sink())
-        .map_err(|e| Error::format(display_name(path), e.to_string()))
+    let unbounded = ReadOptions {
+        limits: ReadLimits {
+            max_bytes: u64::MAX,
+            max_line_bytes: usize::MAX,
+            ..opts.limits
+        },
+        ..ReadOptions::default()
+    };
+    let max = opts.limits.max_bytes;
+    let bytes = open_bytes(path, &unbounded)?;
+    let read = std::io::copy(&mut bytes.take(max.saturating_add(1)), &mut std::io::sink())
+        .map_err(|e| Error::format(display_name(path), e.to_string()))?;
+    if read > max {
+        return Err(too_large(&display_name(path), max));
+    }
+    Ok(read)
+}
+
+/// The error for a file that expands past `max` bytes.
+pub(crate) fn too_large(file: &str, max: u64) -> Error {
+    Error::TooLarge {
+        file: file.into(),
+        reason: expands_past(max),
+    }
+}
+
+fn expands_past(max: u64) -> String {
+    format!(
+        "the file expands past {max} bytes, the most that is read (a decompression bomb, or a \
+         file for a larger limit)"
+    )
 }
 
 /// A cell longer than `limits` allows, as the error for its line and column.

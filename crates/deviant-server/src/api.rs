@@ -18,9 +18,7 @@ use deviant_data::excel::workbook_to_csv;
 use deviant_data::json::json_to_csv;
 use deviant_data::parquet::parquet_to_csv;
 use deviant_data::summary::{TableSummary, summarize};
-use deviant_data::{
-    ReadLimits, ReadOptions, SchemaOptions, Table, TableReader, expanded_bytes, infer_schema,
-};
+use deviant_data::{ReadOptions, SchemaOptions, Table, TableReader, expanded_bytes, infer_schema};
 use deviant_detectors::AnyConfig;
 use deviant_engine::Model;
 use deviant_store::{ColumnInfo, DatasetRecord, RunRecord, is_id, new_id, now_unix};
@@ -72,10 +70,13 @@ impl ApiError {
 }
 
 /// Errors by cause: what the client sent or asked for is a 422 with the message (it names
-/// the row, column or field); the server's own failures are a 500 whose details stay in its
+/// the row, column or field), or a 413 when it is larger than a limit; the server's own failures are a 500 whose details stay in its
 /// log.
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
+        if let Error::TooLarge { .. } = error {
+            return Self::new(StatusCode::PAYLOAD_TOO_LARGE, error.to_string());
+        }
         match error.cause() {
             Cause::Input | Cause::Config | Cause::Format | Cause::Version | Cause::Diverged => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
@@ -368,12 +369,14 @@ impl Upload {
     }
 
     /// The bytes to store.
-    fn convert(self, bytes: &[u8], name: &str) -> deviant_core::Result<Vec<u8>> {
+    /// The upload as the CSV stored; `max_bytes` bounds what a workbook or Parquet file may
+    /// expand to.
+    fn convert(self, bytes: &[u8], name: &str, max_bytes: u64) -> deviant_core::Result<Vec<u8>> {
         match self {
             Self::AsIs(_) => Ok(bytes.to_vec()),
             Self::Json => json_to_csv(bytes, name),
-            Self::Workbook => workbook_to_csv(bytes, name),
-            Self::Parquet => parquet_to_csv(bytes, name),
+            Self::Workbook => workbook_to_csv(bytes, name, max_bytes),
+            Self::Parquet => parquet_to_csv(bytes, name, max_bytes),
         }
     }
 }
@@ -414,26 +417,17 @@ async fn upload_dataset(
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| file_name.clone());
     let options = state.read_options();
-    // The first pass only counts what the file expands to; lines are measured when it is
-    // parsed.
-    let counting = ReadOptions {
-        limits: ReadLimits {
-            max_line_bytes: usize::MAX,
-            ..options.limits
-        },
-        ..ReadOptions::default()
-    };
     let record = blocking(move || {
         let id = new_id();
         let dir = state.store().dataset_dir(&id);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let path = dir.join(stored);
-        let mut expands_too_far = false;
-        let mut read = || -> deviant_core::Result<(deviant_core::Schema, usize)> {
-            write_bytes_atomic(&path, &upload_kind.convert(&bytes, &file_name)?)?;
+        let read = || -> deviant_core::Result<(deviant_core::Schema, usize)> {
+            let max_bytes = options.limits.max_bytes;
+            write_bytes_atomic(&path, &upload_kind.convert(&bytes, &file_name, max_bytes)?)?;
             // Read through once without parsing, in constant memory, so that a file that
             // expands past the limit is refused before any of it is held.
-            expanded_bytes(&path, &counting).inspect_err(|_| expands_too_far = true)?;
+            expanded_bytes(&path, &options)?;
             let schema = infer_schema(&path, &options, &SchemaOptions::default())?;
             let table = TableReader::open(&path, &options, &schema)?.read_all()?;
             // Summarised now, while the table is in memory, for the explore page and API.
@@ -450,7 +444,7 @@ async fn upload_dataset(
                     .replace(&path.display().to_string(), &file_name);
                 return Err(match error {
                     Error::Io { .. } => error.into(),
-                    _ if expands_too_far => ApiError::new(
+                    Error::TooLarge { .. } => ApiError::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         format!("{message} (`deviant serve --max-expanded-mb`)"),
                     ),
