@@ -13,8 +13,38 @@ use crate::table::too_large;
 /// when its pages would expand (or the CSV grow) past `max_bytes`; `name` names it in
 /// errors.
 pub fn parquet_to_csv(bytes: &[u8], name: &str, max_bytes: u64) -> Result<Vec<u8>> {
+    // The `parquet` crate panics on some malformed footers (fuzzing found one); whatever
+    // still slips past the checks below is a broken file, not a broken server.
+    std::panic::catch_unwind(|| convert(bytes, name, max_bytes)).unwrap_or_else(|_| {
+        Err(Error::format(
+            name,
+            "not a readable Parquet file: its metadata is inconsistent",
+        ))
+    })
+}
+
+fn convert(bytes: &[u8], name: &str, max_bytes: u64) -> Result<Vec<u8>> {
     let reader = SerializedFileReader::new(Bytes::copy_from_slice(bytes))
         .map_err(|e| Error::format(name, format!("not a readable Parquet file: {e}")))?;
+    let chunks = reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .flat_map(|g| g.columns());
+    for chunk in chunks {
+        let start = chunk
+            .dictionary_page_offset()
+            .unwrap_or(chunk.data_page_offset());
+        if start < 0 || chunk.compressed_size() < 0 {
+            return Err(Error::format(
+                name,
+                format!(
+                    "not a readable Parquet file: column `{}` has a negative offset or size",
+                    chunk.column_path()
+                ),
+            ));
+        }
+    }
     // The row groups' uncompressed sizes, declared in the footer, before any page is read.
     let declared: i64 = reader
         .metadata()
@@ -154,5 +184,21 @@ mod tests {
         let err = parquet_to_csv(&bytes, "bomb.parquet", 10).unwrap_err();
         assert!(matches!(err, Error::TooLarge { .. }), "{err}");
         assert!(err.to_string().contains("expands past 10 bytes"), "{err}");
+    }
+
+    #[test]
+    fn inputs_fuzzing_found_are_errors_not_panics() {
+        let found: [&[u8]; 2] = [
+            include_bytes!("../tests/fixtures/fuzz/parquet-negative-offset.parquet"),
+            include_bytes!("../tests/fixtures/fuzz/parquet-short-bit-buffer.parquet"),
+        ];
+        for bytes in found {
+            let err = parquet_to_csv(bytes, "found.parquet", u64::MAX).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with("found.parquet: not a readable Parquet file"),
+                "{err}"
+            );
+        }
     }
 }
