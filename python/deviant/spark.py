@@ -87,9 +87,10 @@ def score(
     return df.mapInArrow(run, out_schema)
 
 
-def _collect(df: Any, sample: int | float | None, seed: int) -> Any:
-    """`df`'s rows on the driver as a pandas DataFrame: `sample` rows (an int), a fraction of
-    them (a float), or every row (None)."""
+def _collect(df: Any, sample: int | float | None, seed: int, label: str | None) -> tuple[Any, Any]:
+    """`df`'s rows on the driver as a pandas DataFrame — `sample` rows (an int), a fraction of
+    them (a float), or every row (None) — and the `label` column's values taken out of it
+    (None without a label)."""
     if sample is not None:
         if isinstance(sample, float):
             if not 0.0 < sample <= 1.0:
@@ -99,7 +100,8 @@ def _collect(df: Any, sample: int | float | None, seed: int) -> Any:
             total = df.count()
             if sample < total:
                 df = df.sample(fraction=min(1.0, 1.2 * sample / total), seed=seed).limit(sample)
-    return df.toPandas()
+    rows = df.toPandas()
+    return rows, None if label is None else rows.pop(label).to_numpy()
 
 
 def fit(
@@ -115,10 +117,7 @@ def fit(
     int), a fraction of them (a float), or every row (None). With `label`, that column is
     left out of the features and trains the supervised kinds. Score the whole DataFrame
     with `score(df, detector)`."""
-    rows = _collect(df, sample, seed)
-    y = None
-    if label is not None:
-        y = rows.pop(label).to_numpy()
+    rows, y = _collect(df, sample, seed, label)
     detector = Detector(kind, random_state=seed, **params)
     return detector.fit(rows, y)
 
@@ -180,10 +179,7 @@ def select(
     the chosen detector is fitted again on the driver and returned with the leaderboard.
     With `label`, that column is left out of the features and a stratified `labelled_share`
     of the rows chooses. Score the whole DataFrame with `score(df, detector)`."""
-    rows = _collect(df, sample, seed)
-    y = None
-    if label is not None:
-        y = rows.pop(label).to_numpy()
+    rows, y = _collect(df, sample, seed, label)
     runner = _SparkFits(df.sparkSession.sparkContext)
     try:
         return select_here(

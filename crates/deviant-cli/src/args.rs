@@ -22,12 +22,29 @@ pub struct ReadArgs {
     /// Columns to leave out (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub ignore: Vec<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// What a table may hold (`fit`, `score` and the other commands, and `serve`).
+#[derive(Debug, Args, Clone)]
+pub struct LimitArgs {
     /// The most columns a table may have.
     #[arg(long, default_value_t = ReadLimits::default().max_columns)]
     pub max_columns: usize,
     /// The longest line a table may have, in MiB.
     #[arg(long, default_value_t = ReadLimits::default().max_line_bytes >> 20)]
     pub max_line_mb: usize,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> ReadLimits {
+        ReadLimits {
+            max_columns: self.max_columns,
+            max_line_bytes: self.max_line_mb.saturating_mul(1 << 20),
+            ..ReadLimits::default()
+        }
+    }
 }
 
 impl ReadArgs {
@@ -41,11 +58,7 @@ impl ReadArgs {
             delimiter,
             names: self.names.clone(),
             ignore: self.ignore.clone(),
-            limits: ReadLimits {
-                max_columns: self.max_columns,
-                max_line_bytes: self.max_line_mb.saturating_mul(1 << 20),
-                ..ReadLimits::default()
-            },
+            limits: self.limits.limits(),
         })
     }
 }

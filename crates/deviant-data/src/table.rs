@@ -62,7 +62,10 @@ impl<R: Read> Read for Bounded<R> {
         let n = self.inner.read(buf)?;
         self.read += n as u64;
         if self.read > self.limits.max_bytes {
-            return Err(std::io::Error::other(expands_past(self.limits.max_bytes)));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                expands_past(self.limits.max_bytes),
+            ));
         }
         // The line under way continues into the first segment; the last is left open.
         let mut segments = buf[..n].split(|&b| b == b'\n');
@@ -84,24 +87,38 @@ impl<R: Read> Read for Bounded<R> {
 }
 
 /// How many bytes `path` holds once decompressed, read through without parsing (in constant
-/// memory); [`Error::TooLarge`] past `opts.limits.max_bytes`.
+/// memory); [`Error::TooLarge`] past `opts.limits.max_bytes`. Lines are measured when the
+/// file is parsed.
 pub fn expanded_bytes(path: &Path, opts: &ReadOptions) -> Result<u64> {
-    let unbounded = ReadOptions {
+    let bytes_only = ReadOptions {
         limits: ReadLimits {
-            max_bytes: u64::MAX,
             max_line_bytes: usize::MAX,
             ..opts.limits
         },
         ..ReadOptions::default()
     };
-    let max = opts.limits.max_bytes;
-    let bytes = open_bytes(path, &unbounded)?;
-    let read = std::io::copy(&mut bytes.take(max.saturating_add(1)), &mut std::io::sink())
-        .map_err(|e| Error::format(display_name(path), e.to_string()))?;
-    if read > max {
-        return Err(too_large(&display_name(path), max));
+    let mut bytes = open_bytes(path, &bytes_only)?;
+    std::io::copy(&mut bytes, &mut std::io::sink()).map_err(|e| read_error(&display_name(path), &e))
+}
+
+/// An error reading `file`'s bytes: past [`ReadLimits::max_bytes`] it is
+/// [`Error::TooLarge`], otherwise a format error.
+fn read_error(file: &str, error: &std::io::Error) -> Error {
+    match error.kind() {
+        std::io::ErrorKind::FileTooLarge => Error::TooLarge {
+            file: file.into(),
+            reason: error.to_string(),
+        },
+        _ => Error::format(file, error.to_string()),
     }
-    Ok(read)
+}
+
+/// An error of the CSV reader on `file`, as [`read_error`] tells its kinds apart.
+fn csv_error(file: &str, error: csv::Error) -> Error {
+    match error.kind() {
+        csv::ErrorKind::Io(io) => read_error(file, io),
+        _ => Error::format(file, error.to_string()),
+    }
 }
 
 /// The error for a file that expands past `max` bytes.
@@ -252,7 +269,7 @@ fn read_header(
     let mut record = csv::StringRecord::new();
     let found = reader
         .read_record(&mut record)
-        .map_err(|e| Error::format(display_name(path), e.to_string()))?;
+        .map_err(|e| csv_error(&display_name(path), e))?;
     if !found {
         return Err(Error::Empty {
             what: display_name(path),
@@ -573,7 +590,7 @@ impl ColumnMap {
         while rows.len() < max_rows {
             let found = reader
                 .read_record(record)
-                .map_err(|e| Error::format(&self.header.file, e.to_string()))?;
+                .map_err(|e| csv_error(&self.header.file, e))?;
             if !found {
                 break;
             }

@@ -70,8 +70,8 @@ impl ApiError {
 }
 
 /// Errors by cause: what the client sent or asked for is a 422 with the message (it names
-/// the row, column or field), or a 413 when it is larger than a limit; the server's own failures are a 500 whose details stay in its
-/// log.
+/// the row, column or field), or a 413 when it is larger than a limit; the server's own
+/// failures are a 500 whose details stay in its log.
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         if let Error::TooLarge { .. } = error {
@@ -691,13 +691,26 @@ struct ScoreQuery {
 }
 
 /// Reads a CSV body under the model's schema through the file reader, so its errors name
-/// the line and column exactly as for a file.
-fn csv_rows(model: &Model, body: &[u8], read: &ReadOptions) -> deviant_core::Result<Table> {
+/// the line and column exactly as for a file. At most `max_rows + 1` rows are read: a body
+/// of more rows than the server scores is refused without being held.
+fn csv_rows(
+    model: &Model,
+    body: &[u8],
+    read: &ReadOptions,
+    max_rows: usize,
+) -> deviant_core::Result<Table> {
     let path = std::env::temp_dir().join(format!("deviant-score-{}.csv", new_id()));
     write_bytes_atomic(&path, body)?;
-    let read =
-        TableReader::open(&path, read, &model.manifest.schema).and_then(|reader| reader.read_all());
+    let read = TableReader::open(&path, read, &model.manifest.schema).and_then(|mut reader| {
+        reader
+            .next_chunk(max_rows.saturating_add(1))?
+            .ok_or_else(|| Error::Empty {
+                what: "the CSV body".into(),
+                remedy: "send a header row and at least one row".into(),
+            })
+    });
     let _ = std::fs::remove_file(&path);
+    // Errors name the body, not the temporary file it was read from.
     read.map_err(|e| match e {
         Error::Cell {
             line,
@@ -711,6 +724,10 @@ fn csv_rows(model: &Model, body: &[u8], read: &ReadOptions) -> deviant_core::Res
             reason,
         },
         Error::Format { reason, .. } => Error::format("the CSV body", reason),
+        Error::TooLarge { reason, .. } => Error::TooLarge {
+            file: "the CSV body".into(),
+            reason,
+        },
         other => other,
     })
 }
@@ -746,28 +763,28 @@ async fn score(
         (Rows::Json(request.rows), top)
     };
     let max_rows = state.config().max_score_rows;
-    let too_many = move |rows: usize| {
+    let too_many = move || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
-                "{rows} rows in one request; the server scores at most {max_rows} a request \
-                 (`deviant serve --max-score-rows`): send them in batches"
+                "more than {max_rows} rows in one request; the server scores at most \
+                 {max_rows} a request (`deviant serve --max-score-rows`): send them in batches"
             ),
         )
     };
     if let Rows::Json(rows) = &rows
         && rows.len() > max_rows
     {
-        return Err(too_many(rows.len()));
+        return Err(too_many());
     }
     blocking(move || {
         let model = model(&state, &id)?;
         let table = match &rows {
             Rows::Json(rows) => Table::from_json_rows(&model.manifest.schema, rows, "rows")?,
-            Rows::Csv(body) => csv_rows(&model, body, &state.read_options())?,
+            Rows::Csv(body) => csv_rows(&model, body, &state.read_options(), max_rows)?,
         };
         if table.n_rows() > max_rows {
-            return Err(too_many(table.n_rows()));
+            return Err(too_many());
         }
         let data = model.prepare(&table)?;
         let scoring = match query.batch {

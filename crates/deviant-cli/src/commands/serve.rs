@@ -6,6 +6,8 @@ use clap::Args;
 use deviant_data::ReadLimits;
 use deviant_server::{AppState, ServerConfig, app};
 
+use crate::args::LimitArgs;
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -26,12 +28,8 @@ pub struct ServeArgs {
     /// The most an uploaded table may expand to once decompressed, in MiB.
     #[arg(long, default_value_t = 512)]
     pub max_expanded_mb: u64,
-    /// The most columns a table may have.
-    #[arg(long, default_value_t = ReadLimits::default().max_columns)]
-    pub max_columns: usize,
-    /// The longest line a table may have, in MiB.
-    #[arg(long, default_value_t = ReadLimits::default().max_line_bytes >> 20)]
-    pub max_line_mb: usize,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Training jobs run at once.
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
@@ -76,9 +74,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         max_upload_bytes: args.max_upload_mb.saturating_mul(1 << 20),
         read_limits: ReadLimits {
             max_bytes: args.max_expanded_mb.saturating_mul(1 << 20),
-            max_columns: args.max_columns,
-            max_line_bytes: args.max_line_mb.saturating_mul(1 << 20),
-            ..ReadLimits::default()
+            ..args.limits.limits()
         },
         require_token: !args.no_auth,
         workers: args.workers,

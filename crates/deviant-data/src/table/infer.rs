@@ -87,7 +87,7 @@ fn sample_text_columns(
     while rows < sample
         && reader
             .read_record(&mut record)
-            .map_err(|e| Error::format(&file, e.to_string()))?
+            .map_err(|e| csv_error(&file, e))?
     {
         if record.len() == 1 && record[0].trim().is_empty() {
             continue;

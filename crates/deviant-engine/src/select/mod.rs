@@ -337,6 +337,16 @@ fn labelled_rows(preprocessor: &Preprocessor, rows: &Table) -> Result<Option<(Da
     Ok(Some((preprocessor.dataset(rows)?, labels)))
 }
 
+/// `candidate` on `share` of its rows, with `seed`, due at `deadline`.
+fn candidate_fit(candidate: &Candidate, share: RowShare, seed: u64, deadline: f64) -> CandidateFit {
+    CandidateFit {
+        config: candidate.config.clone(),
+        rows: share,
+        seed,
+        deadline,
+    }
+}
+
 /// A fitted candidate.
 struct Fitted {
     candidate: Candidate,
@@ -405,15 +415,10 @@ impl Search<'_> {
                 .map(|&(candidate, share, predicted)| self.fit_here(candidate, share, predicted))
                 .collect();
         };
-        let left = self.deadline.saturating_duration_since(Instant::now());
+        let deadline = fits::deadline_in(self.deadline.saturating_duration_since(Instant::now()));
         let fits: Vec<CandidateFit> = picks
             .iter()
-            .map(|&(candidate, share, _)| CandidateFit {
-                config: candidate.config.clone(),
-                rows: share,
-                seed: self.cx.seed,
-                deadline: fits::deadline_in(left),
-            })
+            .map(|&(candidate, share, _)| candidate_fit(candidate, share, self.cx.seed, deadline))
             .collect();
         let results = runner.run(self.rows, &fits)?;
         if results.len() != fits.len() {
@@ -459,12 +464,7 @@ impl Search<'_> {
             );
             return Ok(None);
         }
-        let fit = CandidateFit {
-            config: candidate.config.clone(),
-            rows: share,
-            seed: self.cx.seed,
-            deadline: fits::deadline_in(left),
-        };
+        let fit = candidate_fit(candidate, share, self.cx.seed, fits::deadline_in(left));
         let (detector, result) = self.rows.fit(&fit, self.cx)?;
         let slowest = self.kind_seconds.entry(kind).or_insert(0.0);
         *slowest = slowest.max(result.fit_seconds);
