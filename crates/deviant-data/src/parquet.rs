@@ -8,6 +8,9 @@ use bytes::Bytes;
 use deviant_core::{Error, Result};
 
 use crate::table::too_large;
+use pages::Refusal;
+
+mod pages;
 
 /// CSV text for the rows of the Parquet file in `bytes`, refused with [`Error::TooLarge`]
 /// when its pages would expand (or the CSV grow) past `max_bytes`; `name` names it in
@@ -26,35 +29,12 @@ pub fn parquet_to_csv(bytes: &[u8], name: &str, max_bytes: u64) -> Result<Vec<u8
 fn convert(bytes: &[u8], name: &str, max_bytes: u64) -> Result<Vec<u8>> {
     let reader = SerializedFileReader::new(Bytes::copy_from_slice(bytes))
         .map_err(|e| Error::format(name, format!("not a readable Parquet file: {e}")))?;
-    let chunks = reader
-        .metadata()
-        .row_groups()
-        .iter()
-        .flat_map(|g| g.columns());
-    for chunk in chunks {
-        let start = chunk
-            .dictionary_page_offset()
-            .unwrap_or(chunk.data_page_offset());
-        if start < 0 || chunk.compressed_size() < 0 {
-            return Err(Error::format(
-                name,
-                format!(
-                    "not a readable Parquet file: column `{}` has a negative offset or size",
-                    chunk.column_path()
-                ),
-            ));
+    pages::check(bytes, reader.metadata(), max_bytes).map_err(|refusal| match refusal {
+        Refusal::TooLarge => too_large(name, max_bytes),
+        Refusal::Malformed(why) => {
+            Error::format(name, format!("not a readable Parquet file: {why}"))
         }
-    }
-    // The row groups' uncompressed sizes, declared in the footer, before any page is read.
-    let declared: i64 = reader
-        .metadata()
-        .row_groups()
-        .iter()
-        .map(|group| group.total_byte_size().max(0))
-        .sum();
-    if declared as u64 > max_bytes {
-        return Err(too_large(name, max_bytes));
-    }
+    })?;
     let columns: Vec<String> = reader
         .metadata()
         .file_metadata()
@@ -169,6 +149,19 @@ mod tests {
     }
 
     #[test]
+    fn files_pyarrow_wrote_pass_the_page_checks() {
+        // Dictionary-encoded and plain, snappy-compressed: what pandas writes by default.
+        let written: [&[u8]; 2] = [
+            include_bytes!("../../../fuzz/corpus/parquet/flows.parquet"),
+            include_bytes!("../../../fuzz/corpus/parquet/flows-plain.parquet"),
+        ];
+        for bytes in written {
+            let csv = parquet_to_csv(bytes, "flows.parquet", 1 << 20).unwrap();
+            assert!(csv.starts_with(b"bytes,proto,label\n"), "{csv:?}");
+        }
+    }
+
+    #[test]
     fn a_file_that_is_not_parquet_is_named() {
         let err = parquet_to_csv(b"PAR1 but no more", "flows.parquet", u64::MAX).unwrap_err();
         assert!(
@@ -188,9 +181,10 @@ mod tests {
 
     #[test]
     fn inputs_fuzzing_found_are_errors_not_panics() {
-        let found: [&[u8]; 2] = [
+        let found: [&[u8]; 3] = [
             include_bytes!("../tests/fixtures/fuzz/parquet-negative-offset.parquet"),
             include_bytes!("../tests/fixtures/fuzz/parquet-short-bit-buffer.parquet"),
+            include_bytes!("../tests/fixtures/fuzz/parquet-forged-dictionary.parquet"),
         ];
         for bytes in found {
             let err = parquet_to_csv(bytes, "found.parquet", u64::MAX).unwrap_err();
