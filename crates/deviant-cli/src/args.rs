@@ -137,31 +137,10 @@ pub fn parse_threshold(s: &str) -> Result<ThresholdRule, String> {
     s.parse().map_err(|e: deviant_core::Error| e.to_string())
 }
 
-/// Turns `key.sub=value` settings into a nested JSON object; values are read as JSON when
-/// they parse, else as strings.
+/// Turns `key.sub=value` settings into a nested JSON object (see
+/// [`deviant_detectors::registry::params_from_sets`]).
 pub fn params_from_sets(sets: &[String]) -> Result<Value> {
-    let mut root = Value::Object(Default::default());
-    for set in sets {
-        let (key, raw) = set
-            .split_once('=')
-            .with_context(|| format!("`--set {set}` needs the form key=value"))?;
-        let value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
-        let mut node = &mut root;
-        let parts: Vec<&str> = key.split('.').collect();
-        for (i, part) in parts.iter().enumerate() {
-            let map = node
-                .as_object_mut()
-                .with_context(|| format!("`--set {set}`: `{part}` is inside a value"))?;
-            if i + 1 == parts.len() {
-                map.insert(part.to_string(), value.clone());
-                break;
-            }
-            node = map
-                .entry(part.to_string())
-                .or_insert_with(|| Value::Object(Default::default()));
-        }
-    }
-    Ok(root)
+    Ok(deviant_detectors::registry::params_from_sets(sets)?)
 }
 
 /// Reads a detector config file: `{"kind": …, "params": {…}}` as JSON or TOML.

@@ -156,6 +156,35 @@ impl AnyConfig {
     }
 }
 
+/// Turns `key.sub=value` settings (`--set`) into a nested JSON object; values are read as
+/// JSON when they parse, else as strings.
+pub fn params_from_sets(sets: &[String]) -> Result<serde_json::Value> {
+    use serde_json::Value;
+    let mut root = Value::Object(Default::default());
+    for set in sets {
+        let refused = |why: String| Error::config("--set", format!("`{set}` {why}"));
+        let (key, raw) = set
+            .split_once('=')
+            .ok_or_else(|| refused("needs the form key=value".into()))?;
+        let value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+        let mut node = &mut root;
+        let parts: Vec<&str> = key.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let map = node
+                .as_object_mut()
+                .ok_or_else(|| refused(format!("sets `{part}` inside a value")))?;
+            if i + 1 == parts.len() {
+                map.insert(part.to_string(), value.clone());
+                break;
+            }
+            node = map
+                .entry(part.to_string())
+                .or_insert_with(|| Value::Object(Default::default()));
+        }
+    }
+    Ok(root)
+}
+
 /// Recursively overwrites `base` with the fields of `patch`.
 pub fn merge_params(base: &mut serde_json::Value, patch: &serde_json::Value) {
     match (base, patch) {
