@@ -626,7 +626,7 @@ struct ScoredRow {
     top_features: Vec<Contribution>,
 }
 
-/// The run's model, loaded once and kept.
+/// The run's model, loaded once and kept while it is among the most recently used.
 fn model(state: &AppState, id: &str) -> ApiResult<Arc<Model>> {
     if let Some(model) = lock(&state.inner.models).get(id) {
         return Ok(model.clone());
@@ -639,7 +639,7 @@ fn model(state: &AppState, id: &str) -> ApiResult<Arc<Model>> {
         ));
     }
     let model = Arc::new(Model::load(&state.store().model_dir(id))?);
-    lock(&state.inner.models).insert(id.into(), model.clone());
+    lock(&state.inner.models).put(id.into(), model.clone());
     Ok(model)
 }
 

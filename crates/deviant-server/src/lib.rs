@@ -15,6 +15,7 @@ mod security;
 mod streams;
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
@@ -23,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use deviant_core::Result;
 use deviant_engine::Model;
 use deviant_store::Store;
+use lru::LruCache;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
@@ -51,6 +53,9 @@ pub struct ServerConfig {
     pub max_queued_runs: usize,
     /// Rows one score request may carry; past it, a 413.
     pub max_score_rows: usize,
+    /// Trained models kept loaded for scoring; past it, the least recently used is dropped
+    /// (and loaded again from disk when next asked for).
+    pub cached_models: NonZeroUsize,
     /// Whether the server answers over TLS: the session cookie is then `Secure`.
     pub tls: bool,
 }
@@ -97,7 +102,7 @@ struct Inner {
     token_sha256: Option<String>,
     jobs: Mutex<mpsc::Sender<String>>,
     live: Mutex<HashMap<String, LiveRun>>,
-    models: Mutex<HashMap<String, Arc<Model>>>,
+    models: Mutex<LruCache<String, Arc<Model>>>,
     streams: Mutex<HashMap<String, streams::LiveStream>>,
     throttle: security::Throttle,
 }
@@ -163,7 +168,7 @@ impl AppState {
                 token_sha256,
                 jobs: Mutex::new(send),
                 live: Mutex::new(HashMap::new()),
-                models: Mutex::new(HashMap::new()),
+                models: Mutex::new(LruCache::new(config.cached_models)),
                 streams: Mutex::new(HashMap::new()),
                 throttle: Default::default(),
                 config,

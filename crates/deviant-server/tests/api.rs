@@ -33,6 +33,7 @@ fn server_configured(change: impl FnOnce(&mut ServerConfig)) -> Server {
         require_token: true,
         workers: 1,
         max_queued_runs: 64,
+        cached_models: std::num::NonZeroUsize::new(16).unwrap(),
         max_score_rows: 100_000,
         tls: false,
     };
@@ -1000,6 +1001,40 @@ async fn a_full_queue_refuses_runs_and_a_large_score_request_is_refused() {
         )
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+}
+
+#[tokio::test]
+async fn models_past_the_cache_are_loaded_again_and_score_the_same() {
+    let s = server_configured(|c| c.cached_models = std::num::NonZeroUsize::new(1).unwrap());
+    let (_, dataset) = s.upload("traffic.csv", table(300).as_bytes()).await;
+    let mut runs = Vec::new();
+    for detector in ["iforest", "hbos"] {
+        let (_, run) = s
+            .post_json(
+                "/api/v1/runs",
+                json!({"dataset": dataset["id"], "detector": detector, "label": "label"}),
+            )
+            .await;
+        let id = run["id"].as_str().unwrap().to_string();
+        assert_eq!(s.finished(&id).await["status"], "succeeded");
+        runs.push(id);
+    }
+    let rows = json!({"rows": [{"bytes": 5000, "duration": 60, "proto": "udp"}]});
+    let mut first = Vec::new();
+    // With room for one model, each request after the first drops the other one.
+    for round in 0..2 {
+        for (i, id) in runs.iter().enumerate() {
+            let (status, body) = s
+                .post_json(&format!("/api/v1/runs/{id}/score"), rows.clone())
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            match round {
+                0 => first.push(body),
+                _ => assert_eq!(body, first[i], "run {id} scored differently once reloaded"),
+            }
+        }
+    }
+    assert_ne!(first[0], first[1]);
 }
 
 #[tokio::test]

@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// Rows one score request may carry; more are refused with 413.
     #[arg(long, default_value_t = 100_000)]
     pub max_score_rows: usize,
+    /// Trained models kept loaded for scoring (the least recently used is dropped first
+    /// and loaded again when asked for).
+    #[arg(long, default_value = "16")]
+    pub cached_models: std::num::NonZeroUsize,
     /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
     #[arg(long, requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -79,6 +83,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         require_token: !args.no_auth,
         workers: args.workers,
         max_queued_runs: args.max_queued_runs,
+        cached_models: args.cached_models,
         max_score_rows: args.max_score_rows,
         tls: args.tls_cert.is_some(),
     };
