@@ -156,7 +156,27 @@ pub struct FitSummary {
     pub notes: Vec<String>,
 }
 
+/// The most epoch records a history holds. A longer training keeps every second epoch, then
+/// every fourth, and so on (and always its latest), so that its curve stays evenly spaced
+/// and a run of any length holds bounded memory.
+pub const MAX_HISTORY: usize = 1024;
+
 impl FitSummary {
+    /// Adds `record` to the history: every `stride`-th epoch is kept (the stride doubles each
+    /// time the history would pass [`MAX_HISTORY`]), and the latest until the next arrives.
+    /// `stride` starts at 1 and is the caller's to keep between epochs.
+    pub fn record_epoch(&mut self, record: EpochRecord, stride: &mut usize) {
+        let history = &mut self.history;
+        if history.last().is_some_and(|last| last.epoch % *stride != 0) {
+            history.pop();
+        }
+        if history.len() >= MAX_HISTORY {
+            *stride *= 2;
+            history.retain(|kept| kept.epoch % *stride == 0);
+        }
+        history.push(record);
+    }
+
     /// The median wall time of one epoch (None without a training loop).
     pub fn median_epoch_seconds(&self) -> Option<f64> {
         let seconds: Vec<f64> = self.history.iter().map(|e| e.seconds).collect();
@@ -172,5 +192,34 @@ impl FitSummary {
             .unwrap_or(&last.train)
             .get("loss")
             .copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_history_is_thinned_evenly_and_keeps_its_latest_epoch() {
+        let mut summary = FitSummary::default();
+        let mut stride = 1;
+        for epoch in 1..=5001 {
+            let record = EpochRecord {
+                epoch,
+                train: BTreeMap::from([("loss".to_string(), epoch as f64)]),
+                valid: None,
+                seconds: 0.1,
+            };
+            summary.record_epoch(record, &mut stride);
+        }
+        let epochs: Vec<usize> = summary.history.iter().map(|r| r.epoch).collect();
+        // 5,001 epochs past three doublings: every eighth, then the latest.
+        assert_eq!(stride, 8);
+        assert!(epochs.len() <= MAX_HISTORY);
+        let (latest, kept) = epochs.split_last().unwrap();
+        assert_eq!(*latest, 5001);
+        assert_eq!(kept.first(), Some(&8));
+        assert!(kept.windows(2).all(|w| w[1] - w[0] == 8), "{kept:?}");
+        assert_eq!(summary.final_loss(), Some(5001.0));
     }
 }

@@ -71,7 +71,7 @@ impl TrialOutcome {
                         m.threshold.chosen_on()
                     ),
                     fit_seconds: m.training.fit_seconds,
-                    epochs: summary.history.len(),
+                    epochs: summary.history.last().map_or(0, |last| last.epoch),
                     epoch_seconds: summary.median_epoch_seconds().unwrap_or(0.0),
                     final_loss: summary.final_loss(),
                     score_seconds: test.score_seconds,

@@ -275,6 +275,7 @@ pub fn train<S: TrainStep + Send>(
     let mut best = f64::INFINITY;
     let mut since_best = 0;
     cx.progress.begin("training", config.epochs as u64);
+    let mut history_stride = 1;
     for epoch in 1..=config.epochs {
         let started = Instant::now();
         let order = deviant_core::split::shuffled(train_rows.clone(), &mut rng);
@@ -338,12 +339,15 @@ pub fn train<S: TrainStep + Send>(
         cx.progress.message(&message);
         cx.progress.advance(1);
         let monitored = valid_losses.as_ref().and_then(|v| v.get("loss").copied());
-        summary.history.push(EpochRecord {
-            epoch,
-            train: train_losses,
-            valid: valid_losses,
-            seconds: started.elapsed().as_secs_f64(),
-        });
+        summary.record_epoch(
+            EpochRecord {
+                epoch,
+                train: train_losses,
+                valid: valid_losses,
+                seconds: started.elapsed().as_secs_f64(),
+            },
+            &mut history_stride,
+        );
         cx.progress
             .epoch(summary.history.last().expect("just pushed"));
         if let Some(loss) = monitored {
