@@ -10,18 +10,13 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 import zlib
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from serving import free_port, memory_mb
 
 
 def gzip_bomb(expanded):
@@ -44,14 +39,6 @@ def multipart(name, content):
     return f"multipart/form-data; boundary={boundary}", head + content + f"\r\n--{boundary}--\r\n".encode()
 
 
-def peak_rss_mb(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def attack(binary, name, content):
     port = free_port()
     with tempfile.TemporaryDirectory() as home:
@@ -63,7 +50,7 @@ def attack(binary, name, content):
         try:
             lines = [server.stdout.readline() for _ in range(3)]
             token = lines[2].strip()
-            baseline = peak_rss_mb(server.pid)
+            baseline = memory_mb(server.pid, "VmHWM")
             slowest, stop = [0.0], threading.Event()
 
             def poll():
@@ -94,7 +81,7 @@ def attack(binary, name, content):
                 "error": answer.get("error"),
                 "seconds": round(seconds, 2),
                 "rss_before_mb": round(baseline, 1),
-                "peak_rss_mb": round(peak_rss_mb(server.pid), 1),
+                "peak_rss_mb": round(memory_mb(server.pid, "VmHWM"), 1),
                 "slowest_health_ms": round(slowest[0] * 1000, 1),
             }
         finally:

@@ -21,7 +21,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -29,21 +28,9 @@ import threading
 import time
 import uuid
 
+from serving import free_port, memory_mb
+
 WARM_UP_S = 60
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class Api:
@@ -206,7 +193,7 @@ def main():
                 t0 = time.perf_counter()
                 health_status, _ = api.call("GET", "/api/v1/health")
                 health_ms = (time.perf_counter() - t0) * 1000
-                samples.append({"t": round(time.time() - started, 1), "rss_mb": round(rss_mb(server.pid), 1), "health_ms": round(health_ms, 2), "health_status": health_status})
+                samples.append({"t": round(time.time() - started, 1), "rss_mb": round(memory_mb(server.pid, "VmRSS"), 1), "health_ms": round(health_ms, 2), "health_status": health_status})
                 time.sleep(max(0.0, 1.0 - (time.perf_counter() - t0)))
             scoring = hey_summary(hey.stdout.read())
             stop.set()
