@@ -20,12 +20,19 @@ libfuzzer_sys::fuzz_target!(|bytes: &[u8]| {
     let Some((&which, replacement)) = bytes.split_first() else {
         return;
     };
+    static ORIGINALS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    let originals = ORIGINALS.get_or_init(|| {
+        let model = Path::new(FIXTURES).join("pca-top20-format1");
+        FILES
+            .iter()
+            .map(|name| std::fs::read(model.join(name)).expect("the fixture model"))
+            .collect()
+    });
     let dir = model_dir();
-    for (i, name) in FILES.iter().enumerate() {
-        let original = Path::new(FIXTURES).join("pca-top20-format1").join(name);
+    for (i, (name, original)) in FILES.iter().zip(originals).enumerate() {
         let content = match usize::from(which) % FILES.len() == i {
-            true => replacement.to_vec(),
-            false => std::fs::read(original).expect("the fixture model"),
+            true => replacement,
+            false => original.as_slice(),
         };
         std::fs::write(dir.join(name), content).expect("the scratch model is written");
     }

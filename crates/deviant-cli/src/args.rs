@@ -8,6 +8,7 @@ use deviant_core::ThresholdRule;
 use deviant_core::schema::LabelSpec;
 use deviant_data::{ReadLimits, ReadOptions, Scaling, SchemaOptions};
 use deviant_detectors::AnyConfig;
+use deviant_detectors::registry::params_from_sets;
 use serde_json::Value;
 
 /// How to read an input table.
@@ -137,12 +138,6 @@ pub fn parse_threshold(s: &str) -> Result<ThresholdRule, String> {
     s.parse().map_err(|e: deviant_core::Error| e.to_string())
 }
 
-/// Turns `key.sub=value` settings into a nested JSON object (see
-/// [`deviant_detectors::registry::params_from_sets`]).
-pub fn params_from_sets(sets: &[String]) -> Result<Value> {
-    Ok(deviant_detectors::registry::params_from_sets(sets)?)
-}
-
 /// Reads a detector config file: `{"kind": …, "params": {…}}` as JSON or TOML.
 pub fn read_config_file(path: &Path) -> Result<(String, Value)> {
     let text =
@@ -269,16 +264,6 @@ mod tests {
         let kinds = vec!["pca".to_string()];
         assert!(detectors_with_sets(&kinds, &["ae.training.epochs=2".into()]).is_err());
         assert!(detectors_with_sets(&kinds, &["pca.variance=0.9".into()]).is_ok());
-    }
-
-    #[test]
-    fn sets_build_nested_objects_with_typed_values() {
-        let v = params_from_sets(&["training.epochs=3".into(), "activation=tanh".into()]).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"training": {"epochs": 3}, "activation": "tanh"})
-        );
-        assert!(params_from_sets(&["novalue".into()]).is_err());
     }
 
     #[test]

@@ -213,6 +213,20 @@ mod tests {
     }
 
     #[test]
+    fn sets_build_nested_objects_with_typed_values() {
+        let v = params_from_sets(&["training.epochs=3".into(), "activation=tanh".into()]).unwrap();
+        assert_eq!(v, json!({"training": {"epochs": 3}, "activation": "tanh"}));
+        let err = params_from_sets(&["novalue".into()]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`novalue` needs the form key=value"),
+            "{err}"
+        );
+        let err = params_from_sets(&["a=1".into(), "a.b=2".into()]).unwrap_err();
+        assert!(err.to_string().contains("sets `b` inside a value"), "{err}");
+    }
+
+    #[test]
     fn unknown_kinds_and_fields_are_refused() {
         let err = AnyConfig::from_params("nope", &json!({})).unwrap_err();
         assert!(err.to_string().contains("known: ae, vae,"), "{err}");

@@ -11,7 +11,6 @@ use deviant_core::fsutil::write_bytes_atomic;
 use deviant_detectors::AnyConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::args::params_from_sets;
 use crate::progress::Bars;
 
 #[derive(Debug, Args, Clone)]
@@ -85,7 +84,10 @@ pub fn run(args: &PerfArgs, quiet: bool) -> Result<()> {
         }),
         _ => serde_json::json!({}),
     };
-    deviant_detectors::registry::merge_params(&mut params, &params_from_sets(&args.sets)?);
+    deviant_detectors::registry::merge_params(
+        &mut params,
+        &deviant_detectors::registry::params_from_sets(&args.sets)?,
+    );
     let config = AnyConfig::from_params(&args.detector, &params)?;
     // Uniform in [0, 1), like min-max scaled features.
     let mut rng = deviant_core::split::rng(args.seed);
