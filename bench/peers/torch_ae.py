@@ -4,6 +4,11 @@ and epochs, timed the same way (wall time per epoch; the fastest of N scoring pa
     deviant bench perf --export rows.npy --json deviant.json
     python3 bench/peers/torch_ae.py rows.npy --threads 2 --json torch.json
 
+On a GPU (`--device cuda`, beside `deviant --device cuda|wgpu bench perf`) the rows are
+moved to the card once, as a PyTorch user would with data that fits (deviant uploads each
+batch); every batch's loss is read back and the scores come back to host memory, so each
+timing waits for the card.
+
 The layer widths mirror deviant's `ae`: input, the `--hidden` widths, their mirror, input;
 the activation follows every layer but the last.
 """
@@ -40,14 +45,16 @@ def main():
     parser.add_argument("--score-repeats", type=int, default=3)
     parser.add_argument("--single-rows", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--json")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    x = torch.from_numpy(np.load(args.rows).astype(np.float32))
+    device = torch.device(args.device)
+    x = torch.from_numpy(np.load(args.rows).astype(np.float32)).to(device)
     rows, features = x.shape
-    model = build(features, [int(h) for h in args.hidden.split(",")])
+    model = build(features, [int(h) for h in args.hidden.split(",")]).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate, eps=1e-8)
 
     fit_started = time.perf_counter()
@@ -55,7 +62,7 @@ def main():
     for _ in range(args.epochs):
         started = time.perf_counter()
         model.train()
-        for batch in torch.randperm(rows).split(args.batch_size):
+        for batch in torch.randperm(rows, device=device).split(args.batch_size):
             xb = x[batch]
             loss = ((model(xb) - xb) ** 2).mean()
             optimizer.zero_grad(set_to_none=True)
@@ -72,7 +79,7 @@ def main():
             started = time.perf_counter()
             scores = torch.cat(
                 [((model(xb) - xb) ** 2).mean(dim=1) for xb in x.split(args.score_batch)]
-            )
+            ).cpu()  # deviant hands its scores back in host memory
             score_seconds = min(score_seconds, time.perf_counter() - started)
         assert scores.shape[0] == rows
         single_rows = min(args.single_rows, rows)
@@ -84,6 +91,7 @@ def main():
 
     record = {
         "peer": f"pytorch {torch.__version__}",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "rows": rows,
         "features": features,
         "threads": args.threads,

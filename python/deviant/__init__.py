@@ -12,7 +12,7 @@ Every kind of `deviant models` has a class here (`IForest`, `ECOD`, `DeepSVDD`, 
 """
 
 from ._native import ModelVersionError, __version__
-from ._detector import CATALOGUE, CLASSES, BaseDetector, Detector, load, select
+from ._detector import CATALOGUE, CLASSES, BaseDetector, Detector, load, select, use_device
 from . import spark
 
 globals().update(CLASSES)
@@ -30,6 +30,7 @@ __all__ = [
     "kinds",
     "load",
     "select",
+    "use_device",
     "__version__",
     *sorted(CLASSES),
 ]

@@ -14,7 +14,8 @@ class ModelVersionError(ValueError): ...
 Data = Any  # a numpy array, a pandas DataFrame, or a path to a table file
 
 def kinds() -> list[str]: ...
-def load(path: str | os.PathLike[str]) -> BaseDetector: ...
+def use_device(device: str) -> str: ...
+def load(path: str | os.PathLike[str], device: str | None = ...) -> BaseDetector: ...
 def select(
     X: Data,
     y: Any = ...,
@@ -25,6 +26,7 @@ def select(
     labelled_share: float = ...,
     threshold: str | None = ...,
     random_state: int = ...,
+    device: str | None = ...,
     progress: Any = ...,
     on_attempt: Callable[[dict[str, Any]], None] | None = ...,
     fit_runner: Callable[[bytes, str], str] | None = ...,
@@ -37,6 +39,7 @@ class BaseDetector:
     scaling: str
     impute: bool
     random_state: int | None
+    device: str | None
     decision_scores_: np.ndarray
     labels_: np.ndarray
     threshold_: float | None
@@ -66,6 +69,7 @@ class Detector(OnlineMixin, BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
         **params: Any,
     ) -> None: ...
 
@@ -97,6 +101,7 @@ class AutoEncoder(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class VAE(BaseDetector):
@@ -135,6 +140,7 @@ class VAE(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class AAE(BaseDetector):
@@ -171,6 +177,7 @@ class AAE(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class DAGMM(BaseDetector):
@@ -217,6 +224,7 @@ class DAGMM(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class VAEGMM(BaseDetector):
@@ -263,6 +271,7 @@ class VAEGMM(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class DeepSVDD(BaseDetector):
@@ -299,6 +308,7 @@ class DeepSVDD(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class BiGAN(BaseDetector):
@@ -339,6 +349,7 @@ class BiGAN(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class ALAD(BaseDetector):
@@ -383,6 +394,7 @@ class ALAD(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class RealNVP(BaseDetector):
@@ -419,6 +431,7 @@ class RealNVP(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class MAF(BaseDetector):
@@ -455,6 +468,7 @@ class MAF(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class NSF(BaseDetector):
@@ -491,6 +505,7 @@ class NSF(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class Seq2Seq(BaseDetector):
@@ -519,6 +534,7 @@ class Seq2Seq(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class ConvAE(BaseDetector):
@@ -551,6 +567,7 @@ class ConvAE(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class PCA(BaseDetector):
@@ -569,6 +586,7 @@ class PCA(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class IForest(BaseDetector):
@@ -585,6 +603,7 @@ class IForest(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class Mahalanobis(BaseDetector):
@@ -599,6 +618,7 @@ class Mahalanobis(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class OCSVM(BaseDetector):
@@ -625,6 +645,7 @@ class OCSVM(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class ECOD(BaseDetector):
@@ -637,6 +658,7 @@ class ECOD(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class COPOD(BaseDetector):
@@ -649,6 +671,7 @@ class COPOD(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class HBOS(BaseDetector):
@@ -669,6 +692,7 @@ class HBOS(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class KNN(BaseDetector):
@@ -685,6 +709,7 @@ class KNN(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class LOF(BaseDetector):
@@ -699,6 +724,7 @@ class LOF(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class LODA(BaseDetector):
@@ -715,6 +741,7 @@ class LODA(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class HalfSpaceTrees(OnlineMixin, BaseDetector):
@@ -735,6 +762,7 @@ class HalfSpaceTrees(OnlineMixin, BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class RobustZScore(OnlineMixin, BaseDetector):
@@ -749,6 +777,7 @@ class RobustZScore(OnlineMixin, BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class GradientBoosting(BaseDetector):
@@ -777,6 +806,7 @@ class GradientBoosting(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class RandomForest(BaseDetector):
@@ -799,6 +829,7 @@ class RandomForest(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class DecisionTree(BaseDetector):
@@ -817,6 +848,7 @@ class DecisionTree(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class Logistic(BaseDetector):
@@ -833,6 +865,7 @@ class Logistic(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class SGD(BaseDetector):
@@ -853,6 +886,7 @@ class SGD(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class KNNClassifier(BaseDetector):
@@ -869,6 +903,7 @@ class KNNClassifier(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class GaussianNB(BaseDetector):
@@ -883,6 +918,7 @@ class GaussianNB(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class MLPClassifier(BaseDetector):
@@ -913,6 +949,7 @@ class MLPClassifier(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class XGBOD(BaseDetector):
@@ -943,6 +980,7 @@ class XGBOD(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...
 
 class Ensemble(BaseDetector):
@@ -959,4 +997,5 @@ class Ensemble(BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
     ) -> None: ...

@@ -53,8 +53,16 @@ CLASS_NAMES = {
     "xgbod": "XGBOD",
 }
 
-#: Parameters every kind takes, beside its own.
-COMMON = ("contamination", "threshold", "scaling", "impute", "random_state")
+#: Parameters every kind takes, beside its own. `device` says where deep kinds train and
+#: score (`cpu`, `wgpu`, `wgpu:N`, `auto`; None leaves the process's device as it is).
+COMMON = ("contamination", "threshold", "scaling", "impute", "random_state", "device")
+
+
+def use_device(device: str) -> str:
+    """Puts this process's deep models on `device` (`cpu`, `wgpu`, `wgpu:N` or `auto`; GPUs
+    need the package built with the `wgpu` feature) and returns the device chosen. A process has one device, taken at its first
+    fit or load: choose before then (the same device again is accepted)."""
+    return _native.use_device(device)
 
 
 def class_name(kind: str) -> str:
@@ -233,6 +241,8 @@ class BaseDetector(BaseEstimator):
             y = None
         if info["needs_labels"] and y is None and not read.get("label"):
             raise ValueError(f"{kind} is a supervised learner: fit(X, y) needs labels")
+        if self.device is not None:
+            use_device(self.device)
         frame = to_frame(X, y, read=read)
         file_options = json.dumps(read) if read else None
         model, fit_scores = _native.Model.fit(
@@ -413,6 +423,7 @@ class Detector(OnlineMixin, BaseDetector):
         scaling: str = "standard",
         impute: bool = False,
         random_state: int | None = 42,
+        device: str | None = None,
         **params: Any,
     ) -> None:
         self.kind = kind
@@ -421,6 +432,7 @@ class Detector(OnlineMixin, BaseDetector):
         self.scaling = scaling
         self.impute = impute
         self.random_state = random_state
+        self.device = device
         for name, value in params.items():
             setattr(self, name, value)
         self._extra = sorted(params)
@@ -449,8 +461,8 @@ def _make_class(kind: str) -> type:
     flat, _ = kind_parameters(kind)
     args = ["self", "contamination=0.1", "*"]
     args += [f"{name}={value!r}" for name, value in flat.items()]
-    args += ["threshold=None", "scaling='standard'", "impute=False", "random_state=42"]
-    names = ["contamination", *flat, "threshold", "scaling", "impute", "random_state"]
+    args += ["threshold=None", "scaling='standard'", "impute=False", "random_state=42", "device=None"]
+    names = ["contamination", *flat, "threshold", "scaling", "impute", "random_state", "device"]
     body = "\n".join(f"    self.{n} = {n}" for n in names)
     source = f"def __init__({', '.join(args)}):\n{body}\n"
     scope: dict[str, Any] = {}
@@ -488,9 +500,12 @@ def _from_model(model: Any) -> BaseDetector:
     return detector
 
 
-def load(path: str | os.PathLike) -> BaseDetector:
+def load(path: str | os.PathLike, device: str | None = None) -> BaseDetector:
     """A model directory written by `deviant fit`, `select`, the server or `save`, as a fitted
-    detector (a `ModelVersionError` for another format version)."""
+    detector (a `ModelVersionError` for another format version). A model trained on any
+    device loads on any other: `device` as for the estimators."""
+    if device is not None:
+        use_device(device)
     return _from_model(_native.Model.load(os.fspath(path)))
 
 
@@ -514,6 +529,7 @@ def select(
     labelled_share: float = 0.2,
     threshold: str | None = None,
     random_state: int = 42,
+    device: str | None = None,
     progress: Any = None,
     on_attempt: Callable[[dict], None] | None = None,
     fit_runner: Callable[[bytes, str], str] | None = None,
@@ -521,16 +537,20 @@ def select(
 ) -> tuple[BaseDetector, Any]:
     """`deviant select` from Python: chooses, tunes and ensembles detectors for `X` within
     `budget` (seconds, or "90s", "5m", "1h"). With labels (`y`, or `label=` for a path) a
-    stratified `labelled_share` of the rows chooses; without, the benchmark corpus shipped
-    in the package predicts. Returns the fitted detector and the leaderboard (a pandas
+    stratified `labelled_share` of the labelled rows chooses (rows labelled NaN in `y`, or
+    with an empty label cell in a file, are unlabelled and only train); without, the
+    benchmark corpus shipped in the package predicts. Returns the fitted detector and the leaderboard (a pandas
     DataFrame when pandas is installed, else a list of dicts).
 
     `fit_runner`, when given, runs each round of candidate fits elsewhere:
     `fit_runner(rows, fits)` gets the selection's rows (bytes, the same object every round)
     and the round's fits (a JSON list), fits each with `deviant._native.SearchRows(rows).fit`
     and returns their results as a JSON list in the same order (`deviant.spark.select`
-    passes one that runs them as Spark tasks). The chosen ones are fitted again here."""
-    frame = to_frame(X, y, read=read)
+    passes one that runs them as Spark tasks). The chosen ones are fitted again here.
+    `device` is where the deep candidates train, as for the estimators."""
+    if device is not None:
+        use_device(device)
+    frame = to_frame(X, y, read=read, partial_labels=True)
     options = json.dumps({"threshold": threshold, "seed": int(random_state)})
     selection = json.dumps(
         {

@@ -18,7 +18,13 @@ def is_dataframe(X: Any) -> bool:
     return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
 
 
-def _labels(y: Any, rows: int) -> bytes | None:
+#: The label byte of a row without a label (NaN in `y`), which only `select` takes.
+UNLABELLED = 2
+
+
+def _labels(y: Any, rows: int, partial: bool = False) -> bytes | None:
+    """`y` as label bytes: 1 for an anomaly, 0 for a normal row and, with `partial`,
+    UNLABELLED for NaN."""
     if y is None:
         return None
     y = np.asarray(y)
@@ -30,7 +36,13 @@ def _labels(y: Any, rows: int) -> bytes | None:
         raise ValueError(f"y has {y.shape[0]} labels but X has {rows} rows")
     if y.dtype.kind not in "biuf":
         raise ValueError("y must hold numbers: 0 for normal rows, 1 for anomalies")
-    return np.ascontiguousarray(y != 0, dtype=np.uint8).tobytes()
+    missing = np.isnan(y) if y.dtype.kind == "f" else np.zeros(y.shape, dtype=bool)
+    if missing.any() and not partial:
+        raise ValueError(
+            f"y[{int(np.argmax(missing))}] is NaN: only deviant.select takes unlabelled rows"
+        )
+    labels = np.where(missing, UNLABELLED, y != 0)
+    return np.ascontiguousarray(labels, dtype=np.uint8).tobytes()
 
 
 def _text(values: Any) -> list[str | None]:
@@ -107,11 +119,17 @@ def _matrix(X: Any, source: str) -> dict:
 
 
 def to_frame(
-    X: Any, y: Any = None, schema: list[dict] | None = None, source: str = "X", read: Any = None
+    X: Any,
+    y: Any = None,
+    schema: list[dict] | None = None,
+    source: str = "X",
+    read: Any = None,
+    partial_labels: bool = False,
 ) -> Any:
-    """A path as it is, else the frame dict of `X` (with `y` as labels); `schema`, the fitted
-    model's feature columns, decides how a DataFrame's columns are read. `read`, the options
-    for reading a file, are refused with anything else."""
+    """A path as it is, else the frame dict of `X` (with `y` as labels; NaN labels mark
+    unlabelled rows where `partial_labels`); `schema`, the fitted model's feature columns,
+    decides how a DataFrame's columns are read. `read`, the options for reading a file, are
+    refused with anything else."""
     if is_path(X):
         if y is not None:
             raise ValueError("with a path, name the label column (label=...) instead of giving y")
@@ -122,7 +140,7 @@ def to_frame(
             "DataFrame, give labels as y"
         )
     frame = _dataframe(X, schema, source) if is_dataframe(X) else _matrix(X, source)
-    labels = _labels(y, frame["rows"])
+    labels = _labels(y, frame["rows"], partial_labels)
     if labels is not None:
         frame["labels"] = labels
     return frame

@@ -24,7 +24,8 @@ class ModelVersionError(ValueError): ...
 Data = Any  # a numpy array, a pandas DataFrame, or a path to a table file
 
 def kinds() -> list[str]: ...
-def load(path: str | os.PathLike[str]) -> BaseDetector: ...
+def use_device(device: str) -> str: ...
+def load(path: str | os.PathLike[str], device: str | None = ...) -> BaseDetector: ...
 def select(
     X: Data,
     y: Any = ...,
@@ -35,6 +36,7 @@ def select(
     labelled_share: float = ...,
     threshold: str | None = ...,
     random_state: int = ...,
+    device: str | None = ...,
     progress: Any = ...,
     on_attempt: Callable[[dict[str, Any]], None] | None = ...,
     fit_runner: Callable[[bytes, str], str] | None = ...,
@@ -47,6 +49,7 @@ class BaseDetector:
     scaling: str
     impute: bool
     random_state: int | None
+    device: str | None
     decision_scores_: np.ndarray
     labels_: np.ndarray
     threshold_: float | None
@@ -76,6 +79,7 @@ class Detector(OnlineMixin, BaseDetector):
         scaling: str = ...,
         impute: bool = ...,
         random_state: int | None = ...,
+        device: str | None = ...,
         **params: Any,
     ) -> None: ...
 '''
@@ -114,6 +118,7 @@ def stubs() -> str:
             "        scaling: str = ...",
             "        impute: bool = ...",
             "        random_state: int | None = ...",
+            "        device: str | None = ...",
         ]
         lines.append("    def __init__(\n" + ",\n".join(args) + ",\n    ) -> None: ...")
         parts.append("\n".join(lines) + "\n")

@@ -132,6 +132,21 @@ def test_bad_input_raises_the_cli_message(blobs):
     assert np.isfinite(imputed.decision_scores_).all()
 
 
+def test_a_process_has_one_device_chosen_by_name(blobs):
+    X, _ = blobs
+    assert deviant.use_device("cpu") == "cpu"
+    # auto takes the device already running; the same device again is accepted.
+    assert deviant.use_device("auto") == "cpu"
+    det = deviant.AutoEncoder(epochs=1, device="cpu").fit(X)
+    assert det.get_params()["device"] == "cpu"
+    with pytest.raises(ValueError, match="already run on cpu"):
+        deviant.AutoEncoder(epochs=1, device="wgpu:1").fit(X)
+    with pytest.raises(ValueError, match="not a device: give cpu, wgpu"):
+        deviant.use_device("tpu")
+    with pytest.raises(ValueError, match="no CUDA build.*--device wgpu"):
+        deviant.use_device("cuda")
+
+
 def test_model_of_another_version_is_a_model_version_error(blobs, tmp_path):
     X, _ = blobs
     deviant.HBOS().fit(X).save(tmp_path / "m")
@@ -267,6 +282,14 @@ def test_select_returns_a_fitted_detector_and_its_leaderboard(blobs):
     assert roc_auc_score(y, det.decision_function(X)) > 0.9
     unlabelled, board = deviant.select(X, budget=30, deep=False, members=2)
     assert unlabelled.selection_["strategy"] == "corpus"
+    # A few labels: NaN marks the unlabelled rows, which only train.
+    partial = y.astype(float)
+    partial[np.arange(len(y)) % 3 != 0] = np.nan
+    few, _ = deviant.select(X, partial, budget=30, deep=False, labelled_share=0.5)
+    assert few.selection_["strategy"] == "labelled rows"
+    assert roc_auc_score(y, few.decision_function(X)) > 0.9
+    with pytest.raises(ValueError, match=r"y\[1\] is NaN: only deviant.select"):
+        deviant.Detector("gbt").fit(X, partial)
 
 
 def test_committed_type_stubs_match_the_catalogue():

@@ -448,6 +448,43 @@ fn threads_size_the_runtime_and_zero_is_refused() {
 }
 
 #[test]
+fn the_device_is_named_and_a_backend_this_build_lacks_is_refused() {
+    let ws = Workspace::new();
+    let data = ws.write("train.csv", &table(60, 3, 1));
+    // `auto` says what it chose (the CPU without a GPU); the model scores on the CPU.
+    deviant()
+        .args([
+            "--device",
+            "auto",
+            "fit",
+            "-d",
+            "ae",
+            "--set",
+            "training.epochs=1",
+            "--out",
+        ])
+        .arg(ws.path("m"))
+        .arg(&data)
+        .assert()
+        .success()
+        .stderr(contains("device auto chose"));
+    let scores = score_file(&ws, &ws.path("m"), &data, &["--device", "cpu"]);
+    assert_eq!(scores.len(), 60);
+    deviant()
+        .args(["--device", "tpu", "models"])
+        .assert()
+        .code(2)
+        .stderr(contains("cpu, wgpu, wgpu:N or auto"));
+    if cfg!(not(feature = "wgpu")) {
+        deviant()
+            .args(["--device", "wgpu", "models"])
+            .assert()
+            .code(2)
+            .stderr(contains("--features wgpu"));
+    }
+}
+
+#[test]
 fn models_json_prints_the_catalogue() {
     let out = deviant().args(["models", "--json"]).output().unwrap();
     assert!(out.status.success());
@@ -1272,6 +1309,33 @@ fn select_chooses_a_model_that_score_and_eval_read() {
         .assert()
         .success()
         .stdout(contains("roc_auc"));
+
+    // A partly labelled file: rows with an empty label cell only train, the others choose.
+    let text = std::fs::read_to_string(&data).unwrap();
+    let mut partly = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let keep = i == 0 || i % 3 == 0;
+        let line = if keep {
+            line
+        } else {
+            line.rsplit_once(',').unwrap().0
+        };
+        writeln!(partly, "{line}{}", if keep { "" } else { "," }).unwrap();
+    }
+    let partly = ws.write("partly.csv", &partly);
+    let partly_board = ws.path("partly.json");
+    deviant()
+        .args(["select", "--label", "label", "--no-deep", "--budget", "30s"])
+        .args(["--labelled-share", "0.5", "--json"])
+        .arg(&partly_board)
+        .arg("--out")
+        .arg(ws.path("partly-model"))
+        .arg(&partly)
+        .assert()
+        .success();
+    let board: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&partly_board).unwrap()).unwrap();
+    assert_eq!(board["strategy"], "labelled rows");
 
     // The data file as its own test table: the test rows would be the rows it chose on.
     deviant()

@@ -59,19 +59,11 @@ pub trait Detector: Send + Sync {
     }
 }
 
-/// The device deep models run on. Classic detectors ignore it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ComputeDevice {
-    #[default]
-    Cpu,
-}
-
-/// What every `fit` receives besides the data.
+/// What every `fit` receives besides the data. The device is not here: deep models train
+/// and score on the process's runtime device (`deviant_detectors::runtime`).
 #[derive(Clone)]
 pub struct FitContext {
     pub seed: u64,
-    pub device: ComputeDevice,
     pub progress: Arc<dyn Progress>,
     cancel: Arc<AtomicBool>,
     budget: Option<Budget>,
@@ -88,7 +80,6 @@ impl FitContext {
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
-            device: ComputeDevice::Cpu,
             progress: Arc::new(NoProgress),
             cancel: Arc::new(AtomicBool::new(false)),
             budget: None,

@@ -1,19 +1,59 @@
 //! The contract every registry entry must keep (DESIGN.md): checked inputs, one finite score
 //! per row, seed reproducibility, save → load giving identical scores, config JSON round trips,
 //! and planted outliers ranked high.
+//!
+//! `DEVIANT_TEST_DEVICE` (cpu unless set) is the device deep entries run on; on a GPU the
+//! suite keeps only the deep entries, since the others never touch the device. CI runs it
+//! again built with `--features wgpu` on Mesa's software Vulkan driver (scripts/test).
+
+use std::path::Path;
 
 use deviant_core::metrics::roc_auc;
 use deviant_core::{Dataset, FitContext};
 use deviant_detectors::AnyConfig;
+use deviant_detectors::catalogue::Cost;
+use deviant_detectors::registry::merge_params;
+use deviant_detectors::runtime::{ComputeDevice, DeviceChoice, use_device};
 use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-/// Every registered detector, with settings small enough for a test.
+/// The device this run tests, set up before the first fit.
+fn test_device() -> ComputeDevice {
+    let choice = std::env::var("DEVIANT_TEST_DEVICE").map_or(DeviceChoice::default(), |name| {
+        name.parse()
+            .unwrap_or_else(|e| panic!("DEVIANT_TEST_DEVICE: {e}"))
+    });
+    use_device(choice).unwrap().compute_device()
+}
+
+/// Every registered detector (only the deep ones on a GPU), with settings small enough for a
+/// test. On a GPU batches are of 256 rows, since a software driver pays dearly for each step,
+/// except the GANs': they need the steps (ALAD ranks the outliers at ROC AUC 0.86 with 128).
 fn detectors() -> Vec<AnyConfig> {
+    let on_gpu = test_device() != ComputeDevice::Cpu;
+    small_configs(on_gpu)
+        .into_iter()
+        .map(|c| match on_gpu && !matches!(c.kind(), "bigan" | "alad") {
+            true => with_training(&c, json!({"batch_size": 256})),
+            false => c,
+        })
+        .collect()
+}
+
+/// `config` with its training settings patched by `training`.
+fn with_training(config: &AnyConfig, training: serde_json::Value) -> AnyConfig {
+    let mut params = serde_json::to_value(config).unwrap()["params"].clone();
+    merge_params(&mut params, &json!({ "training": training }));
+    AnyConfig::from_params(config.kind(), &params).unwrap()
+}
+
+/// Every registered detector, or only the deep ones, with settings small enough for a test.
+fn small_configs(deep_only: bool) -> Vec<AnyConfig> {
     AnyConfig::kinds()
         .into_iter()
+        .filter(|info| !deep_only || info.cost == Cost::Deep)
         .map(|info| {
             let small = match info.kind {
                 "ae" => json!({"hidden": [16, 4], "training": {"epochs": 30, "batch_size": 64}}),
@@ -108,7 +148,7 @@ fn test_rows(config: &AnyConfig, n_normal: usize, n_outliers: usize, seed: u64) 
 
 #[test]
 fn supervised_learners_refuse_rows_without_labels_or_of_one_class() {
-    let learners: Vec<AnyConfig> = detectors()
+    let learners: Vec<AnyConfig> = small_configs(false)
         .into_iter()
         .filter(|c| c.needs_labels())
         .collect();
@@ -276,4 +316,118 @@ fn online_kinds_learn_save_and_adapt_and_others_refuse() {
         );
     }
     assert!(online >= 2, "{online} online kinds");
+}
+
+/// How far a moved model's scores may stray from where it was trained: relative to the
+/// score's size, or absolute below 1 (GPU kernels sum in another order than the CPU's).
+const MOVED_TOLERANCE: f32 = 1e-3;
+
+/// A model saved on one device loads and scores on the other within [`MOVED_TOLERANCE`]:
+/// this process trains the deep entries on the GPU under test, then a child process on the
+/// CPU loads and checks them and trains its own, which this process loads and checks.
+#[test]
+fn models_move_between_the_cpu_and_the_gpu() {
+    if test_device() == ComputeDevice::Cpu {
+        eprintln!("skipped: DEVIANT_TEST_DEVICE names no GPU (scripts/test sets it on lavapipe)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fit_save_and_score(&dir.path().join("gpu"));
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "moved_models_score_the_same_on_the_cpu"])
+        .args(["--ignored", "--nocapture"])
+        .env("DEVIANT_TEST_DEVICE", "cpu")
+        .env("DEVIANT_MOVED_MODELS", dir.path())
+        .status()
+        .unwrap();
+    assert!(child.success(), "the CPU side failed: its output is above");
+    check_moved(&dir.path().join("cpu"));
+}
+
+#[test]
+#[ignore = "the CPU side of models_move_between_the_cpu_and_the_gpu, which runs it"]
+fn moved_models_score_the_same_on_the_cpu() {
+    let dir = std::env::var_os("DEVIANT_MOVED_MODELS")
+        .expect("DEVIANT_MOVED_MODELS: run by models_move_between_the_cpu_and_the_gpu");
+    let dir = Path::new(&dir);
+    assert_eq!(test_device(), ComputeDevice::Cpu);
+    check_moved(&dir.join("gpu"));
+    fit_save_and_score(&dir.join("cpu"));
+}
+
+/// Rows the moved models score on both devices.
+fn moved_rows() -> Dataset {
+    data(50, 5, 5)
+}
+
+/// The deep entries as the move test trains them: two epochs are enough to move weights.
+fn moved_configs() -> Vec<AnyConfig> {
+    small_configs(true)
+        .iter()
+        .map(|c| with_training(c, json!({"epochs": 2})))
+        .collect()
+}
+
+/// Trains every deep entry on this process's device and saves each with its scores of
+/// [`moved_rows`] under `dir`, after checking that it reloads to the same scores here.
+fn fit_save_and_score(dir: &Path) {
+    for (i, config) in moved_configs().into_iter().enumerate() {
+        let started = std::time::Instant::now();
+        let model = config
+            .fit(&training(&config, 300, 4), &FitContext::new(11))
+            .unwrap();
+        eprintln!(
+            "{} trained on {} in {:.1} s",
+            config.kind(),
+            test_device(),
+            started.elapsed().as_secs_f64()
+        );
+        let scores = model.score(moved_rows().view()).unwrap().to_vec();
+        let path = dir.join(format!("{i}-{}", config.kind()));
+        std::fs::create_dir_all(&path).unwrap();
+        model.save(&path).unwrap();
+        let reloaded = config.load(&path).unwrap();
+        assert_eq!(
+            reloaded.score(moved_rows().view()).unwrap().to_vec(),
+            scores,
+            "{} changed after loading on {}",
+            config.kind(),
+            test_device()
+        );
+        std::fs::write(
+            path.join("expected-scores.json"),
+            serde_json::to_string(&scores).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+/// Loads every model [`fit_save_and_score`] wrote under `dir` on this process's device and
+/// checks its scores against those saved with it.
+fn check_moved(dir: &Path) {
+    let device = test_device();
+    for (i, config) in moved_configs().into_iter().enumerate() {
+        let path = dir.join(format!("{i}-{}", config.kind()));
+        let text = std::fs::read_to_string(path.join("expected-scores.json")).unwrap();
+        let expected: Vec<f32> = serde_json::from_str(&text).unwrap();
+        let scores = config
+            .load(&path)
+            .unwrap()
+            .score(moved_rows().view())
+            .unwrap();
+        let worst = scores
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst <= MOVED_TOLERANCE,
+            "{} moved to {device} scores off by {worst:e} (relative)",
+            config.kind()
+        );
+        eprintln!(
+            "{} moved to {device}: off by at most {worst:e}",
+            config.kind()
+        );
+    }
 }

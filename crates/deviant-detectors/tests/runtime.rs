@@ -2,14 +2,15 @@
 
 use deviant_core::{Cause, Dataset, FitContext};
 use deviant_detectors::AnyConfig;
-use deviant_detectors::runtime::{configure, runtime};
+use deviant_detectors::runtime::{ComputeDevice, DeviceChoice, configure, runtime, use_device};
 use ndarray::Array2;
 use serde_json::json;
 
 #[test]
 fn the_runtime_is_sized_once_and_shared_by_fits() {
-    assert_eq!(configure(0).unwrap_err().cause(), Cause::Config);
-    configure(2).unwrap();
+    let cpu = DeviceChoice::Exact(ComputeDevice::Cpu);
+    assert_eq!(configure(Some(0), cpu).unwrap_err().cause(), Cause::Config);
+    configure(Some(2), cpu).unwrap();
     assert_eq!(rayon::current_num_threads(), 2);
     assert_eq!(runtime().unwrap().threads(), 2);
     let x = Array2::from_shape_fn((64, 3), |(i, j)| ((i * 3 + j) % 7) as f32);
@@ -20,8 +21,16 @@ fn the_runtime_is_sized_once_and_shared_by_fits() {
         .fit(&Dataset::new(x, None), &FitContext::new(1))
         .unwrap();
     assert_eq!(threads(), before, "a fit starts no threads of its own");
-    let again = configure(3).unwrap_err();
+    let again = configure(Some(3), cpu).unwrap_err();
     assert!(again.to_string().contains("already runs"), "{again}");
+    // Asking for the device in use again is fine; another one is refused, naming both.
+    assert_eq!(
+        use_device(cpu).unwrap().compute_device(),
+        ComputeDevice::Cpu
+    );
+    assert_eq!(use_device(DeviceChoice::Auto).unwrap().describe(), "cpu");
+    let other = use_device(DeviceChoice::Exact(ComputeDevice::Wgpu(Some(0)))).unwrap_err();
+    assert!(other.to_string().contains("already run on cpu"), "{other}");
 }
 
 /// Threads of this process, from Linux's `/proc`.

@@ -80,9 +80,12 @@ impl FitTable {
 
 impl Splits {
     /// Splits for model selection on one table: with labels, a stratified `labelled_share`
-    /// of the rows (drawn by `seed`) chooses among the candidates and their threshold, and
-    /// supervised learners train on the rest with its labels; without labels every row is
-    /// fit material. `rule: None` takes the default for whether labelled rows choose it.
+    /// of the labelled rows (drawn by `seed`) chooses among the candidates and their
+    /// threshold, supervised learners train on the other labelled rows with their labels,
+    /// and detectors train on every row that does not choose. A row whose label cell is
+    /// empty is unlabelled (a partly labelled file): it only trains. Without labels of both
+    /// classes every row is fit material. `rule: None` takes the default for whether
+    /// labelled rows choose it.
     pub fn for_selection(
         schema: Schema,
         preprocess: PreprocessOptions,
@@ -97,27 +100,34 @@ impl Splits {
                 "must be above 0 and below 1",
             ));
         }
+        let all: Vec<usize> = (0..table.n_rows()).collect();
+        let (labelled_rows, unlabelled_rows): (Vec<usize>, Vec<usize>) = match &table.classes {
+            Some(classes) => all.iter().partition(|&&r| !classes[r].trim().is_empty()),
+            None => (all.clone(), Vec::new()),
+        };
         // Labels of one class choose nothing: the table is then as if unlabelled.
-        let both_classes = |labels: &[u8]| labels.contains(&0) && labels.contains(&1);
+        let both_classes = |labels: &[u8]| {
+            let mut seen = labelled_rows.iter().map(|&r| labels[r]);
+            let first = seen.next();
+            first.is_some() && seen.any(|l| Some(l) != first)
+        };
+        let unlabelled = |table: Table| Table {
+            labels: None,
+            classes: None,
+            ..table
+        };
         let (fit, select, labelled) = match &table.labels {
             Some(labels) if both_classes(labels) => {
-                let all: Vec<usize> = (0..table.n_rows()).collect();
-                let (chosen, rest) = split_stratified(&all, labels, labelled_share, &mut rng(seed));
-                let labelled = table.select(&rest);
-                let fit = Table {
-                    labels: None,
-                    ..labelled.clone()
-                };
-                (fit, Some(table.select(&chosen)), Some(labelled))
+                let (chosen, rest) =
+                    split_stratified(&labelled_rows, labels, labelled_share, &mut rng(seed));
+                let training: Vec<usize> = rest.iter().chain(&unlabelled_rows).copied().collect();
+                (
+                    unlabelled(table.select(&training)),
+                    Some(table.select(&chosen)),
+                    Some(table.select(&rest)),
+                )
             }
-            _ => (
-                Table {
-                    labels: None,
-                    ..table
-                },
-                None,
-                None,
-            ),
+            _ => (unlabelled(table), None, None),
         };
         Ok(Splits {
             schema,

@@ -247,3 +247,48 @@ fn a_label_column_of_one_class_selects_as_if_unlabelled() {
         deviant_core::ThresholdRule::default_for(false)
     );
 }
+
+#[test]
+fn rows_of_a_partly_labelled_file_with_an_empty_label_only_train() {
+    let data = common::planted(500, 3, 2);
+    let mut table = deviant_data::Table::from_dataset(&data, "partly.csv");
+    let labels = table.labels.clone().unwrap();
+    // Every fifth row keeps its label; the others' label cells are empty.
+    table.classes = Some(
+        (0..500)
+            .map(|r| match (r % 5, labels[r]) {
+                (0, 1) => "attack".to_string(),
+                (0, _) => "normal".to_string(),
+                _ => String::new(),
+            })
+            .collect(),
+    );
+    let labelled: Vec<u64> = (0..500)
+        .filter(|r| r % 5 == 0)
+        .map(|r| table.lines[r])
+        .collect();
+    let schema = deviant_core::Schema::numeric(&data.feature_names);
+    let preprocess = deviant_data::PreprocessOptions::default();
+    let splits = Splits::for_selection(schema, preprocess, None, table, 0.5, 1).unwrap();
+    let select = splits.select.as_ref().expect("labelled rows choose");
+    let learners = splits.labelled.as_ref().unwrap();
+    assert_eq!(
+        select.n_rows() + learners.n_rows(),
+        100,
+        "only labelled rows choose or teach"
+    );
+    assert!(
+        select
+            .lines
+            .iter()
+            .chain(&learners.lines)
+            .all(|l| labelled.contains(l))
+    );
+    assert_eq!(
+        splits.fit.n_rows(),
+        500 - select.n_rows(),
+        "every row that does not choose trains"
+    );
+    assert!(splits.fit.lines.iter().all(|l| !select.lines.contains(l)));
+    assert!(splits.fit.labels.is_none());
+}

@@ -318,6 +318,11 @@ impl Frame {
                 labels.len()
             )));
         }
+        if let Some(row) = labels.iter().flatten().position(|&l| l > UNLABELLED) {
+            return Err(value_err(format!(
+                "label {row} is neither 0, 1 nor unlabelled"
+            )));
+        }
         Ok(Self {
             names,
             columns,
@@ -430,18 +435,25 @@ impl Frame {
                 }
             });
         }
+        // UNLABELLED rows get an empty class, as an empty label cell of a file does.
+        let class = |l: &u8| match *l {
+            UNLABELLED => String::new(),
+            l => l.to_string(),
+        };
         Ok(Table {
             source: self.source,
             columns,
-            classes: self
+            classes: self.labels.as_ref().map(|l| l.iter().map(class).collect()),
+            labels: self
                 .labels
-                .as_ref()
-                .map(|l| l.iter().map(u8::to_string).collect()),
-            labels: self.labels,
+                .map(|l| l.into_iter().map(|l| u8::from(l == 1)).collect()),
             lines: (1..=self.rows as u64).collect(),
         })
     }
 }
+
+/// A label byte the Python side sends for a row without a label (NaN in `y`; `select` only).
+const UNLABELLED: u8 = 2;
 
 fn names_of(schema: &Schema) -> String {
     let names: Vec<&str> = schema.features.iter().map(|f| f.name.as_str()).collect();
@@ -924,12 +936,23 @@ fn catalogue() -> PyResult<String> {
     serde_json::to_string(&AnyConfig::kinds()).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
+/// Puts this process's deep models on `device` (`cpu`, `wgpu`, `wgpu:N` or `auto`) before
+/// its first fit; naming the device already in use again is accepted.
+/// Returns the device as chosen, with the adapter's name for a GPU.
+#[pyfunction]
+fn use_device(device: &str) -> PyResult<String> {
+    let choice = device.parse().map_err(py_err)?;
+    let runtime = deviant_detectors::runtime::use_device(choice).map_err(py_err)?;
+    Ok(runtime.describe().to_string())
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyModel>()?;
     m.add_class::<PySearchRows>()?;
     m.add_function(wrap_pyfunction!(catalogue, m)?)?;
     m.add_function(wrap_pyfunction!(select_model, m)?)?;
+    m.add_function(wrap_pyfunction!(use_device, m)?)?;
     m.add("ModelVersionError", m.py().get_type::<ModelVersionError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -25,6 +25,12 @@ pub struct Cli {
     /// (default: every core).
     #[arg(long, global = true)]
     pub threads: Option<usize>,
+    /// Where deep detectors train and score: cpu, wgpu (the first adapter wgpu finds), wgpu:N
+    /// (the N-th discrete GPU), or auto (a GPU that works, else the CPU). GPUs need a build
+    /// with the `wgpu` feature; NVIDIA GPUs run through Vulkan. Models load on any device
+    /// whatever they were trained on.
+    #[arg(long, global = true, default_value = "cpu", value_name = "DEVICE")]
+    pub device: deviant_detectors::runtime::DeviceChoice,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -61,8 +67,9 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
-    if let Some(threads) = cli.threads {
-        deviant_detectors::runtime::configure(threads)?;
+    let runtime = deviant_detectors::runtime::configure(cli.threads, cli.device)?;
+    if cli.device == deviant_detectors::runtime::DeviceChoice::Auto {
+        eprintln!("deviant: device auto chose {}", runtime.describe());
     }
     match cli.command {
         Command::Fit(args) => fit::run(args, quiet),

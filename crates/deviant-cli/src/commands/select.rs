@@ -30,7 +30,9 @@ pub struct SelectArgs {
     #[arg(long, value_parser = parse_budget, default_value = "10m")]
     pub budget: Duration,
     /// Share of the labelled rows (with `--label`) that choose among candidates, drawn
-    /// stratified; the others train unlabelled. Use it to simulate a few labels.
+    /// stratified; the others train (supervised learners with their labels). Rows whose
+    /// label cell is empty are unlabelled and only train, so a partly labelled file works
+    /// as it is; on a fully labelled one this simulates a few labels.
     #[arg(long, default_value_t = 0.2)]
     pub labelled_share: f64,
     /// What a row is: tabular, windows (of a series) or images.

@@ -109,7 +109,12 @@ pub fn run(args: ServeArgs) -> Result<()> {
             .with_context(|| format!("listening on {}", args.addr))?;
         listener.set_nonblocking(true)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        println!("deviant serve: {scheme}://{}/api/v1 (data in {})", args.addr, home.display());
+        println!(
+            "deviant serve: {scheme}://{}/api/v1 (data in {}; deep models on {})",
+            args.addr,
+            home.display(),
+            deviant_detectors::runtime::runtime()?.describe()
+        );
         match (token, args.no_auth) {
             (Some(token), _) => println!(
                 "API token (shown once, stored hashed; send it as `Authorization: Bearer …`):\n{token}"

@@ -8,23 +8,15 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use deviant_core::dataset::check_input;
-use deviant_core::detector::ComputeDevice;
 use deviant_core::{Error, Result};
 use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-/// The CPU device deep models use.
+/// The CPU device, whatever the runtime's (tests, and the CPU's own measurements).
 pub fn cpu() -> Device {
-    device_for(ComputeDevice::Cpu)
-}
-
-/// The burn device of a compute device: the one place a backend is chosen.
-pub fn device_for(device: ComputeDevice) -> Device {
-    match device {
-        ComputeDevice::Cpu => Device::flex(),
-    }
+    Device::flex()
 }
 
 /// Copies `x` (rows × features) into a tensor on `device`.
@@ -150,11 +142,12 @@ pub fn log_sum_exp(t: Tensor<2>) -> Tensor<2> {
 }
 
 /// The best rate, in floating-point operations per second, of `repeats` square `size` ×
-/// `size` matrix products on [`cpu`]: the ceiling dense layers can reach on this machine.
-pub fn matmul_flops_per_second(size: usize, repeats: usize) -> f64 {
-    let device = cpu();
-    let a = Tensor::<2>::ones([size, size], &device);
-    let b = Tensor::<2>::ones([size, size], &device);
+/// `size` matrix products on `device`: the ceiling dense layers can reach there.
+pub fn matmul_flops_per_second(device: &Device, size: usize, repeats: usize) -> f64 {
+    let a = Tensor::<2>::ones([size, size], device);
+    let b = Tensor::<2>::ones([size, size], device);
+    // The first product on a GPU compiles its kernel; it is not timed.
+    scalar(a.clone().matmul(b.clone()).slice([0..1, 0..1]).sum());
     let mut best = f64::INFINITY;
     for _ in 0..repeats.max(1) {
         let started = std::time::Instant::now();
@@ -165,8 +158,12 @@ pub fn matmul_flops_per_second(size: usize, repeats: usize) -> f64 {
     2.0 * (size as f64).powi(3) / best
 }
 
-/// Rows per scoring chunk; chunks run in parallel.
+/// Rows per scoring chunk on the CPU; chunks run in parallel.
 pub const SCORE_CHUNK: usize = 1024;
+
+/// Rows per scoring chunk on a GPU, where each chunk is a round trip and a small one leaves
+/// the card idle.
+pub const GPU_SCORE_CHUNK: usize = 65_536;
 
 /// Checks `x` against the fitted width, then runs `f` on row chunks in parallel and returns
 /// the results in row order. `f` also gets a generator seeded by the chunk's position, so
@@ -178,18 +175,22 @@ pub fn in_chunks<T: Send>(
     f: impl Fn(Tensor<2>, &mut ChaCha8Rng) -> Result<T> + Send + Sync,
 ) -> Result<Vec<T>> {
     check_input(x, n_features, context)?;
-    let device = crate::runtime::runtime()?.device();
-    x.axis_chunks_iter(Axis(0), SCORE_CHUNK)
-        .enumerate()
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|(i, chunk)| {
-            f(
-                to_tensor(chunk, &device),
-                &mut ChaCha8Rng::seed_from_u64(i as u64),
-            )
-        })
-        .collect()
+    let runtime = crate::runtime::runtime()?;
+    let device = runtime.device();
+    let on_cpu = runtime.compute_device() == crate::runtime::ComputeDevice::Cpu;
+    let rows = if on_cpu { SCORE_CHUNK } else { GPU_SCORE_CHUNK };
+    let chunks: Vec<_> = x.axis_chunks_iter(Axis(0), rows).enumerate().collect();
+    let run = |(i, chunk): (usize, ArrayView2<f32>)| {
+        f(
+            to_tensor(chunk, &device),
+            &mut ChaCha8Rng::seed_from_u64(i as u64),
+        )
+    };
+    match on_cpu {
+        true => chunks.into_par_iter().map(run).collect(),
+        // One at a time: a GPU computes one chunk at full width.
+        false => chunks.into_iter().map(run).collect(),
+    }
 }
 
 /// Per-row values of each chunk as one vector (the usual `score`).

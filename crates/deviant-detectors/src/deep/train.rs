@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::tensor::{device_for, gather_rows, scalar};
+use super::tensor::{gather_rows, scalar};
 
 /// Named scalar losses of one batch; the first is the total that is optimised.
 #[derive(Debug, Clone, Default)]
@@ -219,7 +219,7 @@ pub fn fit_step<S: TrainStep + Send>(
 ) -> Result<(S, FitSummary)> {
     let x = train_set.view();
     check_input(x, x.ncols(), &format!("{kind} fit"))?;
-    let device = device_for(cx.device).autodiff();
+    let device = crate::runtime::runtime()?.device().autodiff();
     let mut rng = ChaCha8Rng::seed_from_u64(cx.seed);
     // `train` checks the config, `restarts` ≥ 1 included, before the first start.
     let mut run = || train(build(x, &mut rng, &device)?, x, config, cx, &device);

@@ -50,6 +50,8 @@ pub struct PerfRecord {
     pub rows: usize,
     pub features: usize,
     pub threads: usize,
+    /// Where the deep detectors ran (`--device`), with the GPU adapter's name.
+    pub device: String,
     pub fit_seconds: f64,
     /// Wall time of each training epoch (deep detectors).
     pub epoch_seconds: Vec<f64>,
@@ -60,7 +62,8 @@ pub struct PerfRecord {
     pub single_row_rows_per_second: Option<f64>,
     /// Peak resident memory of the whole process (data included).
     pub peak_rss_bytes: u64,
-    /// The best rate of a 1,024² matrix product on this machine: the arithmetic ceiling.
+    /// The best rate of a 1,024² matrix product on the device (4,096² on a GPU, which a
+    /// small product leaves idle): the arithmetic ceiling.
     pub matmul_flops_per_second: f64,
     /// Multiply-adds × 2 of one row's forward pass (dense autoencoder only).
     pub forward_flops_per_row: Option<f64>,
@@ -68,6 +71,9 @@ pub struct PerfRecord {
     /// × 3 when training (the backward pass costs about twice the forward).
     pub floor_epoch_seconds: Option<f64>,
     pub floor_score_seconds: Option<f64>,
+    /// FLOPs per second the median epoch reached (forward × 3 × rows ÷ time), to set
+    /// against the matrix product's rate or a GPU's published peak.
+    pub epoch_flops_per_second: Option<f64>,
 }
 
 pub fn run(args: &PerfArgs, quiet: bool) -> Result<()> {
@@ -126,7 +132,13 @@ pub fn run(args: &PerfArgs, quiet: bool) -> Result<()> {
         })
         .transpose()?;
     let peak_rss_bytes = deviant_engine::trial::peak_rss();
-    let matmul_flops_per_second = deviant_detectors::deep::tensor::matmul_flops_per_second(1024, 5);
+    let runtime = deviant_detectors::runtime::runtime()?;
+    let on_gpu = runtime.compute_device() != deviant_detectors::runtime::ComputeDevice::Cpu;
+    let matmul_flops_per_second = deviant_detectors::deep::tensor::matmul_flops_per_second(
+        &runtime.device(),
+        if on_gpu { 4096 } else { 1024 },
+        5,
+    );
     let forward_flops_per_row = match &config {
         AnyConfig::Ae(ae) => Some(
             ae.widths(args.features)
@@ -139,14 +151,19 @@ pub fn run(args: &PerfArgs, quiet: bool) -> Result<()> {
     let floor = |passes: f64| {
         forward_flops_per_row.map(|f| passes * f * args.rows as f64 / matmul_flops_per_second)
     };
+    let median_epoch_seconds = summary.median_epoch_seconds();
+    let epoch_flops_per_second = forward_flops_per_row
+        .zip(median_epoch_seconds)
+        .map(|(f, seconds)| 3.0 * f * args.rows as f64 / seconds);
     let record = PerfRecord {
         detector: args.detector.clone(),
         params: serde_json::to_value(&config)?["params"].clone(),
         rows: args.rows,
         features: args.features,
         threads: std::thread::available_parallelism().map_or(1, usize::from),
+        device: runtime.describe().to_string(),
         fit_seconds,
-        median_epoch_seconds: summary.median_epoch_seconds(),
+        median_epoch_seconds,
         epoch_seconds,
         score_seconds,
         score_rows_per_second: args.rows as f64 / score_seconds,
@@ -156,6 +173,7 @@ pub fn run(args: &PerfArgs, quiet: bool) -> Result<()> {
         forward_flops_per_row,
         floor_epoch_seconds: floor(3.0),
         floor_score_seconds: floor(1.0),
+        epoch_flops_per_second,
     };
     println!("{}", serde_json::to_string_pretty(&record)?);
     if let Some(path) = &args.json {
