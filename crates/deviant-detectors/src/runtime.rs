@@ -262,7 +262,7 @@ fn open_exact(compute: ComputeDevice) -> Result<(Device, Option<String>)> {
         (sum, adapter_name(&device))
     }));
     match probe {
-        Ok((sum, adapter)) if sum == 4.0 => Ok((device, adapter)),
+        Ok((4.0, adapter)) => Ok((device, adapter)),
         Ok((sum, _)) => Err(failed(format!("a test sum gave {sum} instead of 4"))),
         Err(panic) => Err(failed(panic_message(&panic))),
     }

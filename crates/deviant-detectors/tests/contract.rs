@@ -3,8 +3,9 @@
 //! and planted outliers ranked high.
 //!
 //! `DEVIANT_TEST_DEVICE` (cpu unless set) is the device deep entries run on; on a GPU the
-//! suite keeps only the deep entries, since the others never touch the device. CI runs it
-//! again built with `--features wgpu` on Mesa's software Vulkan driver (scripts/test).
+//! suite keeps only the deep entries, since the others never touch the device. README
+//! ("GPUs") gives the command for a build with `--features wgpu` on Mesa's software Vulkan
+//! driver; CI does not run it yet (BENCHMARKS.md, "GPUs").
 
 use std::path::Path;
 
@@ -328,7 +329,7 @@ const MOVED_TOLERANCE: f32 = 1e-3;
 #[test]
 fn models_move_between_the_cpu_and_the_gpu() {
     if test_device() == ComputeDevice::Cpu {
-        eprintln!("skipped: DEVIANT_TEST_DEVICE names no GPU (scripts/test sets it on lavapipe)");
+        eprintln!("skipped: DEVIANT_TEST_DEVICE names no GPU (README, \"GPUs\")");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
