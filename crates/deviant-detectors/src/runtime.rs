@@ -98,12 +98,8 @@ static STARTING: Mutex<()> = Mutex::new(());
 /// Starts the runtime with `threads` threads (unset: rayon's default, every core) on
 /// `device`; must come before the first fit or score, since both use the runtime.
 pub fn configure(threads: Option<usize>, device: DeviceChoice) -> Result<&'static Runtime> {
-    let already = || {
-        Error::config(
-            "threads",
-            "the runtime already runs (set threads and device before any work)",
-        )
-    };
+    const ALREADY: &str = "the runtime already runs (set threads and device before any work)";
+    let already = || Error::config("threads", ALREADY);
     let _starting = STARTING
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -117,7 +113,7 @@ pub fn configure(threads: Option<usize>, device: DeviceChoice) -> Result<&'stati
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build_global()
-            .map_err(|e| Error::config("threads", format!("{}: {e}", already())))?;
+            .map_err(|e| Error::config("threads", format!("{ALREADY}: {e}")))?;
     }
     let started = start(device)?;
     RUNTIME.set(started).map_err(|_| already())?;
@@ -205,6 +201,11 @@ impl Runtime {
     /// Which device the runtime chose.
     pub fn compute_device(&self) -> ComputeDevice {
         self.compute
+    }
+
+    /// Whether deep models run on a GPU.
+    pub fn on_gpu(&self) -> bool {
+        self.compute != ComputeDevice::Cpu
     }
 
     /// The device as a person reads it: its name and, for a GPU, the adapter's.

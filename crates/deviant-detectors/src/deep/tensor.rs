@@ -165,9 +165,10 @@ pub const SCORE_CHUNK: usize = 1024;
 /// the card idle.
 pub const GPU_SCORE_CHUNK: usize = 65_536;
 
-/// Checks `x` against the fitted width, then runs `f` on row chunks in parallel and returns
-/// the results in row order. `f` also gets a generator seeded by the chunk's position, so
-/// sampled scores do not depend on thread timing.
+/// Checks `x` against the fitted width, then runs `f` on row chunks (in parallel on the CPU,
+/// one after another on a GPU) and returns the results in row order. `f` also gets a
+/// generator seeded by the chunk's position, so sampled scores do not depend on thread
+/// timing.
 pub fn in_chunks<T: Send>(
     x: ArrayView2<f32>,
     n_features: usize,
@@ -177,8 +178,8 @@ pub fn in_chunks<T: Send>(
     check_input(x, n_features, context)?;
     let runtime = crate::runtime::runtime()?;
     let device = runtime.device();
-    let on_cpu = runtime.compute_device() == crate::runtime::ComputeDevice::Cpu;
-    let rows = if on_cpu { SCORE_CHUNK } else { GPU_SCORE_CHUNK };
+    let on_gpu = runtime.on_gpu();
+    let rows = if on_gpu { GPU_SCORE_CHUNK } else { SCORE_CHUNK };
     let chunks: Vec<_> = x.axis_chunks_iter(Axis(0), rows).enumerate().collect();
     let run = |(i, chunk): (usize, ArrayView2<f32>)| {
         f(
@@ -186,10 +187,10 @@ pub fn in_chunks<T: Send>(
             &mut ChaCha8Rng::seed_from_u64(i as u64),
         )
     };
-    match on_cpu {
-        true => chunks.into_par_iter().map(run).collect(),
+    match on_gpu {
         // One at a time: a GPU computes one chunk at full width.
-        false => chunks.into_iter().map(run).collect(),
+        true => chunks.into_iter().map(run).collect(),
+        false => chunks.into_par_iter().map(run).collect(),
     }
 }
 

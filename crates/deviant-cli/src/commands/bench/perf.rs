@@ -133,10 +133,9 @@ pub fn run(args: &PerfArgs, quiet: bool) -> Result<()> {
         .transpose()?;
     let peak_rss_bytes = deviant_engine::trial::peak_rss();
     let runtime = deviant_detectors::runtime::runtime()?;
-    let on_gpu = runtime.compute_device() != deviant_detectors::runtime::ComputeDevice::Cpu;
     let matmul_flops_per_second = deviant_detectors::deep::tensor::matmul_flops_per_second(
         &runtime.device(),
-        if on_gpu { 4096 } else { 1024 },
+        if runtime.on_gpu() { 4096 } else { 1024 },
         5,
     );
     let forward_flops_per_row = match &config {
