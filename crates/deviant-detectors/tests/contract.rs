@@ -5,7 +5,7 @@
 //! `DEVIANT_TEST_DEVICE` (cpu unless set) is the device deep entries run on; on a GPU the
 //! suite keeps only the deep entries, since the others never touch the device. README
 //! ("GPUs") gives the command for a build with `--features wgpu` on Mesa's software Vulkan
-//! driver; CI does not run it yet (BENCHMARKS.md, "GPUs").
+//! driver; CI does not run it yet, for its time (BENCHMARKS.md, "GPUs").
 
 use std::path::Path;
 

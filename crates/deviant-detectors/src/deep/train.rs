@@ -140,8 +140,14 @@ const TRIAL_STEPS: usize = 20;
 /// between the two pools and the one with the lower median time is kept (single steps are
 /// too noisy to go by). The loop's own thread sleeps while a step runs, so it never competes
 /// with the pools for a core. Both give the same numbers: a split never reorders a sum.
+///
+/// On a GPU the pools gain nothing and steps run on the loop's own thread: with burn 0.22
+/// (cubecl 0.11) on wgpu, a model whose steps ran on pool threads had its weights
+/// overwritten when later steps of another model ran there (lavapipe: scores off by 1e-2;
+/// the contract's move test checks it).
 struct StepRunner {
-    pools: &'static [rayon::ThreadPool; 2],
+    /// `None` on a GPU.
+    pools: Option<&'static [rayon::ThreadPool; 2]>,
     /// Seconds of the trial steps in each pool.
     trials: [Vec<f64>; 2],
     chosen: Option<usize>,
@@ -152,7 +158,7 @@ impl StepRunner {
         let runtime = crate::runtime::runtime()?;
         let all = runtime.threads();
         Ok(Self {
-            pools: &runtime.step_pools,
+            pools: (!runtime.on_gpu()).then_some(&runtime.step_pools),
             trials: [Vec::new(), Vec::new()],
             // With one thread there is nothing to choose.
             chosen: (all == 1).then_some(0),
@@ -166,13 +172,15 @@ impl StepRunner {
         device: &Device,
         rng: &mut ChaCha8Rng,
     ) -> (S, Losses) {
+        let Some(pools) = self.pools else {
+            return state.step(Tensor::from_data(batch, device), rng);
+        };
         // Alternate until both pools have their trial steps.
         let pool = self
             .chosen
             .unwrap_or(usize::from(self.trials[1].len() < self.trials[0].len()));
         let started = Instant::now();
-        let result =
-            self.pools[pool].install(move || state.step(Tensor::from_data(batch, device), rng));
+        let result = pools[pool].install(move || state.step(Tensor::from_data(batch, device), rng));
         if self.chosen.is_none() {
             self.trials[pool].push(started.elapsed().as_secs_f64());
             if self.trials[1].len() == TRIAL_STEPS {
@@ -187,7 +195,7 @@ impl StepRunner {
     fn note(&self) -> Option<String> {
         let [all, one] = &self.trials;
         let chosen = self.chosen.filter(|_| one.len() == TRIAL_STEPS)?;
-        let threads = self.pools[0].current_num_threads();
+        let threads = self.pools?[0].current_num_threads();
         let ms = |times: &[f64]| quantile(times, 0.5) * 1e3;
         Some(format!(
             "training steps ran on {}: median step {:.2} ms on {threads} threads, {:.2} ms on one",
