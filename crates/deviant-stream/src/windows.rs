@@ -9,8 +9,8 @@ use deviant_core::{ColumnKind, Error, Result, Schema};
 use deviant_data::{Table, TableBuilder};
 use serde_json::{Map, Value};
 
+use crate::rows::{Parsed, Refused, RowKey, parse, value_text};
 use crate::source::{Ack, Record, Source};
-use crate::{Parsed, Refused, RowKey, parse, value_text};
 
 /// How points make windows.
 #[derive(Debug, Clone)]
