@@ -4,8 +4,8 @@
 //!
 //! `DEVIANT_TEST_DEVICE` (cpu unless set) is the device deep entries run on; on a GPU the
 //! suite keeps only the deep entries, since the others never touch the device. README
-//! ("GPUs") gives the command for a build with `--features wgpu`; the test command runs it
-//! where a Vulkan driver is installed, as CI does on Mesa's software driver (lavapipe).
+//! ("GPUs") gives the command for a build with `--features wgpu` on Mesa's software Vulkan
+//! driver; CI does not run it, for its time (BENCHMARKS.md, "GPUs").
 
 use std::path::Path;
 
