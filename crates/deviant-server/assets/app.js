@@ -339,15 +339,8 @@ deviant.liveStream = (streamId) => {
     field("state").textContent = view.state + (view.error ? " · " + view.error : "");
     if (view.threshold !== null) { threshold = view.threshold; }
   };
-  let view = null;
-  const events = new EventSource("/api/v1/streams/" + streamId + "/events");
-  events.addEventListener("status", (e) => { view = JSON.parse(e.data); show(view); draw(); });
-  events.addEventListener("batch", (e) => {
-    const batch = JSON.parse(e.data);
-    if (Number.isFinite(batch.threshold)) { threshold = batch.threshold; }
-    recent.push(...batch.scores);
-    recent.splice(0, Math.max(0, recent.length - 500));
-    for (const line of batch.flagged_rows) {
+  const list = (lines) => {
+    for (const line of lines) {
       const row = JSON.parse(line);
       const tr = document.createElement("tr");
       const top = (row.top || []).map((f) => f.feature).join(", ");
@@ -358,6 +351,24 @@ deviant.liveStream = (streamId) => {
       }
       flaggedBody.prepend(tr);
     }
+  };
+  let view = null;
+  const events = new EventSource("/api/v1/streams/" + streamId + "/events");
+  // The first view brings the recent scores and flagged rows; each batch after it adds its own.
+  events.addEventListener("status", (e) => {
+    view = JSON.parse(e.data);
+    recent.splice(0, recent.length, ...view.recent_scores);
+    flaggedBody.replaceChildren();
+    list(view.recent_flagged);
+    show(view);
+    draw();
+  });
+  events.addEventListener("batch", (e) => {
+    const batch = JSON.parse(e.data);
+    if (Number.isFinite(batch.threshold)) { threshold = batch.threshold; }
+    recent.push(...batch.scores);
+    recent.splice(0, Math.max(0, recent.length - 500));
+    list(batch.flagged_rows);
     while (flaggedBody.children.length > 50) { flaggedBody.lastChild.remove(); }
     if (view) {
       view.rows += batch.scores.length + batch.refused;
@@ -379,10 +390,14 @@ deviant.liveStream = (streamId) => {
     li.textContent = "refitted: " + JSON.parse(e.data).model;
     drifts.prepend(li);
   });
-  // Rows per second from the server's own count, every two seconds.
+  // Rows per second and the state from the server, every two seconds; the counts stay the
+  // event feed's, so that they always match the rows listed.
   setInterval(async () => {
     const response = await fetch("/api/v1/streams/" + streamId);
-    if (response.ok) { view = await response.json(); show(view); }
+    if (!response.ok || view === null) { return; }
+    const now = await response.json();
+    Object.assign(view, { state: now.state, error: now.error, rows_per_second: now.rows_per_second });
+    show(view);
   }, 2000);
   document.getElementById("stop").addEventListener("click", async () => {
     await fetch("/api/v1/streams/" + streamId + "/stop", { method: "POST" });

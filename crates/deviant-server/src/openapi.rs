@@ -369,7 +369,11 @@ fn paths() -> Value {
                     "flagged": {"type": "integer"}, "refused": {"type": "integer"},
                     "rows_per_second": {"type": "number"}, "lag_ms": {"type": "number"},
                     "threshold": {"type": ["number", "null"]}, "drift_events": {"type": "integer"},
-                    "refits": {"type": "integer"}
+                    "refits": {"type": "integer"},
+                    "recent_scores": {"type": "array", "items": {"type": "number"},
+                        "description": "The last 500 scores, oldest first"},
+                    "recent_flagged": {"type": "array", "items": {"type": "string"},
+                        "description": "The output lines of the last 50 flagged rows, oldest first"}
                 }},
                 "Dataset": {"type": "object", "properties": {
                     "id": {"type": "string"}, "name": {"type": "string"}, "file": {"type": "string"},

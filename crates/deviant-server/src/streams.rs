@@ -4,6 +4,7 @@
 //! as the server: they are not kept in the registry, and a restart ends them (the broker
 //! keeps what was not acknowledged, so a new stream takes up where the old one stopped).
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -78,6 +79,22 @@ pub(crate) struct StreamView {
     pub threshold: Option<f64>,
     pub drift_events: u64,
     pub refits: u64,
+    /// The last [`RECENT_SCORES`] scores and the output lines of the last
+    /// [`RECENT_FLAGGED`] flagged rows, oldest first, so that a page opened late draws and
+    /// lists what its counts say.
+    pub recent_scores: VecDeque<f32>,
+    pub recent_flagged: VecDeque<String>,
+}
+
+/// Scores and flagged rows a stream's view keeps (as many as its page shows).
+const RECENT_SCORES: usize = 500;
+const RECENT_FLAGGED: usize = 50;
+
+/// Appends to a window of the latest `keep` items.
+fn keep_last<T>(window: &mut VecDeque<T>, items: impl IntoIterator<Item = T>, keep: usize) {
+    window.extend(items);
+    let excess = window.len().saturating_sub(keep);
+    window.drain(..excess);
 }
 
 /// One stream's handle in the server: its stop flag, its view, its event channel.
@@ -142,6 +159,8 @@ pub(crate) async fn create_stream(
         threshold: None,
         drift_events: 0,
         refits: 0,
+        recent_scores: VecDeque::new(),
+        recent_flagged: VecDeque::new(),
     };
     let (worker_state, worker_stop, worker_events) = (state.clone(), stop.clone(), events.clone());
     let consumer = format!("deviant-{id}");
@@ -193,16 +212,17 @@ fn run_stream(
     let started = std::time::Instant::now();
     let (handler_state, handler_id) = (state.clone(), id.to_string());
     streamer.on_event = Some(Box::new(move |event| {
-        if let Some(live) = lock(&handler_state.inner.streams).get_mut(&handler_id) {
+        let mut streams = lock(&handler_state.inner.streams);
+        if let Some(live) = streams.get_mut(&handler_id) {
             let view = &mut live.view;
             match event {
                 StreamEvent::Batch {
                     scores,
                     threshold,
                     flagged,
+                    flagged_rows,
                     refused,
                     lag_ms,
-                    ..
                 } => {
                     view.rows += (scores.len() + refused) as u64;
                     view.flagged += *flagged as u64;
@@ -210,12 +230,24 @@ fn run_stream(
                     view.lag_ms = *lag_ms;
                     view.threshold = threshold.is_finite().then_some(*threshold);
                     view.rows_per_second = view.rows as f64 / started.elapsed().as_secs_f64();
+                    keep_last(
+                        &mut view.recent_scores,
+                        scores.iter().copied(),
+                        RECENT_SCORES,
+                    );
+                    keep_last(
+                        &mut view.recent_flagged,
+                        flagged_rows.iter().cloned(),
+                        RECENT_FLAGGED,
+                    );
                 }
                 StreamEvent::Drift(_) => view.drift_events += 1,
                 StreamEvent::Refit { .. } => view.refits += 1,
                 StreamEvent::Notice { .. } => {}
             }
         }
+        // Sent under the lock a listener holds to copy the view and subscribe, so that each
+        // listener sees each batch once: in its first view or as an event, never both.
         let _ = events.send(event.clone());
     }));
     let ended = streamer.run();
